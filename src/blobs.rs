@@ -1,0 +1,414 @@
+//! Vehicle-sized blobs on one date.
+//!
+//! Method: brightness (mean over bands) is filtered by grayscale morphology with a
+//! square structuring element a little wider than the widest vehicle footprint (vehicle
+//! plus shadow): the black top-hat (closing - image) picks out dark objects narrower
+//! than the element, the white top-hat (image - opening) bright ones (Soille,
+//! *Morphological Image Analysis*, 2003, ch. 4). Extended dark or bright areas (grass
+//! next to a gravel pad, roofs, tree clusters) contain the element and vanish from the
+//! top-hat. Pixels whose top-hat exceeds median + k x robust sigma are candidates;
+//! 8-connected components (two-pass union-find labelling, Rosenfeld & Pfaltz 1966) are
+//! measured by their second moments: length and width are sqrt(12 lambda + 1) pixels
+//! along the principal axes (exact for a pixel-aligned rectangle). A component is a
+//! vehicle when its area, length and elongation fit the [`VehicleClass`].
+
+use ndarray::Array3;
+use rayon::prelude::*;
+
+use crate::stats::{quantile, robust_sigma};
+
+/// The vehicle sizes looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum VehicleClass {
+    /// Armoured and military trucks: 8-45 m2, 4-12 m long.
+    Military,
+    /// Passenger cars: 4-15 m2, 3-6 m long.
+    Car,
+    /// Anything vehicle-like: 4-60 m2, 3-16 m long.
+    Any,
+}
+
+/// Size and shape limits of a vehicle class.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClassSpec {
+    pub min_area_m2: f64,
+    pub max_area_m2: f64,
+    pub min_length_m: f64,
+    pub max_length_m: f64,
+    /// Minimum length / width (rejects round tree crowns).
+    pub min_aspect: f64,
+    /// Widest footprint (vehicle plus shadow) the top-hat must still isolate, metres.
+    pub max_width_m: f64,
+}
+
+impl VehicleClass {
+    /// The limits of this class.
+    pub fn spec(self) -> ClassSpec {
+        match self {
+            VehicleClass::Military => ClassSpec {
+                min_area_m2: 8.0,
+                max_area_m2: 45.0,
+                min_length_m: 4.0,
+                max_length_m: 12.0,
+                min_aspect: 1.5,
+                max_width_m: 6.0,
+            },
+            VehicleClass::Car => ClassSpec {
+                min_area_m2: 4.0,
+                max_area_m2: 15.0,
+                min_length_m: 3.0,
+                max_length_m: 6.0,
+                min_aspect: 1.5,
+                max_width_m: 3.5,
+            },
+            VehicleClass::Any => ClassSpec {
+                min_area_m2: 4.0,
+                max_area_m2: 60.0,
+                min_length_m: 3.0,
+                max_length_m: 16.0,
+                min_aspect: 1.3,
+                max_width_m: 6.0,
+            },
+        }
+    }
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            VehicleClass::Military => "military",
+            VehicleClass::Car => "car",
+            VehicleClass::Any => "any",
+        }
+    }
+}
+
+/// Pixel adjacency used by the labelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connectivity {
+    Four,
+    Eight,
+}
+
+/// Darker or brighter than the surroundings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Polarity {
+    Dark,
+    Bright,
+}
+
+/// Tunables of the detector.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DetectParams {
+    pub vehicle_class: VehicleClass,
+    /// Candidate threshold in robust sigmas of the top-hat response.
+    pub k_sigma: f32,
+    /// Minimum top-hat response as a fraction of the 2-98% brightness range.
+    pub min_contrast_fraction: f32,
+}
+
+impl Default for DetectParams {
+    fn default() -> Self {
+        DetectParams {
+            vehicle_class: VehicleClass::Military,
+            k_sigma: 4.0,
+            min_contrast_fraction: 0.08,
+        }
+    }
+}
+
+/// One measured component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blob {
+    /// Centroid, fractional pixel coordinates (corner convention: pixel centres at +0.5).
+    pub col: f64,
+    pub row: f64,
+    pub area_px: usize,
+    pub area_m2: f64,
+    pub length_m: f64,
+    pub width_m: f64,
+    pub polarity: Polarity,
+}
+
+/// Mean over bands; NaN where any band is NaN.
+pub fn brightness(img: &Array3<f32>) -> Vec<f32> {
+    let (bands, h, w) = img.dim();
+    let mut out = vec![0.0f32; h * w];
+    for b in 0..bands {
+        let band = img.index_axis(ndarray::Axis(0), b);
+        for (o, v) in out.iter_mut().zip(band.iter()) {
+            *o += *v;
+        }
+    }
+    out.iter_mut().for_each(|v| *v /= bands as f32);
+    out
+}
+
+/// Grayscale dilation (`max = true`) or erosion with a (2r+1)^2 square, separable.
+pub fn gray_morph(img: &[f32], w: usize, h: usize, r: usize, max: bool) -> Vec<f32> {
+    let pick = |a: f32, b: f32| if max { a.max(b) } else { a.min(b) };
+    let horiz: Vec<f32> = (0..h)
+        .into_par_iter()
+        .flat_map_iter(|y| {
+            let row = &img[y * w..(y + 1) * w];
+            (0..w).map(move |x| {
+                let lo = x.saturating_sub(r);
+                let hi = (x + r).min(w - 1);
+                row[lo..=hi].iter().copied().reduce(pick).unwrap_or(f32::NAN)
+            })
+        })
+        .collect();
+    (0..h)
+        .into_par_iter()
+        .flat_map_iter(|y| {
+            let horiz = &horiz;
+            (0..w).map(move |x| {
+                let lo = y.saturating_sub(r);
+                let hi = (y + r).min(h - 1);
+                (lo..=hi).map(|yy| horiz[yy * w + x]).reduce(pick).unwrap_or(f32::NAN)
+            })
+        })
+        .collect()
+}
+
+/// Black (dark objects) or white (bright objects) top-hat with a (2r+1)^2 square.
+pub fn top_hat(img: &[f32], w: usize, h: usize, r: usize, polarity: Polarity) -> Vec<f32> {
+    match polarity {
+        Polarity::Dark => {
+            let closed = gray_morph(&gray_morph(img, w, h, r, true), w, h, r, false);
+            closed.iter().zip(img).map(|(c, v)| c - v).collect()
+        }
+        Polarity::Bright => {
+            let opened = gray_morph(&gray_morph(img, w, h, r, false), w, h, r, true);
+            img.iter().zip(&opened).map(|(v, o)| v - o).collect()
+        }
+    }
+}
+
+/// Two-pass connected-component labelling with union-find. Labels are 1..=n in raster
+/// order of each component's first pixel; 0 is background.
+pub fn label(mask: &[bool], w: usize, h: usize, conn: Connectivity) -> (Vec<u32>, u32) {
+    fn find(p: &mut [u32], mut x: u32) -> u32 {
+        while p[x as usize] != x {
+            p[x as usize] = p[p[x as usize] as usize];
+            x = p[x as usize];
+        }
+        x
+    }
+    let mut labels = vec![0u32; w * h];
+    let mut parent: Vec<u32> = vec![0];
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if !mask[i] {
+                continue;
+            }
+            let mut neigh = [0u32; 4];
+            let mut k = 0;
+            if x > 0 && labels[i - 1] != 0 {
+                neigh[k] = labels[i - 1];
+                k += 1;
+            }
+            if y > 0 {
+                if labels[i - w] != 0 {
+                    neigh[k] = labels[i - w];
+                    k += 1;
+                }
+                if conn == Connectivity::Eight {
+                    if x > 0 && labels[i - w - 1] != 0 {
+                        neigh[k] = labels[i - w - 1];
+                        k += 1;
+                    }
+                    if x + 1 < w && labels[i - w + 1] != 0 {
+                        neigh[k] = labels[i - w + 1];
+                        k += 1;
+                    }
+                }
+            }
+            if k == 0 {
+                let l = parent.len() as u32;
+                parent.push(l);
+                labels[i] = l;
+            } else {
+                let mut root = find(&mut parent, neigh[0]);
+                for &n in &neigh[1..k] {
+                    let r2 = find(&mut parent, n);
+                    if r2 != root {
+                        let (lo, hi) = (root.min(r2), root.max(r2));
+                        parent[hi as usize] = lo;
+                        root = lo;
+                    }
+                }
+                labels[i] = root;
+            }
+        }
+    }
+    // Compact labels in raster order of first appearance.
+    let mut remap = vec![0u32; parent.len()];
+    let mut n = 0u32;
+    for l in labels.iter_mut() {
+        if *l != 0 {
+            let r = find(&mut parent, *l);
+            if remap[r as usize] == 0 {
+                n += 1;
+                remap[r as usize] = n;
+            }
+            *l = remap[r as usize];
+        }
+    }
+    (labels, n)
+}
+
+/// Area, centroid and principal-axis length/width (pixels) of each label 1..=n.
+pub fn measure(labels: &[u32], n: u32, w: usize) -> Vec<(usize, f64, f64, f64, f64)> {
+    let mut acc = vec![[0.0f64; 6]; n as usize + 1];
+    for (i, &l) in labels.iter().enumerate() {
+        if l != 0 {
+            let (x, y) = ((i % w) as f64 + 0.5, (i / w) as f64 + 0.5);
+            let a = &mut acc[l as usize];
+            a[0] += 1.0;
+            a[1] += x;
+            a[2] += y;
+            a[3] += x * x;
+            a[4] += y * y;
+            a[5] += x * y;
+        }
+    }
+    acc[1..]
+        .iter()
+        .map(|a| {
+            let n = a[0];
+            let (cx, cy) = (a[1] / n, a[2] / n);
+            let sxx = a[3] / n - cx * cx;
+            let syy = a[4] / n - cy * cy;
+            let sxy = a[5] / n - cx * cy;
+            let tr = sxx + syy;
+            let disc = ((sxx - syy).powi(2) / 4.0 + sxy * sxy).sqrt();
+            let l1 = (tr / 2.0 + disc).max(0.0);
+            let l2 = (tr / 2.0 - disc).max(0.0);
+            (n as usize, cx, cy, (12.0 * l1 + 1.0).sqrt(), (12.0 * l2 + 1.0).sqrt())
+        })
+        .collect()
+}
+
+/// Detects vehicle-sized blobs in `img` (`[band, row, col]`) at pixels where `valid`.
+pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -> Vec<Blob> {
+    let (_, h, w) = img.dim();
+    let spec = p.vehicle_class.spec();
+    let bright = brightness(img);
+    let vals: Vec<f32> = bright
+        .iter()
+        .zip(valid)
+        .map(|(&b, &v)| if v { b } else { f32::NAN })
+        .collect();
+    let (Some(lo), Some(hi), Some(fill)) = (quantile(&vals, 0.02), quantile(&vals, 0.98), crate::stats::median(vals.iter().copied())) else {
+        return Vec::new();
+    };
+    let filled: Vec<f32> = vals.iter().map(|&v| if v.is_finite() { v } else { fill }).collect();
+    let r = ((spec.max_width_m / gsd_m) / 2.0).ceil().max(1.0) as usize + 1;
+    let min_contrast = p.min_contrast_fraction * (hi - lo).max(1e-6);
+    let mut blobs = Vec::new();
+    for polarity in [Polarity::Dark, Polarity::Bright] {
+        let th = top_hat(&filled, w, h, r, polarity);
+        let th_valid: Vec<f32> = th.iter().zip(valid).filter(|(_, &v)| v).map(|(&t, _)| t).collect();
+        let Some((med, sigma)) = robust_sigma(&th_valid) else { continue };
+        let thr = (med + p.k_sigma * sigma).max(min_contrast);
+        let mask: Vec<bool> = th.iter().zip(valid).map(|(&t, &v)| v && t > thr).collect();
+        let (labels, n) = label(&mask, w, h, Connectivity::Eight);
+        for (area_px, cx, cy, len_px, wid_px) in measure(&labels, n, w) {
+            let area_m2 = area_px as f64 * gsd_m * gsd_m;
+            let length_m = len_px * gsd_m;
+            let width_m = wid_px * gsd_m;
+            if area_m2 < spec.min_area_m2
+                || area_m2 > spec.max_area_m2
+                || length_m < spec.min_length_m
+                || length_m > spec.max_length_m
+                || length_m / width_m < spec.min_aspect
+            {
+                continue;
+            }
+            blobs.push(Blob { col: cx, row: cy, area_px, area_m2, length_m, width_m, polarity });
+        }
+    }
+    blobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_eight_vs_four() {
+        #[rustfmt::skip]
+        let m = [
+            true,  false, false,
+            false, true,  false,
+            false, false, true,
+        ];
+        assert_eq!(label(&m, 3, 3, Connectivity::Eight).1, 1);
+        assert_eq!(label(&m, 3, 3, Connectivity::Four).1, 3);
+        // A U shape merges two provisional labels.
+        #[rustfmt::skip]
+        let u = [
+            true, false, true,
+            true, false, true,
+            true, true,  true,
+        ];
+        let (l, n) = label(&u, 3, 3, Connectivity::Four);
+        assert_eq!(n, 1);
+        assert!(l.iter().zip(&u).all(|(&l, &m)| (l == 1) == m));
+    }
+
+    #[test]
+    fn rectangle_moments_give_exact_length_and_width() {
+        let (w, h) = (20, 10);
+        let mut m = vec![false; w * h];
+        for y in 2..6 {
+            for x in 3..15 {
+                m[y * w + x] = true;
+            }
+        }
+        let (l, n) = label(&m, w, h, Connectivity::Eight);
+        let s = measure(&l, n, w);
+        assert_eq!(s[0].0, 48);
+        assert!((s[0].3 - 12.0).abs() < 1e-9 && (s[0].4 - 4.0).abs() < 1e-9);
+        assert_eq!((s[0].1, s[0].2), (9.0, 4.0));
+    }
+
+    #[test]
+    fn finds_dark_vehicle_rejects_big_dark_area_and_round_blob() {
+        // 0.5 m pixels, bright gravel 200 with texture.
+        let (w, h) = (120, 80);
+        let mut b = vec![0.0f32; w * h];
+        for (i, v) in b.iter_mut().enumerate() {
+            *v = 200.0 + ((i * 2654435761usize) % 7) as f32;
+        }
+        // A vehicle 7 m x 3 m (14 x 6 px) of value 60.
+        for y in 10..16 {
+            for x in 10..24 {
+                b[y * w + x] = 60.0;
+            }
+        }
+        // A dark field 20 m wide: not a vehicle.
+        for y in 40..80 {
+            for x in 0..40 {
+                b[y * w + x] = 70.0;
+            }
+        }
+        // A round crown 5 m across.
+        for y in 0..h {
+            for x in 0..w {
+                let (dx, dy) = (x as f64 - 90.0, y as f64 - 20.0);
+                if dx * dx + dy * dy < 25.0 {
+                    b[y * w + x] = 50.0;
+                }
+            }
+        }
+        let img = Array3::from_shape_vec((1, h, w), b).unwrap();
+        let blobs = detect(&img, &vec![true; w * h], 0.5, &DetectParams::default());
+        assert_eq!(blobs.len(), 1, "{blobs:?}");
+        assert!((blobs[0].length_m - 7.0).abs() < 0.01 && (blobs[0].area_m2 - 21.0).abs() < 0.01);
+        assert_eq!(blobs[0].polarity, Polarity::Dark);
+    }
+}

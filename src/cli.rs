@@ -1,0 +1,243 @@
+//! Command-line interface (clap derive). `main` stays thin: it calls [`run`] and turns
+//! the result into an exit code: 0 success, 1 when some sites failed, 2 on bad input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::blobs::VehicleClass;
+use crate::error::{Error, Result};
+use crate::pipeline::{run_compare, CompareArgs, CompareOutcome, Settings};
+use crate::raster::{open, Backend};
+use crate::report::SiteStatus;
+use crate::synth::{render_scenario, SCENARIOS};
+
+/// Withdrawal evidence from before/after imagery of staging areas.
+#[derive(Debug, Parser)]
+#[command(name = "stagewatch", version, about)]
+pub struct Cli {
+    /// No progress bar and no summary table.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Which raster reader to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReaderArg {
+    /// GDAL when this build has it, else the pure-Rust reader.
+    Auto,
+    /// The pure-Rust GeoTIFF reader.
+    Rust,
+    /// GDAL (needs a build with `--features gdal`).
+    Gdal,
+}
+
+impl ReaderArg {
+    fn backend(self) -> Backend {
+        match self {
+            ReaderArg::Auto => Backend::default_for_build(),
+            ReaderArg::Rust => Backend::PureRust,
+            ReaderArg::Gdal => Backend::Gdal,
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compare two dates over a set of sites and score the withdrawal evidence.
+    Compare {
+        /// Image of the earlier date (GeoTIFF; any GDAL format with `--features gdal`).
+        #[arg(long)]
+        before: PathBuf,
+        /// Image of the later date.
+        #[arg(long)]
+        after: PathBuf,
+        /// Sites: GeoJSON FeatureCollection of lon/lat polygons with a string `id`.
+        #[arg(long)]
+        sites: PathBuf,
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Acquisition date of the before image (YYYY-MM-DD); default: the file's DateTime.
+        #[arg(long)]
+        before_date: Option<String>,
+        /// Acquisition date of the after image.
+        #[arg(long)]
+        after_date: Option<String>,
+        /// Vehicle sizes to count.
+        #[arg(long, value_enum, default_value_t = VehicleClass::Military)]
+        vehicle_class: VehicleClass,
+        /// Margin around each site's bounding box, metres.
+        #[arg(long, default_value_t = 25.0)]
+        margin_m: f64,
+        /// Raster reader.
+        #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
+        reader: ReaderArg,
+    },
+    /// Render a synthetic before/after scenario with known truth.
+    Synth {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Scenario name (see --list).
+        #[arg(long, default_value = "demo")]
+        scenario: String,
+        /// List the scenarios and exit.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Render the demo scenario into a temporary folder, compare it and print the result.
+    Demo {
+        /// Where to put the scene and outputs (default: a new temporary folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Scenario to run.
+        #[arg(long, default_value = "demo")]
+        scenario: String,
+    },
+    /// Print what the reader knows of a raster (size, bands, CRS, transform) as JSON.
+    Info {
+        /// The raster.
+        path: PathBuf,
+        /// Raster reader.
+        #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
+        reader: ReaderArg,
+        /// Also decode every pixel (checks the whole file).
+        #[arg(long)]
+        read: bool,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("stagewatch: error: {}", crate::error::one_line(&e.to_string()));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn summary(o: &CompareOutcome, out: &std::path::Path, truth: Option<&crate::synth::Truth>) {
+    println!("{:<10} {:<17} {:>8} {:>7} {:>7} {:>8} {:>9}", "site", "status", "observed", "before", "after", "changed", "truth");
+    for s in &o.report.sites {
+        let t = truth
+            .and_then(|t| t.sites.iter().find(|x| x.id == s.id))
+            .map(|x| format!("{}->{}", x.before_vehicles, x.after_vehicles))
+            .unwrap_or_default();
+        let status = match s.status {
+            SiteStatus::Ok => "ok",
+            SiteStatus::PartialCoverage => "partial_coverage",
+            SiteStatus::NoCoverage => "no_coverage",
+            SiteStatus::Error => "error",
+        };
+        println!(
+            "{:<10} {:<17} {:>7.1}% {:>7} {:>7} {:>7.1}% {:>9}",
+            s.id,
+            status,
+            100.0 * s.observed_fraction,
+            s.before.vehicles,
+            s.after.vehicles,
+            100.0 * s.changed_fraction,
+            t
+        );
+        if let Some(e) = &s.error {
+            println!("           error: {e}");
+        }
+    }
+    let e = &o.report.withdrawal_evidence;
+    println!(
+        "withdrawal evidence: score {:.2}, verdict {}, {} sites used",
+        e.score,
+        serde_json::to_value(e.verdict).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        e.sites_used
+    );
+    println!("outputs: {}", out.display());
+}
+
+fn exit_for(o: &CompareOutcome) -> ExitCode {
+    if o.site_errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Compare { before, after, sites, out, before_date, after_date, vehicle_class, margin_m, reader } => {
+            for (flag, d) in [("--before-date", &before_date), ("--after-date", &after_date)] {
+                if let Some(d) = d {
+                    if crate::pipeline::normalise_date(d).as_deref() != Some(d.as_str()) {
+                        return Err(Error::Usage(format!("{flag} {d:?} is not a YYYY-MM-DD date")));
+                    }
+                }
+            }
+            let mut settings = Settings::for_class(vehicle_class);
+            settings.margin_m = margin_m;
+            let args = CompareArgs { before, after, sites, out: out.clone(), before_date, after_date, settings, backend: reader.backend(), progress: !cli.quiet };
+            let o = run_compare(&args)?;
+            if !cli.quiet {
+                summary(&o, &out, None);
+            }
+            for s in o.report.sites.iter().filter(|s| s.status == SiteStatus::Error) {
+                eprintln!("stagewatch: site {}: {}", s.id, s.error.as_deref().unwrap_or(""));
+            }
+            Ok(exit_for(&o))
+        }
+        Command::Synth { out, scenario, list } => {
+            if list {
+                for name in SCENARIOS {
+                    println!("{name}: {}", crate::synth::scenario(name)?.description);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let r = render_scenario(&scenario, &out)?;
+            if !cli.quiet {
+                println!("wrote {}, {}, {}, {}", r.before.display(), r.after.display(), r.sites.display(), r.truth.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { out, scenario } => {
+            let dir = out.unwrap_or_else(|| std::env::temp_dir().join(format!("stagewatch-demo-{}", std::process::id())));
+            let sc = crate::synth::scenario(&scenario)?;
+            eprintln!("rendering scenario {:?} ({}) into {}", sc.name, sc.description, dir.display());
+            let r = render_scenario(&scenario, &dir.join("scene"))?;
+            let args = CompareArgs {
+                before: r.before.clone(),
+                after: r.after.clone(),
+                sites: r.sites.clone(),
+                out: dir.join("out"),
+                before_date: None,
+                after_date: None,
+                settings: Settings::for_class(VehicleClass::Military),
+                backend: Backend::default_for_build(),
+                progress: !cli.quiet,
+            };
+            let o = run_compare(&args)?;
+            summary(&o, &args.out, Some(&r.truth_data));
+            Ok(exit_for(&o))
+        }
+        Command::Info { path, reader, read } => {
+            let src = open(&path, reader.backend())?;
+            if read {
+                crate::raster::read_all(src.as_ref())?;
+            }
+            let i = src.info();
+            let v = serde_json::json!({
+                "path": i.path.display().to_string(), "width": i.width, "height": i.height,
+                "bands": i.bands, "data_type": i.data_type, "crs": format!("EPSG:{}", i.epsg),
+                "geotransform": i.transform.0, "nodata": i.nodata, "datetime": i.datetime,
+            });
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! One typed error for the whole crate (`thiserror`), every variant carrying the file it
+//! concerns so a message is one line that names the file and the problem.
+
+use std::path::{Path, PathBuf};
+
+/// Every error stagewatch reports. Input errors (exit code 2) name the file; per-site
+/// errors are recorded in the report instead of stopping the run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not a raster this build can decode (corrupt, truncated, not a TIFF).
+    #[error("{}: not a readable raster: {msg}", path.display())]
+    NotRaster { path: PathBuf, msg: String },
+    /// A valid file using a feature the pure-Rust reader does not implement.
+    #[error("{}: {what} is not supported by the pure-Rust reader; build with `--features gdal` to read it through GDAL", path.display())]
+    Unsupported { path: PathBuf, what: String },
+    /// A raster without usable georeferencing (no geotransform or no EPSG code).
+    #[error("{}: no usable georeferencing: {msg}", path.display())]
+    NoGeoref { path: PathBuf, msg: String },
+    /// The sites file is not a valid FeatureCollection of id'd polygons.
+    #[error("{}: invalid sites GeoJSON: {msg}", path.display())]
+    Sites { path: PathBuf, msg: String },
+    /// A coordinate transformation failed or a CRS is unknown.
+    #[error("CRS error: {0}")]
+    Crs(String),
+    /// A catalogue, truth file or other auxiliary input is malformed.
+    #[error("{}: {msg}", path.display())]
+    Input { path: PathBuf, msg: String },
+    /// Invalid command-line usage not caught by the argument parser.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Crate-wide result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A decoding failure of `path`.
+    pub fn not_raster(path: &Path, msg: impl std::fmt::Display) -> Self {
+        Error::NotRaster {
+            path: path.to_path_buf(),
+            msg: one_line(&msg.to_string()),
+        }
+    }
+
+    /// A feature of `path` that only the GDAL build reads.
+    pub fn unsupported(path: &Path, what: impl Into<String>) -> Self {
+        Error::Unsupported {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+
+    /// Missing or unusable georeferencing in `path`.
+    pub fn no_georef(path: &Path, msg: impl Into<String>) -> Self {
+        Error::NoGeoref {
+            path: path.to_path_buf(),
+            msg: msg.into(),
+        }
+    }
+
+    /// A problem in the sites file `path`.
+    pub fn sites(path: &Path, msg: impl Into<String>) -> Self {
+        Error::Sites {
+            path: path.to_path_buf(),
+            msg: msg.into(),
+        }
+    }
+
+    /// A problem in an auxiliary input file.
+    pub fn input(path: &Path, msg: impl Into<String>) -> Self {
+        Error::Input {
+            path: path.to_path_buf(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// Folds a possibly multi-line message from a dependency into one line.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

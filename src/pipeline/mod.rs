@@ -1,0 +1,279 @@
+//! `compare`: two dates over a watch list, end to end.
+//!
+//! Input errors (unreadable raster, no georeferencing, bad GeoJSON) stop the run before
+//! any output is written. Per-site problems never stop it: the site is reported with
+//! status `error` and the others finish. Sites run in parallel with rayon and results are
+//! collected in input order; every output file is written atomically.
+
+pub mod site;
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::blobs::{DetectParams, VehicleClass};
+use crate::change::ChangeParams;
+use crate::error::{Error, Result};
+use crate::evidence::{score, EvidenceParams, SiteCounts};
+use crate::fsutil::{sha256_file, write_atomic};
+use crate::raster::crs::{Crs, Transformer};
+use crate::raster::grid::raster_gsd_m;
+use crate::raster::write::{write_geotiff, GeoMeta, Samples};
+use crate::raster::{open, Backend, RasterSource};
+use crate::report::csv::sites_csv;
+use crate::report::geojson::detections_geojson;
+use crate::report::{
+    to_json, Detection, FileInput, ImageInput, Inputs, Parameters, Report, SiteReport, SiteStatus, Tool, SCHEMA_VERSION,
+};
+use crate::sites::{file_stems, load_sites, Site};
+use site::{process_site, Dated, SiteOutcome};
+
+/// All tunables of a compare run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub margin_m: f64,
+    pub full_coverage_fraction: f64,
+    pub change: ChangeParams,
+    pub detect: DetectParams,
+    pub evidence: EvidenceParams,
+}
+
+impl Settings {
+    /// Defaults for a vehicle class.
+    pub fn for_class(class: VehicleClass) -> Settings {
+        Settings {
+            margin_m: 25.0,
+            full_coverage_fraction: 0.99,
+            change: ChangeParams::default(),
+            detect: DetectParams { vehicle_class: class, ..DetectParams::default() },
+            evidence: EvidenceParams::default(),
+        }
+    }
+}
+
+/// What `compare` needs.
+#[derive(Debug, Clone)]
+pub struct CompareArgs {
+    pub before: PathBuf,
+    pub after: PathBuf,
+    pub sites: PathBuf,
+    pub out: PathBuf,
+    pub before_date: Option<String>,
+    pub after_date: Option<String>,
+    pub settings: Settings,
+    pub backend: Backend,
+    pub progress: bool,
+}
+
+/// The result of a run: the report and how many sites failed.
+#[derive(Debug, Clone)]
+pub struct CompareOutcome {
+    pub report: Report,
+    pub site_errors: usize,
+}
+
+/// Turns TIFF `YYYY:MM:DD HH:MM:SS` into `YYYY-MM-DD`; passes ISO dates through.
+pub fn normalise_date(s: &str) -> Option<String> {
+    let d = s.trim().get(..10)?;
+    let d = d.replace(':', "-");
+    let ok = d.len() == 10
+        && d.chars().enumerate().all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
+    ok.then_some(d)
+}
+
+fn crs_of(src: &dyn RasterSource) -> Result<Crs> {
+    let info = src.info();
+    Crs::from_epsg(info.epsg).map_err(|e| Error::unsupported(&info.path, format!("its CRS ({e})")))
+}
+
+fn image_input(src: &dyn RasterSource, crs: &Crs, date: Option<String>) -> Result<ImageInput> {
+    let info = src.info();
+    let gsd_m = raster_gsd_m(info, crs).map_err(|e| Error::no_georef(&info.path, e.to_string()))?;
+    Ok(ImageInput {
+        path: info.path.display().to_string(),
+        sha256: sha256_file(&info.path)?,
+        crs: crs.name(),
+        gsd_m,
+        date: date.or_else(|| info.datetime.as_deref().and_then(normalise_date)),
+        width: info.width,
+        height: info.height,
+        bands: info.bands,
+        data_type: info.data_type,
+    })
+}
+
+fn progress_bar(n: usize, enabled: bool) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
+    if !enabled || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} sites, {elapsed} elapsed, eta {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    pb.set_prefix("compare");
+    pb
+}
+
+/// Runs `compare` and writes its outputs to `args.out`.
+pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
+    for p in [&args.before, &args.after, &args.sites] {
+        if !p.is_file() {
+            return Err(Error::io(p, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")));
+        }
+    }
+    let before = open(&args.before, args.backend)?;
+    let after = open(&args.after, args.backend)?;
+    let crs_b = crs_of(before.as_ref())?;
+    let crs_a = crs_of(after.as_ref())?;
+    let sites = load_sites(&args.sites)?;
+    if before.info().bands != after.info().bands {
+        return Err(Error::input(
+            &args.after,
+            format!("has {} bands where the before image has {}", after.info().bands, before.info().bands),
+        ));
+    }
+    let inputs = Inputs {
+        before: image_input(before.as_ref(), &crs_b, args.before_date.clone())?,
+        after: image_input(after.as_ref(), &crs_a, args.after_date.clone())?,
+        sites: FileInput { path: args.sites.display().to_string(), sha256: sha256_file(&args.sites)? },
+    };
+    let s = &args.settings;
+    let db = Dated { src: before.as_ref(), crs: crs_b, label: "before" };
+    let da = Dated { src: after.as_ref(), crs: crs_a, label: "after" };
+    let pb = progress_bar(sites.len(), args.progress);
+    let outcomes: Vec<std::result::Result<SiteOutcome, String>> = sites
+        .par_iter()
+        .map(|site| {
+            let r = process_site(site, &db, &da, s).map_err(|e| crate::error::one_line(&e.to_string()));
+            pb.inc(1);
+            r
+        })
+        .collect();
+    pb.finish_and_clear();
+
+    let stems = file_stems(&sites);
+    let mut reports = Vec::with_capacity(sites.len());
+    let mut detections = Vec::new();
+    let mut site_errors = 0;
+    for ((site, stem), outcome) in sites.iter().zip(&stems).zip(outcomes) {
+        match outcome {
+            Ok(o) => {
+                let mut rep = o.report.clone();
+                if let Err(e) = write_site_outputs(site, stem, &o, &inputs, &args.out, &mut rep, &mut detections) {
+                    site_errors += 1;
+                    reports.push(SiteReport::failed(&site.id, site.name.clone(), crate::error::one_line(&e.to_string())));
+                } else {
+                    reports.push(rep);
+                }
+            }
+            Err(msg) => {
+                site_errors += 1;
+                reports.push(SiteReport::failed(&site.id, site.name.clone(), msg));
+            }
+        }
+    }
+    let counts: Vec<SiteCounts> = sites
+        .iter()
+        .zip(&reports)
+        .map(|(site, r)| SiteCounts {
+            usable: matches!(r.status, SiteStatus::Ok | SiteStatus::PartialCoverage)
+                && r.before.observed_fraction >= s.evidence.min_observed_fraction
+                && r.after.observed_fraction >= s.evidence.min_observed_fraction
+                && r.observed_fraction >= s.evidence.min_observed_fraction,
+            weight: site.weight,
+            before: r.before.vehicles,
+            after: r.after.vehicles,
+        })
+        .collect();
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool::this(),
+        inputs,
+        parameters: Parameters {
+            vehicle_class: s.detect.vehicle_class,
+            class_limits: s.detect.vehicle_class.spec(),
+            margin_m: s.margin_m,
+            full_coverage_fraction: s.full_coverage_fraction,
+            change: s.change.clone(),
+            detect: s.detect.clone(),
+            evidence: s.evidence.clone(),
+            reader: match args.backend {
+                Backend::PureRust => "pure-rust".into(),
+                Backend::Gdal => "gdal".into(),
+            },
+        },
+        withdrawal_evidence: score(&counts, &s.evidence),
+        sites: reports,
+    };
+    write_atomic(&args.out.join("report.json"), to_json(&report).as_bytes())?;
+    write_atomic(&args.out.join("sites.csv"), sites_csv(&report).as_bytes())?;
+    write_atomic(&args.out.join("detections.geojson"), detections_geojson(&detections).as_bytes())?;
+    Ok(CompareOutcome { report, site_errors })
+}
+
+/// Writes the change raster of a site and appends its detections.
+fn write_site_outputs(
+    site: &Site,
+    stem: &str,
+    o: &SiteOutcome,
+    inputs: &Inputs,
+    out: &Path,
+    rep: &mut SiteReport,
+    detections: &mut Vec<Detection>,
+) -> Result<()> {
+    let (Some(grid), Some(change)) = (&o.grid, &o.change) else {
+        return Ok(());
+    };
+    let n = grid.len();
+    let mut px = Vec::with_capacity(n * 2);
+    for i in 0..n {
+        if o.valid_both[i] {
+            px.push(change.magnitude[i]);
+            px.push(if change.mask[i] { 1.0 } else { 0.0 });
+        } else {
+            px.push(f32::NAN);
+            px.push(f32::NAN);
+        }
+    }
+    let rel = format!("change/{stem}.tif");
+    let meta = GeoMeta { epsg: grid.epsg, transform: grid.transform, nodata: Some(f64::NAN), datetime: None };
+    write_geotiff(&out.join(&rel), grid.width, grid.height, 2, Samples::F32(&px), &meta)?;
+    rep.change_raster = Some(rel);
+    let to_wgs = Transformer::new(&Crs::from_epsg(grid.epsg)?, &Crs::wgs84());
+    for (label, blobs, date) in [
+        ("before", &o.blobs_before, &inputs.before.date),
+        ("after", &o.blobs_after, &inputs.after.date),
+    ] {
+        for b in blobs {
+            let (x, y) = grid.transform.apply(b.col, b.row);
+            let (lon, lat) = to_wgs.apply_checked(x, y)?;
+            detections.push(Detection {
+                site_id: site.id.clone(),
+                date: label.into(),
+                acquisition_date: date.clone(),
+                lon,
+                lat,
+                area_m2: b.area_m2,
+                length_m: b.length_m,
+                width_m: b.width_m,
+                polarity: b.polarity,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_normalise() {
+        assert_eq!(normalise_date("2026:03:02 10:30:00").as_deref(), Some("2026-03-02"));
+        assert_eq!(normalise_date("2026-03-02").as_deref(), Some("2026-03-02"));
+        assert_eq!(normalise_date("yesterday"), None);
+    }
+}

@@ -1,0 +1,459 @@
+//! Pure-Rust GeoTIFF reader on top of the `tiff` crate.
+//!
+//! Reads striped and tiled TIFF and BigTIFF, uncompressed, DEFLATE, LZW and PackBits,
+//! horizontal (2) and floating-point (3) predictors, 8/16/32/64-bit integer and float
+//! samples, chunky and planar layouts. Georeferencing follows the GeoTIFF 1.1 standard
+//! (OGC 19-008r4): ModelPixelScale + ModelTiepoint or ModelTransformation, and the
+//! GeoKeyDirectory's ProjectedCSTypeGeoKey (3072) / GeographicTypeGeoKey (2048) for the
+//! EPSG code; PixelIsPoint rasters are shifted by half a pixel as GDAL does. Nodata comes
+//! from GDAL's ASCII tag 42113.
+//!
+//! Only the chunks (strips or tiles) that intersect a requested window are decoded.
+//! Anything else (JPEG, JPEG2000, WebP, ZSTD compression, YCbCr, sub-byte samples, user-
+//! defined CRSs without an EPSG code) is refused with [`Error::Unsupported`], which tells
+//! the user to build with `--features gdal`.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use ndarray::Array3;
+use tiff::decoder::{ChunkType, Decoder, DecodingResult, Limits};
+use tiff::tags::Tag;
+
+use super::{Block, DataType, GeoTransform, RasterInfo, RasterSource, Window};
+use crate::error::{Error, Result};
+
+const TAG_MODEL_PIXEL_SCALE: u16 = 33550;
+const TAG_MODEL_TIEPOINT: u16 = 33922;
+const TAG_MODEL_TRANSFORMATION: u16 = 34264;
+const TAG_GEO_KEY_DIRECTORY: u16 = 34735;
+const TAG_GDAL_NODATA: u16 = 42113;
+
+const KEY_MODEL_TYPE: u16 = 1024;
+const KEY_RASTER_TYPE: u16 = 1025;
+const KEY_GEOGRAPHIC_TYPE: u16 = 2048;
+const KEY_PROJECTED_CS_TYPE: u16 = 3072;
+const USER_DEFINED: u16 = 32767;
+
+/// Memory limits handed to the decoder: a single chunk may not exceed these, so a
+/// malformed header cannot make us allocate gigabytes.
+fn limits() -> Limits {
+    let mut l = Limits::default();
+    l.decoding_buffer_size = 256 << 20;
+    l.intermediate_buffer_size = 128 << 20;
+    l.ifd_value_size = 4 << 20;
+    l
+}
+
+/// Chunk layout of an opened file.
+#[derive(Debug, Clone)]
+struct Layout {
+    chunk_w: usize,
+    chunk_h: usize,
+    chunks_across: usize,
+    chunks_down: usize,
+    planar: bool,
+    samples: usize,
+}
+
+/// An opened GeoTIFF. Cheap to share across threads: each read opens its own handle.
+#[derive(Debug)]
+pub struct GeoTiff {
+    info: RasterInfo,
+    layout: Layout,
+}
+
+fn open_decoder(path: &Path) -> Result<Decoder<BufReader<File>>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let dec = Decoder::new(BufReader::new(file)).map_err(|e| Error::not_raster(path, e))?;
+    Ok(dec.with_limits(limits()))
+}
+
+/// Runs a decoding step, turning a panic inside the decoder into an error.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => Err(Error::not_raster(path, "the TIFF decoder failed on malformed data")),
+    }
+}
+
+impl GeoTiff {
+    /// Opens `path` and reads its header and georeferencing (no pixels).
+    pub fn open(path: &Path) -> Result<GeoTiff> {
+        guarded(path, || Self::open_inner(path))
+    }
+
+    fn open_inner(path: &Path) -> Result<GeoTiff> {
+        let mut dec = open_decoder(path)?;
+        let nr = |e: tiff::TiffError| Error::not_raster(path, e);
+
+        let compression: u16 = dec
+            .find_tag_unsigned(Tag::Compression)
+            .map_err(nr)?
+            .unwrap_or(1);
+        match compression {
+            1 | 5 | 8 | 32946 | 32773 => {}
+            6 | 7 => return Err(Error::unsupported(path, "JPEG-in-TIFF compression")),
+            34712 | 33003 | 33005 => return Err(Error::unsupported(path, "JPEG2000 compression")),
+            50000 => return Err(Error::unsupported(path, "ZSTD compression")),
+            50001 => return Err(Error::unsupported(path, "WebP compression")),
+            c => return Err(Error::unsupported(path, format!("TIFF compression {c}"))),
+        }
+        let photometric: u16 = dec
+            .find_tag_unsigned(Tag::PhotometricInterpretation)
+            .map_err(nr)?
+            .unwrap_or(1);
+        if photometric == 6 {
+            return Err(Error::unsupported(path, "YCbCr photometric interpretation"));
+        }
+        let samples: usize = dec
+            .find_tag_unsigned::<u16>(Tag::SamplesPerPixel)
+            .map_err(nr)?
+            .unwrap_or(1) as usize;
+        if samples == 0 || samples > 256 {
+            return Err(Error::not_raster(path, format!("{samples} samples per pixel")));
+        }
+        let bits: Vec<u16> = match dec.find_tag(Tag::BitsPerSample).map_err(nr)? {
+            Some(v) => v.into_u16_vec().map_err(nr)?,
+            None => vec![1],
+        };
+        let bit = bits[0];
+        if bits.iter().any(|&b| b != bit) {
+            return Err(Error::unsupported(path, "bands of different bit depths"));
+        }
+        let sample_format: u16 = match dec.find_tag(Tag::SampleFormat).map_err(nr)? {
+            Some(v) => v.into_u16_vec().map_err(nr)?.first().copied().unwrap_or(1),
+            None => 1,
+        };
+        let data_type = match (sample_format, bit) {
+            (1, 8) => DataType::Byte,
+            (2, 8) => DataType::Int8,
+            (1, 16) => DataType::UInt16,
+            (2, 16) => DataType::Int16,
+            (1, 32) => DataType::UInt32,
+            (2, 32) => DataType::Int32,
+            (3, 32) => DataType::Float32,
+            (3, 64) => DataType::Float64,
+            (f, b) => {
+                return Err(Error::unsupported(
+                    path,
+                    format!("{b}-bit samples of sample format {f}"),
+                ))
+            }
+        };
+        let planar = dec
+            .find_tag_unsigned::<u16>(Tag::PlanarConfiguration)
+            .map_err(nr)?
+            .unwrap_or(1)
+            == 2;
+        let (w, h) = dec.dimensions().map_err(nr)?;
+        let (width, height) = (w as usize, h as usize);
+        if width == 0 || height == 0 {
+            return Err(Error::not_raster(path, "zero-sized image"));
+        }
+        // Validates the chunk tags and the colour model in one go.
+        dec.colortype().map_err(nr)?;
+        let (cw, ch) = dec.chunk_dimensions();
+        let (chunk_w, chunk_h) = (cw as usize, ch as usize);
+        if chunk_w == 0 || chunk_h == 0 {
+            return Err(Error::not_raster(path, "zero-sized strips or tiles"));
+        }
+        let chunks_across = width.div_ceil(chunk_w);
+        let chunks_down = height.div_ceil(chunk_h);
+        let per_plane = chunks_across * chunks_down;
+        let expected = if planar { per_plane * samples } else { per_plane };
+        let available = match dec.get_chunk_type() {
+            ChunkType::Strip => dec.strip_count().map_err(nr)? as usize,
+            ChunkType::Tile => dec.tile_count().map_err(nr)? as usize,
+        };
+        if available < expected {
+            return Err(Error::not_raster(
+                path,
+                format!("{available} strips/tiles where the image needs {expected}"),
+            ));
+        }
+
+        let transform = read_transform(&mut dec, path)?;
+        let epsg = read_epsg(&mut dec, path)?;
+        let transform = if read_geokeys(&mut dec, path)?
+            .iter()
+            .any(|&(k, v)| k == KEY_RASTER_TYPE && v == 2)
+        {
+            // PixelIsPoint: the tiepoint names a pixel centre; shift to the corner.
+            let g = transform.0;
+            GeoTransform([
+                g[0] - 0.5 * g[1] - 0.5 * g[2],
+                g[1],
+                g[2],
+                g[3] - 0.5 * g[4] - 0.5 * g[5],
+                g[4],
+                g[5],
+            ])
+        } else {
+            transform
+        };
+        let nodata = match dec.find_tag(Tag::Unknown(TAG_GDAL_NODATA)).map_err(nr)? {
+            Some(v) => {
+                let s = v.into_string().map_err(nr)?;
+                let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+                Some(parse_nodata(s).ok_or_else(|| {
+                    Error::not_raster(path, format!("unreadable GDAL_NODATA value {s:?}"))
+                })?)
+            }
+            None => None,
+        };
+        let datetime = match dec.find_tag(Tag::DateTime) {
+            Ok(Some(v)) => v.into_string().ok().map(|s| s.trim_matches('\0').to_string()),
+            _ => None,
+        };
+        Ok(GeoTiff {
+            info: RasterInfo {
+                path: path.to_path_buf(),
+                width,
+                height,
+                bands: samples,
+                data_type,
+                epsg,
+                transform,
+                nodata,
+                datetime,
+            },
+            layout: Layout {
+                chunk_w,
+                chunk_h,
+                chunks_across,
+                chunks_down,
+                planar,
+                samples,
+            },
+        })
+    }
+
+    fn read_inner(&self, window: Window) -> Result<Block> {
+        let info = &self.info;
+        let path = info.path.as_path();
+        if window.width == 0
+            || window.height == 0
+            || window.col_off + window.width > info.width
+            || window.row_off + window.height > info.height
+        {
+            return Err(Error::Usage(format!(
+                "{}: window {window:?} outside the {}x{} raster",
+                path.display(),
+                info.width,
+                info.height
+            )));
+        }
+        let l = &self.layout;
+        let mut out = Array3::<f32>::from_elem((l.samples, window.height, window.width), f32::NAN);
+        let mut dec = open_decoder(path)?;
+        let nodata = info.nodata;
+        let cx0 = window.col_off / l.chunk_w;
+        let cx1 = (window.col_off + window.width - 1) / l.chunk_w;
+        let cy0 = window.row_off / l.chunk_h;
+        let cy1 = (window.row_off + window.height - 1) / l.chunk_h;
+        let per_plane = l.chunks_across * l.chunks_down;
+        let planes = if l.planar { l.samples } else { 1 };
+        for plane in 0..planes {
+            for cy in cy0..=cy1 {
+                for cx in cx0..=cx1 {
+                    let idx = plane * per_plane + cy * l.chunks_across + cx;
+                    let idx32 = u32::try_from(idx).map_err(|e| Error::not_raster(path, e))?;
+                    let (dw, dh) = dec.chunk_data_dimensions(idx32);
+                    let (dw, dh) = (dw as usize, dh as usize);
+                    let chunk = dec
+                        .read_chunk(idx32)
+                        .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
+                    let vals = to_f32(chunk, nodata);
+                    let spp = if l.planar { 1 } else { l.samples };
+                    if vals.len() < dw * dh * spp {
+                        return Err(Error::not_raster(
+                            path,
+                            format!("strip/tile {idx} holds fewer samples than its size"),
+                        ));
+                    }
+                    let x0 = cx * l.chunk_w;
+                    let y0 = cy * l.chunk_h;
+                    let r_lo = window.row_off.max(y0);
+                    let r_hi = (window.row_off + window.height).min(y0 + dh);
+                    let c_lo = window.col_off.max(x0);
+                    let c_hi = (window.col_off + window.width).min(x0 + dw);
+                    for r in r_lo..r_hi {
+                        let src_row = (r - y0) * dw * spp;
+                        for c in c_lo..c_hi {
+                            let base = src_row + (c - x0) * spp;
+                            for s in 0..spp {
+                                let band = if l.planar { plane } else { s };
+                                out[[band, r - window.row_off, c - window.col_off]] =
+                                    vals[base + s];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Block { window, data: out })
+    }
+}
+
+impl RasterSource for GeoTiff {
+    fn info(&self) -> &RasterInfo {
+        &self.info
+    }
+
+    fn read_window(&self, window: Window) -> Result<Block> {
+        guarded(&self.info.path, || self.read_inner(window))
+    }
+}
+
+/// Parses a GDAL_NODATA string ("0", "-3.4e+38", "nan").
+pub fn parse_nodata(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("nan") || t.eq_ignore_ascii_case("-nan") {
+        return Some(f64::NAN);
+    }
+    t.parse::<f64>().ok()
+}
+
+/// Converts decoded samples to f32, mapping nodata (and NaN) to NaN. The nodata test is
+/// done in f64 before rounding to f32, so -3.4e38-style sentinels match exactly.
+fn to_f32(chunk: DecodingResult, nodata: Option<f64>) -> Vec<f32> {
+    fn conv<T: Copy + Into<f64>>(v: &[T], nodata: Option<f64>) -> Vec<f32> {
+        match nodata {
+            Some(nd) if !nd.is_nan() => v
+                .iter()
+                .map(|&x| {
+                    let f: f64 = x.into();
+                    if f == nd {
+                        f32::NAN
+                    } else {
+                        f as f32
+                    }
+                })
+                .collect(),
+            _ => v.iter().map(|&x| Into::<f64>::into(x) as f32).collect(),
+        }
+    }
+    match chunk {
+        DecodingResult::U8(v) => conv(&v, nodata),
+        DecodingResult::I8(v) => conv(&v, nodata),
+        DecodingResult::U16(v) => conv(&v, nodata),
+        DecodingResult::I16(v) => conv(&v, nodata),
+        DecodingResult::U32(v) => conv(&v, nodata),
+        DecodingResult::I32(v) => conv(&v, nodata),
+        DecodingResult::F32(v) => conv(&v, nodata),
+        DecodingResult::F64(v) => conv(&v, nodata),
+        DecodingResult::U64(v) => conv(&v.iter().map(|&x| x as f64).collect::<Vec<_>>(), nodata),
+        DecodingResult::I64(v) => conv(&v.iter().map(|&x| x as f64).collect::<Vec<_>>(), nodata),
+        DecodingResult::F16(v) => conv(&v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(), nodata),
+    }
+}
+
+fn f64_tag(dec: &mut Decoder<BufReader<File>>, path: &Path, tag: u16) -> Result<Option<Vec<f64>>> {
+    match dec.find_tag(Tag::Unknown(tag)) {
+        Ok(Some(v)) => Ok(Some(v.into_f64_vec().map_err(|e| Error::not_raster(path, e))?)),
+        Ok(None) => Ok(None),
+        Err(e) => Err(Error::not_raster(path, e)),
+    }
+}
+
+fn read_transform(dec: &mut Decoder<BufReader<File>>, path: &Path) -> Result<GeoTransform> {
+    if let Some(m) = f64_tag(dec, path, TAG_MODEL_TRANSFORMATION)? {
+        if m.len() < 16 {
+            return Err(Error::no_georef(path, "ModelTransformation has fewer than 16 values"));
+        }
+        let gt = GeoTransform([m[3], m[0], m[1], m[7], m[4], m[5]]);
+        return check_transform(path, gt);
+    }
+    let scale = f64_tag(dec, path, TAG_MODEL_PIXEL_SCALE)?;
+    let ties = f64_tag(dec, path, TAG_MODEL_TIEPOINT)?;
+    match (scale, ties) {
+        (Some(s), Some(t)) if s.len() >= 2 && t.len() >= 6 => {
+            let (i, j, x, y) = (t[0], t[1], t[3], t[4]);
+            let gt = GeoTransform([x - i * s[0], s[0], 0.0, y + j * s[1], 0.0, -s[1]]);
+            check_transform(path, gt)
+        }
+        (None, Some(t)) if t.len() >= 12 => Err(Error::unsupported(
+            path,
+            "georeferencing by ground control points only",
+        )),
+        _ => Err(Error::no_georef(
+            path,
+            "no ModelPixelScale+ModelTiepoint or ModelTransformation tags",
+        )),
+    }
+}
+
+fn check_transform(path: &Path, gt: GeoTransform) -> Result<GeoTransform> {
+    if gt.0.iter().all(|v| v.is_finite()) && gt.invert().is_some() {
+        Ok(gt)
+    } else {
+        Err(Error::no_georef(path, "degenerate geotransform"))
+    }
+}
+
+/// The GeoKeyDirectory as (key id, short value) pairs; keys stored elsewhere are skipped.
+fn read_geokeys(dec: &mut Decoder<BufReader<File>>, path: &Path) -> Result<Vec<(u16, u16)>> {
+    let dir: Vec<u16> = match dec.find_tag(Tag::Unknown(TAG_GEO_KEY_DIRECTORY)) {
+        Ok(Some(v)) => v.into_u16_vec().map_err(|e| Error::not_raster(path, e))?,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => return Err(Error::not_raster(path, e)),
+    };
+    if dir.len() < 4 {
+        return Err(Error::no_georef(path, "truncated GeoKeyDirectory"));
+    }
+    let n = dir[3] as usize;
+    let mut keys = Vec::with_capacity(n);
+    for k in 0..n {
+        let base = 4 + 4 * k;
+        if base + 4 > dir.len() {
+            return Err(Error::no_georef(path, "truncated GeoKeyDirectory"));
+        }
+        if dir[base + 1] == 0 {
+            keys.push((dir[base], dir[base + 3]));
+        }
+    }
+    Ok(keys)
+}
+
+fn read_epsg(dec: &mut Decoder<BufReader<File>>, path: &Path) -> Result<u32> {
+    let keys = read_geokeys(dec, path)?;
+    if keys.is_empty() {
+        return Err(Error::no_georef(path, "no GeoKeyDirectory (CRS unknown)"));
+    }
+    let get = |id: u16| keys.iter().find(|(k, _)| *k == id).map(|(_, v)| *v);
+    let model = get(KEY_MODEL_TYPE).unwrap_or(0);
+    let code = match model {
+        1 => get(KEY_PROJECTED_CS_TYPE),
+        2 => get(KEY_GEOGRAPHIC_TYPE),
+        _ => get(KEY_PROJECTED_CS_TYPE).or(get(KEY_GEOGRAPHIC_TYPE)),
+    };
+    match code {
+        Some(c) if c != USER_DEFINED && c != 0 => Ok(c as u32),
+        _ => Err(Error::unsupported(path, "a CRS without an EPSG code")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodata_strings() {
+        assert_eq!(parse_nodata("0"), Some(0.0));
+        assert_eq!(parse_nodata(" -3.4e+38 "), Some(-3.4e38));
+        assert!(parse_nodata("nan").unwrap().is_nan());
+        assert_eq!(parse_nodata("abc"), None);
+    }
+
+    #[test]
+    fn nodata_maps_to_nan() {
+        let v = to_f32(DecodingResult::U16(vec![0, 5, 0, 7]), Some(0.0));
+        assert!(v[0].is_nan() && v[2].is_nan());
+        assert_eq!(v[1], 5.0);
+        let v = to_f32(DecodingResult::F32(vec![-3.4e38, 1.5]), Some(-3.4e38_f32 as f64));
+        assert!(v[0].is_nan());
+    }
+}

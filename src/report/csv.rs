@@ -1,0 +1,60 @@
+//! `sites.csv`: one row per site with the numbers of `report.json` (RFC 4180 quoting).
+
+use super::{Report, SiteStatus};
+
+/// Quotes a field when it holds a comma, quote or newline.
+pub fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn status_name(s: SiteStatus) -> &'static str {
+    match s {
+        SiteStatus::Ok => "ok",
+        SiteStatus::PartialCoverage => "partial_coverage",
+        SiteStatus::NoCoverage => "no_coverage",
+        SiteStatus::Error => "error",
+    }
+}
+
+/// Renders the per-site table.
+pub fn sites_csv(r: &Report) -> String {
+    let mut out = String::from(
+        "id,name,status,observed_fraction,observed_fraction_before,observed_fraction_after,\
+         before_vehicles,after_vehicles,delta_vehicles,ratio,changed_fraction,error\n",
+    );
+    for s in &r.sites {
+        let ratio = s.delta.ratio.map(|x| format!("{x:.6}")).unwrap_or_default();
+        out.push_str(&format!(
+            "{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{:.6},{}\n",
+            field(&s.id),
+            field(s.name.as_deref().unwrap_or("")),
+            status_name(s.status),
+            s.observed_fraction,
+            s.before.observed_fraction,
+            s.after.observed_fraction,
+            s.before.vehicles,
+            s.after.vehicles,
+            s.delta.vehicles,
+            ratio,
+            s.changed_fraction,
+            field(s.error.as_deref().unwrap_or("")),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(field("a"), "a");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

@@ -1,0 +1,205 @@
+//! The `report.json` contract and its companions (`sites.csv`, `detections.geojson`).
+//!
+//! `report.json` schema (version 1; fields may be added, never renamed):
+//!
+//! ```text
+//! { "schema_version": 1, "tool": {"name", "version"},
+//!   "inputs": {"before": {"path","sha256","crs","gsd_m","date",...}, "after": {...},
+//!              "sites": {"path","sha256"}},
+//!   "parameters": {every tunable with its value},
+//!   "sites": [ {"id","name","status","error","observed_fraction",
+//!               "before": {"vehicles"}, "after": {"vehicles"},
+//!               "delta": {"vehicles","ratio"}, "changed_fraction", ...} ],
+//!   "withdrawal_evidence": {"score","verdict","sites_used", ...} }
+//! ```
+//!
+//! Every input site appears once, in input order. Nothing time-dependent is written, so
+//! the same inputs give byte-identical files whatever the thread count.
+
+pub mod csv;
+pub mod geojson;
+
+use serde::{Deserialize, Serialize};
+
+use crate::blobs::{ClassSpec, DetectParams, Polarity, VehicleClass};
+use crate::change::ChangeParams;
+use crate::evidence::{Evidence, EvidenceParams};
+
+/// Current schema version of `report.json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub inputs: Inputs,
+    pub parameters: Parameters,
+    pub sites: Vec<SiteReport>,
+    pub withdrawal_evidence: Evidence,
+}
+
+/// Name and version of the program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Tool {
+    /// This build.
+    pub fn this() -> Tool {
+        Tool {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// The inputs, with checksums.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inputs {
+    pub before: ImageInput,
+    pub after: ImageInput,
+    pub sites: FileInput,
+}
+
+/// One input image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageInput {
+    pub path: String,
+    pub sha256: String,
+    /// `EPSG:nnnn`.
+    pub crs: String,
+    /// Ground sample distance at the image centre, metres.
+    pub gsd_m: f64,
+    /// `YYYY-MM-DD` from the command line or the file's DateTime tag; null if unknown.
+    pub date: Option<String>,
+    pub width: usize,
+    pub height: usize,
+    pub bands: usize,
+    pub data_type: crate::raster::DataType,
+}
+
+/// A non-raster input file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileInput {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// Every tunable, with its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parameters {
+    pub vehicle_class: VehicleClass,
+    pub class_limits: ClassSpec,
+    /// Margin added around each site's bounding box, metres.
+    pub margin_m: f64,
+    /// Observed fraction at or above which a site is `ok` rather than `partial_coverage`.
+    pub full_coverage_fraction: f64,
+    pub change: ChangeParams,
+    pub detect: DetectParams,
+    pub evidence: EvidenceParams,
+    /// `pure-rust` or `gdal`.
+    pub reader: String,
+}
+
+/// Coverage status of a site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteStatus {
+    Ok,
+    PartialCoverage,
+    NoCoverage,
+    Error,
+}
+
+/// Counts of one date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DateCounts {
+    pub vehicles: u32,
+    /// Share of the site polygon observed (inside the image, not nodata) on this date.
+    pub observed_fraction: f64,
+}
+
+/// After minus before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    pub vehicles: i64,
+    /// after / before; null when before is 0.
+    pub ratio: Option<f64>,
+}
+
+/// The analysis grid of a site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridReport {
+    pub crs: String,
+    pub gsd_m: f64,
+    pub width: usize,
+    pub height: usize,
+    /// GDAL-order geotransform of the grid.
+    pub geotransform: [f64; 6],
+    /// `bilinear` or `average` per date.
+    pub resampling_before: String,
+    pub resampling_after: String,
+}
+
+/// One site's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteReport {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: SiteStatus,
+    pub error: Option<String>,
+    /// Share of the polygon observed on both dates; all counts are over this area.
+    pub observed_fraction: f64,
+    pub before: DateCounts,
+    pub after: DateCounts,
+    pub delta: Delta,
+    pub changed_fraction: f64,
+    pub grid: Option<GridReport>,
+    /// Relative path of the change raster, when written.
+    pub change_raster: Option<String>,
+}
+
+impl SiteReport {
+    /// A site that failed with `msg`.
+    pub fn failed(id: &str, name: Option<String>, msg: String) -> SiteReport {
+        SiteReport {
+            id: id.into(),
+            name,
+            status: SiteStatus::Error,
+            error: Some(msg),
+            observed_fraction: 0.0,
+            before: DateCounts { vehicles: 0, observed_fraction: 0.0 },
+            after: DateCounts { vehicles: 0, observed_fraction: 0.0 },
+            delta: Delta { vehicles: 0, ratio: None },
+            changed_fraction: 0.0,
+            grid: None,
+            change_raster: None,
+        }
+    }
+}
+
+/// One detected vehicle, in lon/lat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    pub site_id: String,
+    /// `before` or `after`.
+    pub date: String,
+    /// Acquisition date of that image, when known.
+    pub acquisition_date: Option<String>,
+    pub lon: f64,
+    pub lat: f64,
+    pub area_m2: f64,
+    pub length_m: f64,
+    pub width_m: f64,
+    pub polarity: Polarity,
+}
+
+/// Serialises the report as pretty JSON with a trailing newline.
+pub fn to_json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("report serialises");
+    s.push('\n');
+    s
+}

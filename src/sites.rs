@@ -1,0 +1,277 @@
+//! Watch-list sites: an RFC 7946 GeoJSON FeatureCollection of Polygon/MultiPolygon
+//! features in WGS 84 lon/lat, each with a unique string property `id`, an optional
+//! `name`, `weight` and `kind`. Also polygon rasterisation (even-odd rule at pixel
+//! centres, holes honoured) onto an analysis grid.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::raster::grid::Grid;
+
+/// A ring of (x, y) vertices, closed or not.
+pub type Ring = Vec<(f64, f64)>;
+/// A polygon: exterior ring then holes.
+pub type Polygon = Vec<Ring>;
+
+/// One watched site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    pub id: String,
+    pub name: Option<String>,
+    /// Relative importance (default 1).
+    pub weight: f64,
+    /// Free-form category (e.g. "staging", "depot").
+    pub kind: Option<String>,
+    /// Polygons in lon/lat degrees.
+    pub polygons: Vec<Polygon>,
+}
+
+impl Site {
+    /// Mean of the exterior-ring vertices of all polygons (lon, lat): a stable anchor
+    /// for choosing a UTM zone.
+    pub fn anchor(&self) -> (f64, f64) {
+        let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+        for p in &self.polygons {
+            for &(x, y) in &p[0] {
+                sx += x;
+                sy += y;
+                n += 1.0;
+            }
+        }
+        (sx / n, sy / n)
+    }
+}
+
+/// Reads and validates a sites file.
+pub fn load_sites(path: &Path) -> Result<Vec<Site>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_sites(&text).map_err(|msg| Error::sites(path, msg))
+}
+
+/// Parses a sites FeatureCollection; the error is a one-line description.
+pub fn parse_sites(text: &str) -> Result<Vec<Site>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if v.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        return Err("top-level object is not a FeatureCollection".into());
+    }
+    let feats = v
+        .get("features")
+        .and_then(Value::as_array)
+        .ok_or("FeatureCollection has no \"features\" array")?;
+    if feats.is_empty() {
+        return Err("FeatureCollection has no features".into());
+    }
+    let mut seen = HashSet::new();
+    let mut sites = Vec::with_capacity(feats.len());
+    for (i, f) in feats.iter().enumerate() {
+        let where_ = |m: &str| format!("feature {i}: {m}");
+        let props = f.get("properties").and_then(Value::as_object);
+        let id = match props.and_then(|p| p.get("id")) {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(Value::String(_)) => return Err(where_("property \"id\" is empty")),
+            Some(_) => return Err(where_("property \"id\" is not a string")),
+            None => return Err(where_("no \"id\" property")),
+        };
+        if !seen.insert(id.clone()) {
+            return Err(format!("feature {i}: duplicate id {id:?}"));
+        }
+        let at = |m: &str| format!("feature {i} (id {id:?}): {m}");
+        let name = props
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let weight = match props.and_then(|p| p.get("weight")) {
+            None | Some(Value::Null) => 1.0,
+            Some(w) => match w.as_f64() {
+                Some(x) if x.is_finite() && x >= 0.0 => x,
+                _ => return Err(at("\"weight\" must be a non-negative number")),
+            },
+        };
+        let kind = props
+            .and_then(|p| p.get("kind"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let geom = f.get("geometry").ok_or_else(|| at("no geometry"))?;
+        let coords = geom.get("coordinates").ok_or_else(|| at("geometry has no coordinates"))?;
+        let polygons = match geom.get("type").and_then(Value::as_str) {
+            Some("Polygon") => vec![parse_polygon(coords).map_err(|m| at(&m))?],
+            Some("MultiPolygon") => coords
+                .as_array()
+                .ok_or_else(|| at("MultiPolygon coordinates are not an array"))?
+                .iter()
+                .map(|p| parse_polygon(p).map_err(|m| at(&m)))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(t) => return Err(at(&format!("geometry type {t} is not Polygon or MultiPolygon"))),
+            None => return Err(at("geometry has no type")),
+        };
+        if polygons.is_empty() {
+            return Err(at("MultiPolygon without polygons"));
+        }
+        sites.push(Site {
+            id,
+            name,
+            weight,
+            kind,
+            polygons,
+        });
+    }
+    Ok(sites)
+}
+
+fn parse_polygon(v: &Value) -> Result<Polygon, String> {
+    let rings = v.as_array().ok_or("polygon coordinates are not an array")?;
+    if rings.is_empty() {
+        return Err("polygon without rings".into());
+    }
+    rings
+        .iter()
+        .map(|r| {
+            let pts = r.as_array().ok_or("ring is not an array")?;
+            if pts.len() < 4 {
+                return Err("ring has fewer than 4 positions".to_string());
+            }
+            pts.iter()
+                .map(|p| {
+                    let a = p.as_array().ok_or("position is not an array")?;
+                    let (x, y) = match (a.first().and_then(Value::as_f64), a.get(1).and_then(Value::as_f64)) {
+                        (Some(x), Some(y)) => (x, y),
+                        _ => return Err("position is not [lon, lat]".to_string()),
+                    };
+                    if !(-180.0..=180.0).contains(&x) || !(-90.0..=90.0).contains(&y) {
+                        return Err(format!("position [{x}, {y}] is not WGS 84 lon/lat"));
+                    }
+                    Ok((x, y))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Bounding box (min_x, min_y, max_x, max_y) of polygons.
+pub fn bbox(polys: &[Polygon]) -> (f64, f64, f64, f64) {
+    let mut b = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for p in polys {
+        for &(x, y) in p.iter().flatten() {
+            b.0 = b.0.min(x);
+            b.1 = b.1.min(y);
+            b.2 = b.2.max(x);
+            b.3 = b.3.max(y);
+        }
+    }
+    b
+}
+
+/// Even-odd point-in-polygon over all rings of all polygons.
+pub fn contains(polys: &[Polygon], x: f64, y: f64) -> bool {
+    let mut inside = false;
+    for ring in polys.iter().flatten() {
+        let n = ring.len();
+        let mut j = n - 1;
+        for i in 0..n {
+            let (xi, yi) = ring[i];
+            let (xj, yj) = ring[j];
+            if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
+                inside = !inside;
+            }
+            j = i;
+        }
+    }
+    inside
+}
+
+/// Row-major mask of the grid pixels whose centres fall inside `polys` (grid CRS).
+pub fn rasterize(polys: &[Polygon], grid: &Grid) -> Vec<bool> {
+    let mut mask = vec![false; grid.len()];
+    for r in 0..grid.height {
+        for c in 0..grid.width {
+            let (x, y) = grid.pixel_center(c, r);
+            mask[r * grid.width + c] = contains(polys, x, y);
+        }
+    }
+    mask
+}
+
+/// A site id made safe as a file name: characters outside `[A-Za-z0-9._-]` become `_`.
+pub fn sanitize_id(id: &str) -> String {
+    let s: String = id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .collect();
+    if s.trim_matches('.').is_empty() {
+        format!("_{s}")
+    } else {
+        s
+    }
+}
+
+/// File-name stems for all ids, unique even when two ids sanitise alike.
+pub fn file_stems(sites: &[Site]) -> Vec<String> {
+    let mut used = HashSet::new();
+    sites
+        .iter()
+        .map(|s| {
+            let base = sanitize_id(&s.id);
+            let mut stem = base.clone();
+            let mut k = 2;
+            while !used.insert(stem.to_ascii_lowercase()) {
+                stem = format!("{base}-{k}");
+                k += 1;
+            }
+            stem
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raster::GeoTransform;
+
+    const OK: &str = r#"{"type":"FeatureCollection","features":[
+      {"type":"Feature","properties":{"id":"a","name":"Alpha","weight":2},
+       "geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}},
+      {"type":"Feature","properties":{"id":"b/2"},
+       "geometry":{"type":"MultiPolygon","coordinates":[[[[2,2],[3,2],[3,3],[2,2]]]]}}]}"#;
+
+    #[test]
+    fn parses_polygons_and_properties() {
+        let s = parse_sites(OK).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].name.as_deref(), Some("Alpha"));
+        assert_eq!(s[0].weight, 2.0);
+        assert_eq!(s[1].polygons.len(), 1);
+        assert_eq!(file_stems(&s), vec!["a".to_string(), "b_2".to_string()]);
+    }
+
+    #[test]
+    fn rejects_bad_collections() {
+        let missing = OK.replace(r#""id":"a","#, "");
+        assert!(parse_sites(&missing).unwrap_err().contains("no \"id\""));
+        let dup = OK.replace("b/2", "a");
+        assert!(parse_sites(&dup).unwrap_err().contains("duplicate id"));
+        assert!(parse_sites("{").unwrap_err().contains("not JSON"));
+        let point = OK.replace(r#""type":"Polygon""#, r#""type":"Point""#);
+        assert!(parse_sites(&point).unwrap_err().contains("Point"));
+        let far = OK.replace("[1,0]", "[500000,0]");
+        assert!(parse_sites(&far).unwrap_err().contains("lon/lat"));
+    }
+
+    #[test]
+    fn rasterize_square_with_hole() {
+        let outer = vec![(0.0, 0.0), (6.0, 0.0), (6.0, 6.0), (0.0, 6.0), (0.0, 0.0)];
+        let hole = vec![(2.0, 2.0), (4.0, 2.0), (4.0, 4.0), (2.0, 4.0), (2.0, 2.0)];
+        let grid = Grid {
+            epsg: 32636,
+            transform: GeoTransform::north_up(0.0, 6.0, 1.0, 1.0),
+            width: 6,
+            height: 6,
+            gsd_m: 1.0,
+        };
+        let m = rasterize(&[vec![outer, hole]], &grid);
+        assert_eq!(m.iter().filter(|&&b| b).count(), 32);
+        assert!(!m[2 * 6 + 2] && m[0]);
+    }
+}
