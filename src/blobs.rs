@@ -21,7 +21,7 @@ use crate::stats::{quantile, robust_sigma};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum VehicleClass {
-    /// Armoured and military trucks: 8-45 m2, 4-12 m long.
+    /// Armoured and military trucks: 8-45 m2, 4-12 m long, at least 2 m wide.
     Military,
     /// Passenger cars: 4-15 m2, 3-6 m long.
     Car,
@@ -36,6 +36,8 @@ pub struct ClassSpec {
     pub max_area_m2: f64,
     pub min_length_m: f64,
     pub max_length_m: f64,
+    /// Minimum width, metres (rejects slivers such as pad corners and field edges).
+    pub min_width_m: f64,
     /// Minimum length / width (rejects round tree crowns).
     pub min_aspect: f64,
     /// Widest footprint (vehicle plus shadow) the top-hat must still isolate, metres.
@@ -51,6 +53,7 @@ impl VehicleClass {
                 max_area_m2: 45.0,
                 min_length_m: 4.0,
                 max_length_m: 12.0,
+                min_width_m: 2.0,
                 min_aspect: 1.5,
                 max_width_m: 6.0,
             },
@@ -59,6 +62,7 @@ impl VehicleClass {
                 max_area_m2: 15.0,
                 min_length_m: 3.0,
                 max_length_m: 6.0,
+                min_width_m: 1.2,
                 min_aspect: 1.5,
                 max_width_m: 3.5,
             },
@@ -67,6 +71,7 @@ impl VehicleClass {
                 max_area_m2: 60.0,
                 min_length_m: 3.0,
                 max_length_m: 16.0,
+                min_width_m: 1.2,
                 min_aspect: 1.3,
                 max_width_m: 6.0,
             },
@@ -292,6 +297,32 @@ pub fn measure(labels: &[u32], n: u32, w: usize) -> Vec<(usize, f64, f64, f64, f
         .collect()
 }
 
+/// Refines candidate components to their half-maximum extent: each component keeps
+/// the pixels whose response exceeds half of its own peak (and `thr`). Blur and mixed
+/// edge pixels are dropped, so the area and length measure the object, not its halo,
+/// and neighbours joined only by blurred gaps come apart.
+pub fn half_maximum(mask: &[bool], response: &[f32], w: usize, h: usize, thr: f32) -> Vec<bool> {
+    let (labels, n) = label(mask, w, h, Connectivity::Eight);
+    let mut peak = vec![f32::NEG_INFINITY; n as usize + 1];
+    for (&l, &t) in labels.iter().zip(response) {
+        if l != 0 {
+            peak[l as usize] = peak[l as usize].max(t);
+        }
+    }
+    labels
+        .iter()
+        .zip(response)
+        .map(|(&l, &t)| l != 0 && t > thr.max(0.5 * peak[l as usize]))
+        .collect()
+}
+
+/// Median of the finite values in the (2 half + 1)^2 box around (cx, cy).
+fn local_median(vals: &[f32], w: usize, h: usize, cx: usize, cy: usize, half: usize) -> Option<f32> {
+    let (x0, x1) = (cx.saturating_sub(half), (cx + half).min(w - 1));
+    let (y0, y1) = (cy.saturating_sub(half), (cy + half).min(h - 1));
+    crate::stats::median((y0..=y1).flat_map(|y| vals[y * w + x0..=y * w + x1].iter().copied()))
+}
+
 /// Detects vehicle-sized blobs in `img` (`[band, row, col]`) at pixels where `valid`.
 pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -> Vec<Blob> {
     let (_, h, w) = img.dim();
@@ -315,8 +346,14 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -
         let Some((med, sigma)) = robust_sigma(&th_valid) else { continue };
         let thr = (med + p.k_sigma * sigma).max(min_contrast);
         let mask: Vec<bool> = th.iter().zip(valid).map(|(&t, &v)| v && t > thr).collect();
+        let mask = half_maximum(&mask, &th, w, h, thr);
         let (labels, n) = label(&mask, w, h, Connectivity::Eight);
-        for (area_px, cx, cy, len_px, wid_px) in measure(&labels, n, w) {
+        let mut sums = vec![0.0f64; n as usize + 1];
+        for (&l, &b) in labels.iter().zip(&filled) {
+            sums[l as usize] += b as f64;
+        }
+        let bg_half = ((spec.max_length_m * 1.25) / gsd_m).ceil() as usize;
+        for (k, (area_px, cx, cy, len_px, wid_px)) in measure(&labels, n, w).into_iter().enumerate() {
             let area_m2 = area_px as f64 * gsd_m * gsd_m;
             let length_m = len_px * gsd_m;
             let width_m = wid_px * gsd_m;
@@ -324,8 +361,22 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -
                 || area_m2 > spec.max_area_m2
                 || length_m < spec.min_length_m
                 || length_m > spec.max_length_m
+                || width_m < spec.min_width_m
                 || length_m / width_m < spec.min_aspect
             {
+                continue;
+            }
+            // The object must stand out from the local background level (the median
+            // around it), not just from the morphological envelope: a gravel gap
+            // between two dark vehicles is "bright" for the top-hat but not for this.
+            let mean = (sums[k + 1] / area_px as f64) as f32;
+            let bg = local_median(&vals, w, h, cx as usize, cy as usize, bg_half);
+            let stands_out = match (polarity, bg) {
+                (Polarity::Dark, Some(bg)) => bg - mean >= min_contrast,
+                (Polarity::Bright, Some(bg)) => mean - bg >= min_contrast,
+                (_, None) => false,
+            };
+            if !stands_out {
                 continue;
             }
             blobs.push(Blob { col: cx, row: cy, area_px, area_m2, length_m, width_m, polarity });

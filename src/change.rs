@@ -1,8 +1,10 @@
 //! Per-pixel change between two co-gridded dates.
 //!
-//! Method: for every band b the difference d_b = after - before is centred on its median
-//! and divided by its robust spread (1.4826 x MAD), which also removes a global
-//! brightness offset between dates; the change magnitude is the RMS of these z-scores
+//! Method: every band of each date is first scaled to (x - median) / IQR over the
+//! pixels observed on both dates, which removes a global gain and offset between dates
+//! (a crude radiometric normalisation; pseudo-invariant pixels come later). For every
+//! band b the difference d_b of the scaled bands is centred on its median and divided by
+//! its robust spread (1.4826 x MAD); the change magnitude is the RMS of these z-scores
 //! over bands, m = sqrt(mean_b z_b^2). A pixel changed when m exceeds `k_sigma` (default
 //! 3: three robust standard deviations of the difference noise), and the mask is cleaned
 //! by a morphological opening (3x3 square by default) to drop isolated noise pixels.
@@ -42,6 +44,26 @@ pub struct Change {
     pub changed_fraction: f64,
 }
 
+/// Per-band linear normalisation of one date: (x - median) / interquartile range.
+#[derive(Debug, Clone, Copy)]
+struct Normaliser {
+    median: f32,
+    iqr: f32,
+}
+
+impl Normaliser {
+    fn fit(band: &[f32], valid: &[bool]) -> Option<Normaliser> {
+        let v: Vec<f32> = band.iter().zip(valid).map(|(&x, &ok)| if ok { x } else { f32::NAN }).collect();
+        let median = crate::stats::median(v.iter().copied())?;
+        let iqr = quantile(&v, 0.75)? - quantile(&v, 0.25)?;
+        Some(Normaliser { median, iqr: if iqr > 0.0 { iqr } else { 1.0 } })
+    }
+
+    fn apply(&self, x: f32) -> f32 {
+        (x - self.median) / self.iqr
+    }
+}
+
 /// Change magnitude (RMS robust z-score over bands) at `valid` pixels; NaN elsewhere.
 /// `before` and `after` are `[band, row, col]` of the same shape.
 pub fn change_magnitude(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool]) -> Vec<f32> {
@@ -53,14 +75,18 @@ pub fn change_magnitude(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool
         let aa = after.index_axis(ndarray::Axis(0), b);
         let bs = bb.as_slice().expect("standard layout");
         let as_ = aa.as_slice().expect("standard layout");
+        let (Some(nb), Some(na)) = (Normaliser::fit(bs, valid), Normaliser::fit(as_, valid)) else {
+            return vec![f32::NAN; n];
+        };
         let diffs: Vec<f32> = (0..n)
-            .map(|i| if valid[i] { as_[i] - bs[i] } else { f32::NAN })
+            .map(|i| if valid[i] { na.apply(as_[i]) - nb.apply(bs[i]) } else { f32::NAN })
             .collect();
         let Some((med, sigma)) = robust_sigma(&diffs) else {
             return vec![f32::NAN; n];
         };
-        // Floor: 1% of the band's robust range, so identical images do not divide by 0.
-        let vals: Vec<f32> = (0..n).map(|i| if valid[i] { bs[i] } else { f32::NAN }).collect();
+        // Floor: 1% of the band's normalised 2-98% range, so identical images do not
+        // divide by zero.
+        let vals: Vec<f32> = (0..n).map(|i| if valid[i] { nb.apply(bs[i]) } else { f32::NAN }).collect();
         let range = match (quantile(&vals, 0.02), quantile(&vals, 0.98)) {
             (Some(lo), Some(hi)) => hi - lo,
             _ => 0.0,
