@@ -14,13 +14,15 @@
 //! the user to build with `--features gdal`.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use ndarray::Array3;
-use tiff::decoder::{ChunkType, Decoder, DecodingResult, Limits};
-use tiff::tags::Tag;
+use tiff::decoder::{ChunkType, Decoder, Limits};
+use tiff::tags::{ByteOrder, Tag};
+
+use super::decode::{decompress, samples_to_f64, Codec, SampleKind};
 
 use super::{Block, DataType, GeoTransform, RasterInfo, RasterSource, Window};
 use crate::error::{Error, Result};
@@ -36,6 +38,8 @@ const KEY_RASTER_TYPE: u16 = 1025;
 const KEY_GEOGRAPHIC_TYPE: u16 = 2048;
 const KEY_PROJECTED_CS_TYPE: u16 = 3072;
 const USER_DEFINED: u16 = 32767;
+/// Largest strip or tile (compressed or decoded) the reader accepts.
+const MAX_CHUNK_BYTES: u64 = 256 << 20;
 
 /// Memory limits handed to the decoder: a single chunk may not exceed these, so a
 /// malformed header cannot make us allocate gigabytes.
@@ -56,6 +60,13 @@ struct Layout {
     chunks_down: usize,
     planar: bool,
     samples: usize,
+    tiled: bool,
+    codec: Codec,
+    kind: SampleKind,
+    predictor: u16,
+    little_endian: bool,
+    offsets: Vec<u64>,
+    byte_counts: Vec<u64>,
 }
 
 /// An opened GeoTIFF. Cheap to share across threads: each read opens its own handle.
@@ -93,20 +104,25 @@ impl GeoTiff {
             .find_tag_unsigned(Tag::Compression)
             .map_err(nr)?
             .unwrap_or(1);
-        match compression {
-            1 | 5 | 8 | 32946 | 32773 => {}
+        let codec = match compression {
+            1 => Codec::None,
+            5 => Codec::Lzw,
+            8 | 32946 => Codec::Deflate,
+            32773 => Codec::PackBits,
             6 | 7 => return Err(Error::unsupported(path, "JPEG-in-TIFF compression")),
             34712 | 33003 | 33005 => return Err(Error::unsupported(path, "JPEG2000 compression")),
             50000 => return Err(Error::unsupported(path, "ZSTD compression")),
             50001 => return Err(Error::unsupported(path, "WebP compression")),
             c => return Err(Error::unsupported(path, format!("TIFF compression {c}"))),
-        }
+        };
         let photometric: u16 = dec
             .find_tag_unsigned(Tag::PhotometricInterpretation)
             .map_err(nr)?
             .unwrap_or(1);
-        if photometric == 6 {
-            return Err(Error::unsupported(path, "YCbCr photometric interpretation"));
+        match photometric {
+            0..=5 => {}
+            6 => return Err(Error::unsupported(path, "YCbCr photometric interpretation")),
+            p => return Err(Error::unsupported(path, format!("photometric interpretation {p}"))),
         }
         let samples: usize = dec
             .find_tag_unsigned::<u16>(Tag::SamplesPerPixel)
@@ -127,15 +143,15 @@ impl GeoTiff {
             Some(v) => v.into_u16_vec().map_err(nr)?.first().copied().unwrap_or(1),
             None => 1,
         };
-        let data_type = match (sample_format, bit) {
-            (1, 8) => DataType::Byte,
-            (2, 8) => DataType::Int8,
-            (1, 16) => DataType::UInt16,
-            (2, 16) => DataType::Int16,
-            (1, 32) => DataType::UInt32,
-            (2, 32) => DataType::Int32,
-            (3, 32) => DataType::Float32,
-            (3, 64) => DataType::Float64,
+        let (data_type, kind) = match (sample_format, bit) {
+            (1, 8) => (DataType::Byte, SampleKind::U8),
+            (2, 8) => (DataType::Int8, SampleKind::I8),
+            (1, 16) => (DataType::UInt16, SampleKind::U16),
+            (2, 16) => (DataType::Int16, SampleKind::I16),
+            (1, 32) => (DataType::UInt32, SampleKind::U32),
+            (2, 32) => (DataType::Int32, SampleKind::I32),
+            (3, 32) => (DataType::Float32, SampleKind::F32),
+            (3, 64) => (DataType::Float64, SampleKind::F64),
             (f, b) => {
                 return Err(Error::unsupported(
                     path,
@@ -153,28 +169,36 @@ impl GeoTiff {
         if width == 0 || height == 0 {
             return Err(Error::not_raster(path, "zero-sized image"));
         }
-        // Validates the chunk tags and the colour model in one go.
-        dec.colortype().map_err(nr)?;
+        let predictor: u16 = dec.find_tag_unsigned(Tag::Predictor).map_err(nr)?.unwrap_or(1);
         let (cw, ch) = dec.chunk_dimensions();
         let (chunk_w, chunk_h) = (cw as usize, ch as usize);
         if chunk_w == 0 || chunk_h == 0 {
             return Err(Error::not_raster(path, "zero-sized strips or tiles"));
         }
-        let chunks_across = width.div_ceil(chunk_w);
+        let tiled = dec.get_chunk_type() == ChunkType::Tile;
+        let (off_tag, cnt_tag) = if tiled {
+            (Tag::TileOffsets, Tag::TileByteCounts)
+        } else {
+            (Tag::StripOffsets, Tag::StripByteCounts)
+        };
+        let offsets = dec.get_tag_u64_vec(off_tag).map_err(nr)?;
+        let byte_counts = dec.get_tag_u64_vec(cnt_tag).map_err(nr)?;
+        let chunks_across = if tiled { width.div_ceil(chunk_w) } else { 1 };
         let chunks_down = height.div_ceil(chunk_h);
         let per_plane = chunks_across * chunks_down;
         let expected = if planar { per_plane * samples } else { per_plane };
-        let available = match dec.get_chunk_type() {
-            ChunkType::Strip => dec.strip_count().map_err(nr)? as usize,
-            ChunkType::Tile => dec.tile_count().map_err(nr)? as usize,
-        };
-        if available < expected {
+        if offsets.len() < expected || byte_counts.len() < expected {
             return Err(Error::not_raster(
                 path,
-                format!("{available} strips/tiles where the image needs {expected}"),
+                format!("{} strips/tiles where the image needs {expected}", offsets.len().min(byte_counts.len())),
             ));
         }
-
+        let spp_chunk = if planar { 1 } else { samples };
+        let chunk_bytes = (chunk_w as u64) * (chunk_h as u64) * spp_chunk as u64 * kind.size() as u64;
+        if chunk_bytes > MAX_CHUNK_BYTES {
+            return Err(Error::not_raster(path, format!("a strip/tile of {chunk_bytes} bytes exceeds the {MAX_CHUNK_BYTES}-byte limit")));
+        }
+        let little_endian = dec.byte_order() == ByteOrder::LittleEndian;
         let transform = read_transform(&mut dec, path)?;
         let epsg = read_epsg(&mut dec, path)?;
         let transform = if read_geokeys(&mut dec, path)?
@@ -227,6 +251,13 @@ impl GeoTiff {
                 chunks_down,
                 planar,
                 samples,
+                tiled,
+                codec,
+                kind,
+                predictor,
+                little_endian,
+                offsets,
+                byte_counts,
             },
         })
     }
@@ -248,7 +279,8 @@ impl GeoTiff {
         }
         let l = &self.layout;
         let mut out = Array3::<f32>::from_elem((l.samples, window.height, window.width), f32::NAN);
-        let mut dec = open_decoder(path)?;
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let nodata = info.nodata;
         let cx0 = window.col_off / l.chunk_w;
         let cx1 = (window.col_off + window.width - 1) / l.chunk_w;
@@ -256,24 +288,36 @@ impl GeoTiff {
         let cy1 = (window.row_off + window.height - 1) / l.chunk_h;
         let per_plane = l.chunks_across * l.chunks_down;
         let planes = if l.planar { l.samples } else { 1 };
+        let spp = if l.planar { 1 } else { l.samples };
+        let mut raw = Vec::new();
         for plane in 0..planes {
             for cy in cy0..=cy1 {
                 for cx in cx0..=cx1 {
                     let idx = plane * per_plane + cy * l.chunks_across + cx;
-                    let idx32 = u32::try_from(idx).map_err(|e| Error::not_raster(path, e))?;
-                    let (dw, dh) = dec.chunk_data_dimensions(idx32);
-                    let (dw, dh) = (dw as usize, dh as usize);
-                    let chunk = dec
-                        .read_chunk(idx32)
-                        .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
-                    let vals = to_f32(chunk, nodata);
-                    let spp = if l.planar { 1 } else { l.samples };
-                    if vals.len() < dw * dh * spp {
-                        return Err(Error::not_raster(
-                            path,
-                            format!("strip/tile {idx} holds fewer samples than its size"),
-                        ));
+                    // Tiles are stored full size; a strip holds only the rows left.
+                    let (dw, dh) = if l.tiled {
+                        (l.chunk_w, l.chunk_h)
+                    } else {
+                        (info.width, l.chunk_h.min(info.height - cy * l.chunk_h))
+                    };
+                    let (off, cnt) = (l.offsets[idx], l.byte_counts[idx]);
+                    if cnt == 0 {
+                        continue; // sparse chunk (GDAL SPARSE_OK): stays nodata
                     }
+                    if cnt > MAX_CHUNK_BYTES || off.checked_add(cnt).is_none_or(|end| end > file_len) {
+                        return Err(Error::not_raster(path, format!("strip/tile {idx} lies outside the file")));
+                    }
+                    raw.resize(cnt as usize, 0);
+                    file.seek(SeekFrom::Start(off)).map_err(|e| Error::io(path, e))?;
+                    file.read_exact(&mut raw).map_err(|e| Error::io(path, e))?;
+                    let expected = dw * dh * spp * l.kind.size();
+                    let bytes = decompress(l.codec, &raw, expected)
+                        .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
+                    let vals = samples_to_f64(&bytes, l.kind, l.little_endian, l.predictor, dw, spp)
+                        .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
+                    let vals = to_f32(&vals, nodata);
+                    let (dw, dh) = (dw.min(info.width - cx * l.chunk_w), dh.min(info.height - cy * l.chunk_h));
+                    let stride = if l.tiled { l.chunk_w } else { info.width };
                     let x0 = cx * l.chunk_w;
                     let y0 = cy * l.chunk_h;
                     let r_lo = window.row_off.max(y0);
@@ -281,7 +325,7 @@ impl GeoTiff {
                     let c_lo = window.col_off.max(x0);
                     let c_hi = (window.col_off + window.width).min(x0 + dw);
                     for r in r_lo..r_hi {
-                        let src_row = (r - y0) * dw * spp;
+                        let src_row = (r - y0) * stride * spp;
                         for c in c_lo..c_hi {
                             let base = src_row + (c - x0) * spp;
                             for s in 0..spp {
@@ -319,35 +363,10 @@ pub fn parse_nodata(s: &str) -> Option<f64> {
 
 /// Converts decoded samples to f32, mapping nodata (and NaN) to NaN. The nodata test is
 /// done in f64 before rounding to f32, so -3.4e38-style sentinels match exactly.
-fn to_f32(chunk: DecodingResult, nodata: Option<f64>) -> Vec<f32> {
-    fn conv<T: Copy + Into<f64>>(v: &[T], nodata: Option<f64>) -> Vec<f32> {
-        match nodata {
-            Some(nd) if !nd.is_nan() => v
-                .iter()
-                .map(|&x| {
-                    let f: f64 = x.into();
-                    if f == nd {
-                        f32::NAN
-                    } else {
-                        f as f32
-                    }
-                })
-                .collect(),
-            _ => v.iter().map(|&x| Into::<f64>::into(x) as f32).collect(),
-        }
-    }
-    match chunk {
-        DecodingResult::U8(v) => conv(&v, nodata),
-        DecodingResult::I8(v) => conv(&v, nodata),
-        DecodingResult::U16(v) => conv(&v, nodata),
-        DecodingResult::I16(v) => conv(&v, nodata),
-        DecodingResult::U32(v) => conv(&v, nodata),
-        DecodingResult::I32(v) => conv(&v, nodata),
-        DecodingResult::F32(v) => conv(&v, nodata),
-        DecodingResult::F64(v) => conv(&v, nodata),
-        DecodingResult::U64(v) => conv(&v.iter().map(|&x| x as f64).collect::<Vec<_>>(), nodata),
-        DecodingResult::I64(v) => conv(&v.iter().map(|&x| x as f64).collect::<Vec<_>>(), nodata),
-        DecodingResult::F16(v) => conv(&v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(), nodata),
+fn to_f32(v: &[f64], nodata: Option<f64>) -> Vec<f32> {
+    match nodata {
+        Some(nd) if !nd.is_nan() => v.iter().map(|&x| if x == nd { f32::NAN } else { x as f32 }).collect(),
+        _ => v.iter().map(|&x| x as f32).collect(),
     }
 }
 
@@ -450,10 +469,10 @@ mod tests {
 
     #[test]
     fn nodata_maps_to_nan() {
-        let v = to_f32(DecodingResult::U16(vec![0, 5, 0, 7]), Some(0.0));
+        let v = to_f32(&[0.0, 5.0, 0.0, 7.0], Some(0.0));
         assert!(v[0].is_nan() && v[2].is_nan());
         assert_eq!(v[1], 5.0);
-        let v = to_f32(DecodingResult::F32(vec![-3.4e38, 1.5]), Some(-3.4e38_f32 as f64));
+        let v = to_f32(&[-3.4e38_f32 as f64, 1.5], Some(-3.4e38_f32 as f64));
         assert!(v[0].is_nan());
     }
 }

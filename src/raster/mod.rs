@@ -10,6 +10,7 @@
 //! pixel (PixelIsArea), so the centre of pixel (c, r) is at (c + 0.5, r + 0.5).
 
 pub mod crs;
+pub mod decode;
 #[cfg(feature = "gdal")]
 pub mod gdal_reader;
 pub mod geotiff;
