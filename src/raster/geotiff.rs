@@ -51,6 +51,13 @@ fn limits() -> Limits {
     l
 }
 
+/// Whether opening fails without georeferencing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Georef {
+    Required,
+    Optional,
+}
+
 /// Chunk layout of an opened file.
 #[derive(Debug, Clone)]
 struct Layout {
@@ -93,10 +100,17 @@ fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
 impl GeoTiff {
     /// Opens `path` and reads its header and georeferencing (no pixels).
     pub fn open(path: &Path) -> Result<GeoTiff> {
-        guarded(path, || Self::open_inner(path))
+        guarded(path, || Self::open_inner(path, Georef::Required))
     }
 
-    fn open_inner(path: &Path) -> Result<GeoTiff> {
+    /// Opens a TIFF for its pixels only: missing georeferencing is not an error (the
+    /// transform is then the identity and the EPSG code 0). For tests and tools that
+    /// wrap plain images; `compare` always uses [`GeoTiff::open`].
+    pub fn open_pixels_only(path: &Path) -> Result<GeoTiff> {
+        guarded(path, || Self::open_inner(path, Georef::Optional))
+    }
+
+    fn open_inner(path: &Path, georef: Georef) -> Result<GeoTiff> {
         let mut dec = open_decoder(path)?;
         let nr = |e: tiff::TiffError| Error::not_raster(path, e);
 
@@ -199,8 +213,11 @@ impl GeoTiff {
             return Err(Error::not_raster(path, format!("a strip/tile of {chunk_bytes} bytes exceeds the {MAX_CHUNK_BYTES}-byte limit")));
         }
         let little_endian = dec.byte_order() == ByteOrder::LittleEndian;
-        let transform = read_transform(&mut dec, path)?;
-        let epsg = read_epsg(&mut dec, path)?;
+        let (transform, epsg) = match (read_transform(&mut dec, path), read_epsg(&mut dec, path), georef) {
+            (Ok(t), Ok(e), _) => (t, e),
+            (Err(e), _, Georef::Required) | (_, Err(e), Georef::Required) => return Err(e),
+            (_, _, Georef::Optional) => (GeoTransform::north_up(0.0, 0.0, 1.0, 1.0), 0),
+        };
         let transform = if read_geokeys(&mut dec, path)?
             .iter()
             .any(|&(k, v)| k == KEY_RASTER_TYPE && v == 2)

@@ -1,0 +1,99 @@
+//! `compare` end to end on generated scenes with known truth: mixed CRS and GSD, a
+//! geographic after image, off-image and half-covered sites; the report is read back
+//! into the typed structs of the contract.
+
+mod common;
+
+use std::fs;
+
+use stagewatch::evidence::Verdict;
+use stagewatch::raster::{geotiff::GeoTiff, read_all, RasterSource};
+use stagewatch::report::{Report, SiteStatus};
+
+fn status_name(s: SiteStatus) -> &'static str {
+    match s {
+        SiteStatus::Ok => "ok",
+        SiteStatus::PartialCoverage => "partial_coverage",
+        SiteStatus::NoCoverage => "no_coverage",
+        SiteStatus::Error => "error",
+    }
+}
+
+fn check_scenario(name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let r = common::synth(name, &dir.path().join("scene"));
+    let out = dir.path().join("out");
+    let o = common::compare(&r, &out, &[]);
+    assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+    let report: Report = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report.schema_version, 1);
+    assert_eq!(report.tool.name, "stagewatch");
+    // Every input site once, in input order.
+    let ids: Vec<&str> = report.sites.iter().map(|s| s.id.as_str()).collect();
+    let truth_ids: Vec<&str> = r.truth_data.sites.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, truth_ids);
+    let mut total = 0;
+    for (s, t) in report.sites.iter().zip(&r.truth_data.sites) {
+        assert_eq!(status_name(s.status), t.expected_status, "{name}/{}", s.id);
+        if s.status == SiteStatus::Ok {
+            for (got, want) in [(s.before.vehicles, t.before_vehicles), (s.after.vehicles, t.after_vehicles)] {
+                let err = (got as f64 - want as f64).abs();
+                assert!(err <= (0.1 * want as f64).max(0.0), "{name}/{}: counted {got}, truth {want}", s.id);
+            }
+            assert!(s.change_raster.is_some());
+        }
+        assert!((0.0..=1.0).contains(&s.observed_fraction) && (0.0..=1.0).contains(&s.changed_fraction));
+        total += s.before.vehicles + s.after.vehicles;
+    }
+    // Sites that lost or gained vehicles changed more than the steady one.
+    let cf = |id: &str| report.sites.iter().find(|s| s.id == id).unwrap().changed_fraction;
+    assert!(cf("alpha") > 0.05 && cf("charlie") > 0.05 && cf("bravo") < 0.01, "{name}");
+    assert_eq!(report.withdrawal_evidence.verdict, Verdict::PartialWithdrawal);
+    assert!(report.withdrawal_evidence.sites_used >= 4);
+    // Companion outputs agree with the report.
+    let csv = fs::read_to_string(out.join("sites.csv")).unwrap();
+    assert_eq!(csv.lines().count(), report.sites.len() + 1);
+    let det: serde_json::Value = serde_json::from_slice(&fs::read(out.join("detections.geojson")).unwrap()).unwrap();
+    assert_eq!(det["features"].as_array().unwrap().len() as u32, total);
+    let f0 = &det["features"][0];
+    assert_eq!(f0["geometry"]["type"], "Point");
+    assert!(f0["properties"]["site_id"].is_string() && f0["properties"]["area_m2"].is_number());
+    // The change raster is georeferenced on the site grid.
+    let alpha = report.sites.iter().find(|s| s.id == "alpha").unwrap();
+    let g = GeoTiff::open(&out.join(alpha.change_raster.as_ref().unwrap())).unwrap();
+    let grid = alpha.grid.as_ref().unwrap();
+    assert_eq!(format!("EPSG:{}", g.info().epsg), grid.crs);
+    assert_eq!((g.info().width, g.info().height, g.info().bands), (grid.width, grid.height, 2));
+    let block = read_all(&g).unwrap();
+    let changed = block.data.index_axis(ndarray::Axis(0), 1).iter().filter(|&&v| v == 1.0).count();
+    assert!(changed > 0);
+    // No temporary files are left behind.
+    for p in common::files_below(&out) {
+        assert!(!p.file_name().unwrap().to_string_lossy().ends_with(".tmp"), "{}", p.display());
+    }
+}
+
+#[test]
+fn demo_scenario_mixed_utm_zones_and_gsd() {
+    check_scenario("demo");
+}
+
+#[test]
+fn clear_scenario_same_grid() {
+    check_scenario("clear");
+}
+
+#[test]
+fn geographic_after_image_and_uint16_before() {
+    check_scenario("geographic");
+}
+
+#[test]
+fn demo_subcommand_prints_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::run(&["demo", "--out", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("alpha") && text.contains("withdrawal evidence"), "{text}");
+    assert!(dir.path().join("out/report.json").is_file());
+}
