@@ -18,7 +18,9 @@ use rayon::prelude::*;
 use crate::stats::{quantile, robust_sigma};
 
 /// The vehicle sizes looked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum VehicleClass {
     /// Armoured and military trucks: 8-45 m2, 4-12 m long, at least 2 m wide.
@@ -160,7 +162,11 @@ pub fn gray_morph(img: &[f32], w: usize, h: usize, r: usize, max: bool) -> Vec<f
             (0..w).map(move |x| {
                 let lo = x.saturating_sub(r);
                 let hi = (x + r).min(w - 1);
-                row[lo..=hi].iter().copied().reduce(pick).unwrap_or(f32::NAN)
+                row[lo..=hi]
+                    .iter()
+                    .copied()
+                    .reduce(pick)
+                    .unwrap_or(f32::NAN)
             })
         })
         .collect();
@@ -171,7 +177,10 @@ pub fn gray_morph(img: &[f32], w: usize, h: usize, r: usize, max: bool) -> Vec<f
             (0..w).map(move |x| {
                 let lo = y.saturating_sub(r);
                 let hi = (y + r).min(h - 1);
-                (lo..=hi).map(|yy| horiz[yy * w + x]).reduce(pick).unwrap_or(f32::NAN)
+                (lo..=hi)
+                    .map(|yy| horiz[yy * w + x])
+                    .reduce(pick)
+                    .unwrap_or(f32::NAN)
             })
         })
         .collect()
@@ -292,7 +301,13 @@ pub fn measure(labels: &[u32], n: u32, w: usize) -> Vec<(usize, f64, f64, f64, f
             let disc = ((sxx - syy).powi(2) / 4.0 + sxy * sxy).sqrt();
             let l1 = (tr / 2.0 + disc).max(0.0);
             let l2 = (tr / 2.0 - disc).max(0.0);
-            (n as usize, cx, cy, (12.0 * l1 + 1.0).sqrt(), (12.0 * l2 + 1.0).sqrt())
+            (
+                n as usize,
+                cx,
+                cy,
+                (12.0 * l1 + 1.0).sqrt(),
+                (12.0 * l2 + 1.0).sqrt(),
+            )
         })
         .collect()
 }
@@ -317,7 +332,14 @@ pub fn half_maximum(mask: &[bool], response: &[f32], w: usize, h: usize, thr: f3
 }
 
 /// Median of the finite values in the (2 half + 1)^2 box around (cx, cy).
-fn local_median(vals: &[f32], w: usize, h: usize, cx: usize, cy: usize, half: usize) -> Option<f32> {
+fn local_median(
+    vals: &[f32],
+    w: usize,
+    h: usize,
+    cx: usize,
+    cy: usize,
+    half: usize,
+) -> Option<f32> {
     let (x0, x1) = (cx.saturating_sub(half), (cx + half).min(w - 1));
     let (y0, y1) = (cy.saturating_sub(half), (cy + half).min(h - 1));
     crate::stats::median((y0..=y1).flat_map(|y| vals[y * w + x0..=y * w + x1].iter().copied()))
@@ -333,17 +355,31 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -
         .zip(valid)
         .map(|(&b, &v)| if v { b } else { f32::NAN })
         .collect();
-    let (Some(lo), Some(hi), Some(fill)) = (quantile(&vals, 0.02), quantile(&vals, 0.98), crate::stats::median(vals.iter().copied())) else {
+    let (Some(lo), Some(hi), Some(fill)) = (
+        quantile(&vals, 0.02),
+        quantile(&vals, 0.98),
+        crate::stats::median(vals.iter().copied()),
+    ) else {
         return Vec::new();
     };
-    let filled: Vec<f32> = vals.iter().map(|&v| if v.is_finite() { v } else { fill }).collect();
+    let filled: Vec<f32> = vals
+        .iter()
+        .map(|&v| if v.is_finite() { v } else { fill })
+        .collect();
     let r = ((spec.max_width_m / gsd_m) / 2.0).ceil().max(1.0) as usize + 1;
     let min_contrast = p.min_contrast_fraction * (hi - lo).max(1e-6);
     let mut blobs = Vec::new();
     for polarity in [Polarity::Dark, Polarity::Bright] {
         let th = top_hat(&filled, w, h, r, polarity);
-        let th_valid: Vec<f32> = th.iter().zip(valid).filter(|(_, &v)| v).map(|(&t, _)| t).collect();
-        let Some((med, sigma)) = robust_sigma(&th_valid) else { continue };
+        let th_valid: Vec<f32> = th
+            .iter()
+            .zip(valid)
+            .filter(|(_, &v)| v)
+            .map(|(&t, _)| t)
+            .collect();
+        let Some((med, sigma)) = robust_sigma(&th_valid) else {
+            continue;
+        };
         let thr = (med + p.k_sigma * sigma).max(min_contrast);
         let mask: Vec<bool> = th.iter().zip(valid).map(|(&t, &v)| v && t > thr).collect();
         let mask = half_maximum(&mask, &th, w, h, thr);
@@ -353,7 +389,8 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -
             sums[l as usize] += b as f64;
         }
         let bg_half = ((spec.max_length_m * 1.25) / gsd_m).ceil() as usize;
-        for (k, (area_px, cx, cy, len_px, wid_px)) in measure(&labels, n, w).into_iter().enumerate() {
+        for (k, (area_px, cx, cy, len_px, wid_px)) in measure(&labels, n, w).into_iter().enumerate()
+        {
             let area_m2 = area_px as f64 * gsd_m * gsd_m;
             let length_m = len_px * gsd_m;
             let width_m = wid_px * gsd_m;
@@ -379,7 +416,15 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -
             if !stands_out {
                 continue;
             }
-            blobs.push(Blob { col: cx, row: cy, area_px, area_m2, length_m, width_m, polarity });
+            blobs.push(Blob {
+                col: cx,
+                row: cy,
+                area_px,
+                area_m2,
+                length_m,
+                width_m,
+                polarity,
+            });
         }
     }
     blobs

@@ -53,10 +53,17 @@ struct Normaliser {
 
 impl Normaliser {
     fn fit(band: &[f32], valid: &[bool]) -> Option<Normaliser> {
-        let v: Vec<f32> = band.iter().zip(valid).map(|(&x, &ok)| if ok { x } else { f32::NAN }).collect();
+        let v: Vec<f32> = band
+            .iter()
+            .zip(valid)
+            .map(|(&x, &ok)| if ok { x } else { f32::NAN })
+            .collect();
         let median = crate::stats::median(v.iter().copied())?;
         let iqr = quantile(&v, 0.75)? - quantile(&v, 0.25)?;
-        Some(Normaliser { median, iqr: if iqr > 0.0 { iqr } else { 1.0 } })
+        Some(Normaliser {
+            median,
+            iqr: if iqr > 0.0 { iqr } else { 1.0 },
+        })
     }
 
     fn apply(&self, x: f32) -> f32 {
@@ -79,14 +86,22 @@ pub fn change_magnitude(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool
             return vec![f32::NAN; n];
         };
         let diffs: Vec<f32> = (0..n)
-            .map(|i| if valid[i] { na.apply(as_[i]) - nb.apply(bs[i]) } else { f32::NAN })
+            .map(|i| {
+                if valid[i] {
+                    na.apply(as_[i]) - nb.apply(bs[i])
+                } else {
+                    f32::NAN
+                }
+            })
             .collect();
         let Some((med, sigma)) = robust_sigma(&diffs) else {
             return vec![f32::NAN; n];
         };
         // Floor: 1% of the band's normalised 2-98% range, so identical images do not
         // divide by zero.
-        let vals: Vec<f32> = (0..n).map(|i| if valid[i] { nb.apply(bs[i]) } else { f32::NAN }).collect();
+        let vals: Vec<f32> = (0..n)
+            .map(|i| if valid[i] { nb.apply(bs[i]) } else { f32::NAN })
+            .collect();
         let range = match (quantile(&vals, 0.02), quantile(&vals, 0.98)) {
             (Some(lo), Some(hi)) => hi - lo,
             _ => 0.0,
@@ -103,7 +118,13 @@ pub fn change_magnitude(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool
     sum_sq
         .into_par_iter()
         .enumerate()
-        .map(|(i, s)| if valid[i] { (s / bands as f32).sqrt() } else { f32::NAN })
+        .map(|(i, s)| {
+            if valid[i] {
+                (s / bands as f32).sqrt()
+            } else {
+                f32::NAN
+            }
+        })
         .collect()
 }
 
@@ -119,7 +140,11 @@ pub fn morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bo
             .into_par_iter()
             .flat_map_iter(|y| {
                 (0..w).map(move |x| {
-                    let (lo, hi, fixed, len) = if horizontal { (x as isize - r as isize, x + r, y, w) } else { (y as isize - r as isize, y + r, x, h) };
+                    let (lo, hi, fixed, len) = if horizontal {
+                        (x as isize - r as isize, x + r, y, w)
+                    } else {
+                        (y as isize - r as isize, y + r, x, h)
+                    };
                     let mut acc = erode;
                     for k in lo..=(hi as isize) {
                         let v = if k < 0 || k as usize >= len {
@@ -154,7 +179,12 @@ pub fn opening(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
 }
 
 /// Full change stage on a site grid.
-pub fn detect_change(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool], p: &ChangeParams) -> Change {
+pub fn detect_change(
+    before: &Array3<f32>,
+    after: &Array3<f32>,
+    valid: &[bool],
+    p: &ChangeParams,
+) -> Change {
     let (_, h, w) = before.dim();
     let magnitude = change_magnitude(before, after, valid);
     let raw: Vec<bool> = magnitude.iter().map(|&m| m > p.k_sigma).collect();
@@ -163,7 +193,11 @@ pub fn detect_change(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool], 
     let n_changed = mask.iter().zip(valid).filter(|(&m, &v)| m && v).count();
     Change {
         magnitude,
-        changed_fraction: if n_valid == 0 { 0.0 } else { n_changed as f64 / n_valid as f64 },
+        changed_fraction: if n_valid == 0 {
+            0.0
+        } else {
+            n_changed as f64 / n_valid as f64
+        },
         mask,
     }
 }
@@ -197,14 +231,22 @@ mod tests {
         for (i, v) in b.iter_mut().enumerate() {
             *v = 100.0 + ((i * 7919) % 13) as f32; // texture
         }
-        let mut a: Vec<f32> = b.iter().map(|v| v + 10.0 + ((*v as usize * 31) % 3) as f32).collect();
+        let mut a: Vec<f32> = b
+            .iter()
+            .map(|v| v + 10.0 + ((*v as usize * 31) % 3) as f32)
+            .collect();
         for r in 5..10 {
             for c in 5..10 {
                 a[r * w + c] += 80.0;
             }
         }
         let valid = vec![true; h * w];
-        let ch = detect_change(&img(&b, h, w), &img(&a, h, w), &valid, &ChangeParams::default());
+        let ch = detect_change(
+            &img(&b, h, w),
+            &img(&a, h, w),
+            &valid,
+            &ChangeParams::default(),
+        );
         assert_eq!(ch.mask.iter().filter(|&&m| m).count(), 25);
         assert!((ch.changed_fraction - 25.0 / 400.0).abs() < 1e-12);
     }

@@ -109,6 +109,9 @@ pub enum Command {
         /// Also decode every pixel (checks the whole file).
         #[arg(long)]
         read: bool,
+        /// Accept a TIFF without georeferencing (pure-Rust reader; pixels only).
+        #[arg(long)]
+        pixels_only: bool,
     },
 }
 
@@ -118,14 +121,20 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("stagewatch: error: {}", crate::error::one_line(&e.to_string()));
+            eprintln!(
+                "stagewatch: error: {}",
+                crate::error::one_line(&e.to_string())
+            );
             ExitCode::from(2)
         }
     }
 }
 
 fn summary(o: &CompareOutcome, out: &std::path::Path, truth: Option<&crate::synth::Truth>) {
-    println!("{:<10} {:<17} {:>8} {:>7} {:>7} {:>8} {:>9}", "site", "status", "observed", "before", "after", "changed", "truth");
+    println!(
+        "{:<10} {:<17} {:>8} {:>7} {:>7} {:>8} {:>9}",
+        "site", "status", "observed", "before", "after", "changed", "truth"
+    );
     for s in &o.report.sites {
         let t = truth
             .and_then(|t| t.sites.iter().find(|x| x.id == s.id))
@@ -155,7 +164,10 @@ fn summary(o: &CompareOutcome, out: &std::path::Path, truth: Option<&crate::synt
     println!(
         "withdrawal evidence: score {:.2}, verdict {}, {} sites used",
         e.score,
-        serde_json::to_value(e.verdict).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        serde_json::to_value(e.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
         e.sites_used
     );
     println!("outputs: {}", out.display());
@@ -172,27 +184,65 @@ fn exit_for(o: &CompareOutcome) -> ExitCode {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Compare { before, after, sites, out, before_date, after_date, vehicle_class, margin_m, reader } => {
-            for (flag, d) in [("--before-date", &before_date), ("--after-date", &after_date)] {
+        Command::Compare {
+            before,
+            after,
+            sites,
+            out,
+            before_date,
+            after_date,
+            vehicle_class,
+            margin_m,
+            reader,
+        } => {
+            for (flag, d) in [
+                ("--before-date", &before_date),
+                ("--after-date", &after_date),
+            ] {
                 if let Some(d) = d {
                     if crate::pipeline::normalise_date(d).as_deref() != Some(d.as_str()) {
-                        return Err(Error::Usage(format!("{flag} {d:?} is not a YYYY-MM-DD date")));
+                        return Err(Error::Usage(format!(
+                            "{flag} {d:?} is not a YYYY-MM-DD date"
+                        )));
                     }
                 }
             }
             let mut settings = Settings::for_class(vehicle_class);
             settings.margin_m = margin_m;
-            let args = CompareArgs { before, after, sites, out: out.clone(), before_date, after_date, settings, backend: reader.backend(), progress: !cli.quiet };
+            let args = CompareArgs {
+                before,
+                after,
+                sites,
+                out: out.clone(),
+                before_date,
+                after_date,
+                settings,
+                backend: reader.backend(),
+                progress: !cli.quiet,
+            };
             let o = run_compare(&args)?;
             if !cli.quiet {
                 summary(&o, &out, None);
             }
-            for s in o.report.sites.iter().filter(|s| s.status == SiteStatus::Error) {
-                eprintln!("stagewatch: site {}: {}", s.id, s.error.as_deref().unwrap_or(""));
+            for s in o
+                .report
+                .sites
+                .iter()
+                .filter(|s| s.status == SiteStatus::Error)
+            {
+                eprintln!(
+                    "stagewatch: site {}: {}",
+                    s.id,
+                    s.error.as_deref().unwrap_or("")
+                );
             }
             Ok(exit_for(&o))
         }
-        Command::Synth { out, scenario, list } => {
+        Command::Synth {
+            out,
+            scenario,
+            list,
+        } => {
             if list {
                 for name in SCENARIOS {
                     println!("{name}: {}", crate::synth::scenario(name)?.description);
@@ -201,14 +251,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             let r = render_scenario(&scenario, &out)?;
             if !cli.quiet {
-                println!("wrote {}, {}, {}, {}", r.before.display(), r.after.display(), r.sites.display(), r.truth.display());
+                println!(
+                    "wrote {}, {}, {}, {}",
+                    r.before.display(),
+                    r.after.display(),
+                    r.sites.display(),
+                    r.truth.display()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { out, scenario } => {
-            let dir = out.unwrap_or_else(|| std::env::temp_dir().join(format!("stagewatch-demo-{}", std::process::id())));
+            let dir = out.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("stagewatch-demo-{}", std::process::id()))
+            });
             let sc = crate::synth::scenario(&scenario)?;
-            eprintln!("rendering scenario {:?} ({}) into {}", sc.name, sc.description, dir.display());
+            eprintln!(
+                "rendering scenario {:?} ({}) into {}",
+                sc.name,
+                sc.description,
+                dir.display()
+            );
             let r = render_scenario(&scenario, &dir.join("scene"))?;
             let args = CompareArgs {
                 before: r.before.clone(),
@@ -225,8 +288,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             summary(&o, &args.out, Some(&r.truth_data));
             Ok(exit_for(&o))
         }
-        Command::Info { path, reader, read } => {
-            let src = open(&path, reader.backend())?;
+        Command::Info {
+            path,
+            reader,
+            read,
+            pixels_only,
+        } => {
+            let src: Box<dyn crate::raster::RasterSource> = if pixels_only {
+                Box::new(crate::raster::geotiff::GeoTiff::open_pixels_only(&path)?)
+            } else {
+                open(&path, reader.backend())?
+            };
             if read {
                 crate::raster::read_all(src.as_ref())?;
             }

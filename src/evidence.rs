@@ -110,7 +110,12 @@ mod tests {
     use super::*;
 
     fn s(usable: bool, before: u32, after: u32) -> SiteCounts {
-        SiteCounts { usable, weight: 1.0, before, after }
+        SiteCounts {
+            usable,
+            weight: 1.0,
+            before,
+            after,
+        }
     }
 
     #[test]
@@ -131,7 +136,10 @@ mod tests {
 
     #[test]
     fn unusable_sites_do_not_count() {
-        let e = score(&[s(true, 10, 0), s(false, 50, 50)], &EvidenceParams::default());
+        let e = score(
+            &[s(true, 10, 0), s(false, 50, 50)],
+            &EvidenceParams::default(),
+        );
         assert_eq!(e.sites_used, 1);
         assert!(e.score > 0.9);
     }

@@ -95,7 +95,9 @@ pub fn parse_sites(text: &str) -> Result<Vec<Site>, String> {
             .and_then(Value::as_str)
             .map(str::to_string);
         let geom = f.get("geometry").ok_or_else(|| at("no geometry"))?;
-        let coords = geom.get("coordinates").ok_or_else(|| at("geometry has no coordinates"))?;
+        let coords = geom
+            .get("coordinates")
+            .ok_or_else(|| at("geometry has no coordinates"))?;
         let polygons = match geom.get("type").and_then(Value::as_str) {
             Some("Polygon") => vec![parse_polygon(coords).map_err(|m| at(&m))?],
             Some("MultiPolygon") => coords
@@ -104,7 +106,11 @@ pub fn parse_sites(text: &str) -> Result<Vec<Site>, String> {
                 .iter()
                 .map(|p| parse_polygon(p).map_err(|m| at(&m)))
                 .collect::<Result<Vec<_>, _>>()?,
-            Some(t) => return Err(at(&format!("geometry type {t} is not Polygon or MultiPolygon"))),
+            Some(t) => {
+                return Err(at(&format!(
+                    "geometry type {t} is not Polygon or MultiPolygon"
+                )))
+            }
             None => return Err(at("geometry has no type")),
         };
         if polygons.is_empty() {
@@ -136,7 +142,10 @@ fn parse_polygon(v: &Value) -> Result<Polygon, String> {
             pts.iter()
                 .map(|p| {
                     let a = p.as_array().ok_or("position is not an array")?;
-                    let (x, y) = match (a.first().and_then(Value::as_f64), a.get(1).and_then(Value::as_f64)) {
+                    let (x, y) = match (
+                        a.first().and_then(Value::as_f64),
+                        a.get(1).and_then(Value::as_f64),
+                    ) {
                         (Some(x), Some(y)) => (x, y),
                         _ => return Err("position is not [lon, lat]".to_string()),
                     };
@@ -152,7 +161,12 @@ fn parse_polygon(v: &Value) -> Result<Polygon, String> {
 
 /// Bounding box (min_x, min_y, max_x, max_y) of polygons.
 pub fn bbox(polys: &[Polygon]) -> (f64, f64, f64, f64) {
-    let mut b = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    let mut b = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
     for p in polys {
         for &(x, y) in p.iter().flatten() {
             b.0 = b.0.min(x);
@@ -198,7 +212,13 @@ pub fn rasterize(polys: &[Polygon], grid: &Grid) -> Vec<bool> {
 pub fn sanitize_id(id: &str) -> String {
     let s: String = id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.trim_matches('.').is_empty() {
         format!("_{s}")

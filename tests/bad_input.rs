@@ -8,7 +8,13 @@ use std::path::Path;
 
 use stagewatch::report::{Report, SiteStatus};
 
-fn expect_input_error(args_before: &Path, args_after: &Path, sites: &Path, needle: &str, names: &Path) {
+fn expect_input_error(
+    args_before: &Path,
+    args_after: &Path,
+    sites: &Path,
+    needle: &str,
+    names: &Path,
+) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = common::run(&[
@@ -27,8 +33,14 @@ fn expect_input_error(args_before: &Path, args_after: &Path, sites: &Path, needl
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(err.contains(needle), "{needle:?} not in {err}");
-    assert!(err.contains(&names.display().to_string()), "file not named: {err}");
-    assert!(!out.exists() || fs::read_dir(&out).unwrap().next().is_none(), "outputs were written");
+    assert!(
+        err.contains(&names.display().to_string()),
+        "file not named: {err}"
+    );
+    assert!(
+        !out.exists() || fs::read_dir(&out).unwrap().next().is_none(),
+        "outputs were written"
+    );
 }
 
 struct Scene {
@@ -51,7 +63,13 @@ fn missing_and_non_raster_files() {
     expect_input_error(&missing, &s.r.after, &s.r.sites, "no such file", &missing);
     let text = s.root.join("notes.tif");
     fs::write(&text, "this is not a TIFF").unwrap();
-    expect_input_error(&s.r.before, &text, &s.r.sites, "not a readable raster", &text);
+    expect_input_error(
+        &s.r.before,
+        &text,
+        &s.r.sites,
+        "not a readable raster",
+        &text,
+    );
 }
 
 #[test]
@@ -60,9 +78,16 @@ fn raster_without_georeferencing() {
     let plain = s.root.join("plain.tif");
     let mut f = fs::File::create(&plain).unwrap();
     let mut enc = tiff::encoder::TiffEncoder::new(&mut f).unwrap();
-    enc.write_image::<tiff::encoder::colortype::RGB8>(4, 4, &[100u8; 48]).unwrap();
+    enc.write_image::<tiff::encoder::colortype::RGB8>(4, 4, &[100u8; 48])
+        .unwrap();
     drop(f);
-    expect_input_error(&plain, &s.r.after, &s.r.sites, "no usable georeferencing", &plain);
+    expect_input_error(
+        &plain,
+        &s.r.after,
+        &s.r.sites,
+        "no usable georeferencing",
+        &plain,
+    );
 }
 
 #[test]
@@ -70,10 +95,26 @@ fn bad_geojson_cases() {
     let s = scene();
     let text = fs::read_to_string(&s.r.sites).unwrap();
     let cases = [
-        ("invalid.geojson", "{\"type\": \"FeatureCollection\", ".to_string(), "not JSON"),
-        ("noid.geojson", text.replacen("\"id\": \"alpha\",", "", 1), "no \"id\""),
-        ("dup.geojson", text.replacen("\"id\": \"bravo\"", "\"id\": \"alpha\"", 1), "duplicate id"),
-        ("point.geojson", text.replacen("\"type\": \"Polygon\"", "\"type\": \"Point\"", 1), "not Polygon"),
+        (
+            "invalid.geojson",
+            "{\"type\": \"FeatureCollection\", ".to_string(),
+            "not JSON",
+        ),
+        (
+            "noid.geojson",
+            text.replacen("\"id\": \"alpha\",", "", 1),
+            "no \"id\"",
+        ),
+        (
+            "dup.geojson",
+            text.replacen("\"id\": \"bravo\"", "\"id\": \"alpha\"", 1),
+            "duplicate id",
+        ),
+        (
+            "point.geojson",
+            text.replacen("\"type\": \"Polygon\"", "\"type\": \"Point\"", 1),
+            "not Polygon",
+        ),
     ];
     for (name, body, needle) in cases {
         assert_ne!(body, text, "{name}: the fixture edit did not apply");
@@ -89,18 +130,35 @@ fn band_count_mismatch_names_the_after_image() {
     let one = s.root.join("one_band.tif");
     let info = {
         use stagewatch::raster::RasterSource;
-        stagewatch::raster::geotiff::GeoTiff::open(&s.r.before).unwrap().info().clone()
+        stagewatch::raster::geotiff::GeoTiff::open(&s.r.before)
+            .unwrap()
+            .info()
+            .clone()
     };
-    let meta = stagewatch::raster::write::GeoMeta { epsg: info.epsg, transform: info.transform, nodata: None, datetime: None };
+    let meta = stagewatch::raster::write::GeoMeta {
+        epsg: info.epsg,
+        transform: info.transform,
+        nodata: None,
+        datetime: None,
+    };
     let px = vec![50u8; 64 * 64];
-    stagewatch::raster::write::write_geotiff(&one, 64, 64, 1, stagewatch::raster::write::Samples::U8(&px), &meta).unwrap();
+    stagewatch::raster::write::write_geotiff(
+        &one,
+        64,
+        64,
+        1,
+        stagewatch::raster::write::Samples::U8(&px),
+        &meta,
+    )
+    .unwrap();
     expect_input_error(&s.r.before, &one, &s.r.sites, "bands", &one);
 }
 
 #[test]
 fn a_failing_site_does_not_stop_the_others() {
     let s = scene();
-    let mut fc: serde_json::Value = serde_json::from_str(&fs::read_to_string(&s.r.sites).unwrap()).unwrap();
+    let mut fc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&s.r.sites).unwrap()).unwrap();
     // A polygon far smaller than a pixel: that site errors, the rest finish.
     let p = fc["features"][0]["geometry"]["coordinates"][0][0].clone();
     let (x, y) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
@@ -113,13 +171,30 @@ fn a_failing_site_does_not_stop_the_others() {
     fs::write(&sites, fc.to_string()).unwrap();
     let out = s.root.join("out");
     let o = common::run(&[
-        "--quiet", "compare", "--before", s.r.before.to_str().unwrap(), "--after", s.r.after.to_str().unwrap(),
-        "--sites", sites.to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "--quiet",
+        "compare",
+        "--before",
+        s.r.before.to_str().unwrap(),
+        "--after",
+        s.r.after.to_str().unwrap(),
+        "--sites",
+        sites.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: Report = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: Report =
+        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
     let speck = report.sites.last().unwrap();
-    assert_eq!((speck.id.as_str(), speck.status), ("speck", SiteStatus::Error));
+    assert_eq!(
+        (speck.id.as_str(), speck.status),
+        ("speck", SiteStatus::Error)
+    );
     assert!(speck.error.as_deref().unwrap().contains("covers no pixel"));
     assert_eq!(report.sites[0].status, SiteStatus::Ok);
     assert!(report.sites[0].before.vehicles > 0);
@@ -129,8 +204,18 @@ fn a_failing_site_does_not_stop_the_others() {
 fn bad_dates_are_usage_errors() {
     let s = scene();
     let o = common::run(&[
-        "--quiet", "compare", "--before", s.r.before.to_str().unwrap(), "--after", s.r.after.to_str().unwrap(),
-        "--sites", s.r.sites.to_str().unwrap(), "--out", s.root.join("o").to_str().unwrap(), "--before-date", "March",
+        "--quiet",
+        "compare",
+        "--before",
+        s.r.before.to_str().unwrap(),
+        "--after",
+        s.r.after.to_str().unwrap(),
+        "--sites",
+        s.r.sites.to_str().unwrap(),
+        "--out",
+        s.root.join("o").to_str().unwrap(),
+        "--before-date",
+        "March",
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("YYYY-MM-DD"));

@@ -24,8 +24,13 @@ fn check_scenario(name: &str) {
     let r = common::synth(name, &dir.path().join("scene"));
     let out = dir.path().join("out");
     let o = common::compare(&r, &out, &[]);
-    assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
-    let report: Report = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert!(
+        o.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: Report =
+        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report.schema_version, 1);
     assert_eq!(report.tool.name, "stagewatch");
     // Every input site once, in input order.
@@ -36,24 +41,47 @@ fn check_scenario(name: &str) {
     for (s, t) in report.sites.iter().zip(&r.truth_data.sites) {
         assert_eq!(status_name(s.status), t.expected_status, "{name}/{}", s.id);
         if s.status == SiteStatus::Ok {
-            for (got, want) in [(s.before.vehicles, t.before_vehicles), (s.after.vehicles, t.after_vehicles)] {
+            for (got, want) in [
+                (s.before.vehicles, t.before_vehicles),
+                (s.after.vehicles, t.after_vehicles),
+            ] {
                 let err = (got as f64 - want as f64).abs();
-                assert!(err <= (0.1 * want as f64).max(0.0), "{name}/{}: counted {got}, truth {want}", s.id);
+                assert!(
+                    err <= (0.1 * want as f64).max(0.0),
+                    "{name}/{}: counted {got}, truth {want}",
+                    s.id
+                );
             }
             assert!(s.change_raster.is_some());
         }
-        assert!((0.0..=1.0).contains(&s.observed_fraction) && (0.0..=1.0).contains(&s.changed_fraction));
+        assert!(
+            (0.0..=1.0).contains(&s.observed_fraction) && (0.0..=1.0).contains(&s.changed_fraction)
+        );
         total += s.before.vehicles + s.after.vehicles;
     }
     // Sites that lost or gained vehicles changed more than the steady one.
-    let cf = |id: &str| report.sites.iter().find(|s| s.id == id).unwrap().changed_fraction;
-    assert!(cf("alpha") > 0.05 && cf("charlie") > 0.05 && cf("bravo") < 0.01, "{name}");
-    assert_eq!(report.withdrawal_evidence.verdict, Verdict::PartialWithdrawal);
+    let cf = |id: &str| {
+        report
+            .sites
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap()
+            .changed_fraction
+    };
+    assert!(
+        cf("alpha") > 0.05 && cf("charlie") > 0.05 && cf("bravo") < 0.01,
+        "{name}"
+    );
+    assert_eq!(
+        report.withdrawal_evidence.verdict,
+        Verdict::PartialWithdrawal
+    );
     assert!(report.withdrawal_evidence.sites_used >= 4);
     // Companion outputs agree with the report.
     let csv = fs::read_to_string(out.join("sites.csv")).unwrap();
     assert_eq!(csv.lines().count(), report.sites.len() + 1);
-    let det: serde_json::Value = serde_json::from_slice(&fs::read(out.join("detections.geojson")).unwrap()).unwrap();
+    let det: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("detections.geojson")).unwrap()).unwrap();
     assert_eq!(det["features"].as_array().unwrap().len() as u32, total);
     let f0 = &det["features"][0];
     assert_eq!(f0["geometry"]["type"], "Point");
@@ -63,13 +91,25 @@ fn check_scenario(name: &str) {
     let g = GeoTiff::open(&out.join(alpha.change_raster.as_ref().unwrap())).unwrap();
     let grid = alpha.grid.as_ref().unwrap();
     assert_eq!(format!("EPSG:{}", g.info().epsg), grid.crs);
-    assert_eq!((g.info().width, g.info().height, g.info().bands), (grid.width, grid.height, 2));
+    assert_eq!(
+        (g.info().width, g.info().height, g.info().bands),
+        (grid.width, grid.height, 2)
+    );
     let block = read_all(&g).unwrap();
-    let changed = block.data.index_axis(ndarray::Axis(0), 1).iter().filter(|&&v| v == 1.0).count();
+    let changed = block
+        .data
+        .index_axis(ndarray::Axis(0), 1)
+        .iter()
+        .filter(|&&v| v == 1.0)
+        .count();
     assert!(changed > 0);
     // No temporary files are left behind.
     for p in common::files_below(&out) {
-        assert!(!p.file_name().unwrap().to_string_lossy().ends_with(".tmp"), "{}", p.display());
+        assert!(
+            !p.file_name().unwrap().to_string_lossy().ends_with(".tmp"),
+            "{}",
+            p.display()
+        );
     }
 }
 
@@ -94,6 +134,9 @@ fn demo_subcommand_prints_a_table() {
     let o = common::run(&["demo", "--out", dir.path().to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("alpha") && text.contains("withdrawal evidence"), "{text}");
+    assert!(
+        text.contains("alpha") && text.contains("withdrawal evidence"),
+        "{text}"
+    );
     assert!(dir.path().join("out/report.json").is_file());
 }

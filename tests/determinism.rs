@@ -34,9 +34,19 @@ fn outputs_identical_with_one_and_two_threads() {
     let a = common::files_below(&outs[0]);
     let b = common::files_below(&outs[1]);
     assert_eq!(a.len(), b.len());
-    assert!(a.len() >= 3 + 4, "expected report, csv, geojson and change rasters");
+    assert!(
+        a.len() >= 3 + 4,
+        "expected report, csv, geojson and change rasters"
+    );
     for (x, y) in a.iter().zip(&b) {
-        assert_eq!(x.strip_prefix(&outs[0]).unwrap(), y.strip_prefix(&outs[1]).unwrap());
-        assert!(fs::read(x).unwrap() == fs::read(y).unwrap(), "{} differs between thread counts", x.display());
+        assert_eq!(
+            x.strip_prefix(&outs[0]).unwrap(),
+            y.strip_prefix(&outs[1]).unwrap()
+        );
+        assert!(
+            fs::read(x).unwrap() == fs::read(y).unwrap(),
+            "{} differs between thread counts",
+            x.display()
+        );
     }
 }

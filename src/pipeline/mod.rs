@@ -24,7 +24,8 @@ use crate::raster::{open, Backend, RasterSource};
 use crate::report::csv::sites_csv;
 use crate::report::geojson::detections_geojson;
 use crate::report::{
-    to_json, Detection, FileInput, ImageInput, Inputs, Parameters, Report, SiteReport, SiteStatus, Tool, SCHEMA_VERSION,
+    to_json, Detection, FileInput, ImageInput, Inputs, Parameters, Report, SiteReport, SiteStatus,
+    Tool, SCHEMA_VERSION,
 };
 use crate::sites::{file_stems, load_sites, Site};
 use site::{process_site, Dated, SiteOutcome};
@@ -46,7 +47,10 @@ impl Settings {
             margin_m: 25.0,
             full_coverage_fraction: 0.99,
             change: ChangeParams::default(),
-            detect: DetectParams { vehicle_class: class, ..DetectParams::default() },
+            detect: DetectParams {
+                vehicle_class: class,
+                ..DetectParams::default()
+            },
             evidence: EvidenceParams::default(),
         }
     }
@@ -78,7 +82,13 @@ pub fn normalise_date(s: &str) -> Option<String> {
     let d = s.trim().get(..10)?;
     let d = d.replace(':', "-");
     let ok = d.len() == 10
-        && d.chars().enumerate().all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
+        && d.chars().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     ok.then_some(d)
 }
 
@@ -109,9 +119,11 @@ fn progress_bar(n: usize, enabled: bool) -> ProgressBar {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
     pb.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} sites, {elapsed} elapsed, eta {eta}")
-            .expect("template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} sites, {elapsed} elapsed, eta {eta}",
+        )
+        .expect("template")
+        .progress_chars("=> "),
     );
     pb.set_prefix("compare");
     pb
@@ -121,7 +133,10 @@ fn progress_bar(n: usize, enabled: bool) -> ProgressBar {
 pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
     for p in [&args.before, &args.after, &args.sites] {
         if !p.is_file() {
-            return Err(Error::io(p, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")));
+            return Err(Error::io(
+                p,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            ));
         }
     }
     let before = open(&args.before, args.backend)?;
@@ -132,22 +147,38 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
     if before.info().bands != after.info().bands {
         return Err(Error::input(
             &args.after,
-            format!("has {} bands where the before image has {}", after.info().bands, before.info().bands),
+            format!(
+                "has {} bands where the before image has {}",
+                after.info().bands,
+                before.info().bands
+            ),
         ));
     }
     let inputs = Inputs {
         before: image_input(before.as_ref(), &crs_b, args.before_date.clone())?,
         after: image_input(after.as_ref(), &crs_a, args.after_date.clone())?,
-        sites: FileInput { path: args.sites.display().to_string(), sha256: sha256_file(&args.sites)? },
+        sites: FileInput {
+            path: args.sites.display().to_string(),
+            sha256: sha256_file(&args.sites)?,
+        },
     };
     let s = &args.settings;
-    let db = Dated { src: before.as_ref(), crs: crs_b, label: "before" };
-    let da = Dated { src: after.as_ref(), crs: crs_a, label: "after" };
+    let db = Dated {
+        src: before.as_ref(),
+        crs: crs_b,
+        label: "before",
+    };
+    let da = Dated {
+        src: after.as_ref(),
+        crs: crs_a,
+        label: "after",
+    };
     let pb = progress_bar(sites.len(), args.progress);
     let outcomes: Vec<std::result::Result<SiteOutcome, String>> = sites
         .par_iter()
         .map(|site| {
-            let r = process_site(site, &db, &da, s).map_err(|e| crate::error::one_line(&e.to_string()));
+            let r =
+                process_site(site, &db, &da, s).map_err(|e| crate::error::one_line(&e.to_string()));
             pb.inc(1);
             r
         })
@@ -162,9 +193,21 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
         match outcome {
             Ok(o) => {
                 let mut rep = o.report.clone();
-                if let Err(e) = write_site_outputs(site, stem, &o, &inputs, &args.out, &mut rep, &mut detections) {
+                if let Err(e) = write_site_outputs(
+                    site,
+                    stem,
+                    &o,
+                    &inputs,
+                    &args.out,
+                    &mut rep,
+                    &mut detections,
+                ) {
                     site_errors += 1;
-                    reports.push(SiteReport::failed(&site.id, site.name.clone(), crate::error::one_line(&e.to_string())));
+                    reports.push(SiteReport::failed(
+                        &site.id,
+                        site.name.clone(),
+                        crate::error::one_line(&e.to_string()),
+                    ));
                 } else {
                     reports.push(rep);
                 }
@@ -210,8 +253,14 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
     };
     write_atomic(&args.out.join("report.json"), to_json(&report).as_bytes())?;
     write_atomic(&args.out.join("sites.csv"), sites_csv(&report).as_bytes())?;
-    write_atomic(&args.out.join("detections.geojson"), detections_geojson(&detections).as_bytes())?;
-    Ok(CompareOutcome { report, site_errors })
+    write_atomic(
+        &args.out.join("detections.geojson"),
+        detections_geojson(&detections).as_bytes(),
+    )?;
+    Ok(CompareOutcome {
+        report,
+        site_errors,
+    })
 }
 
 /// Writes the change raster of a site and appends its detections.
@@ -239,8 +288,20 @@ fn write_site_outputs(
         }
     }
     let rel = format!("change/{stem}.tif");
-    let meta = GeoMeta { epsg: grid.epsg, transform: grid.transform, nodata: Some(f64::NAN), datetime: None };
-    write_geotiff(&out.join(&rel), grid.width, grid.height, 2, Samples::F32(&px), &meta)?;
+    let meta = GeoMeta {
+        epsg: grid.epsg,
+        transform: grid.transform,
+        nodata: Some(f64::NAN),
+        datetime: None,
+    };
+    write_geotiff(
+        &out.join(&rel),
+        grid.width,
+        grid.height,
+        2,
+        Samples::F32(&px),
+        &meta,
+    )?;
     rep.change_raster = Some(rel);
     let to_wgs = Transformer::new(&Crs::from_epsg(grid.epsg)?, &Crs::wgs84());
     for (label, blobs, date) in [
@@ -272,7 +333,10 @@ mod tests {
 
     #[test]
     fn dates_normalise() {
-        assert_eq!(normalise_date("2026:03:02 10:30:00").as_deref(), Some("2026-03-02"));
+        assert_eq!(
+            normalise_date("2026:03:02 10:30:00").as_deref(),
+            Some("2026-03-02")
+        );
         assert_eq!(normalise_date("2026-03-02").as_deref(), Some("2026-03-02"));
         assert_eq!(normalise_date("yesterday"), None);
     }

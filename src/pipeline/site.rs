@@ -71,7 +71,12 @@ fn finite_all(img: &Array3<f32>) -> Vec<bool> {
 }
 
 /// The grid of a site and its polygons in grid coordinates.
-pub fn site_grid(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Result<(Grid, Crs, Vec<Polygon>)> {
+pub fn site_grid(
+    site: &Site,
+    before: &Dated,
+    after: &Dated,
+    s: &Settings,
+) -> Result<(Grid, Crs, Vec<Polygon>)> {
     let (alon, alat) = site.anchor();
     let grid_crs = if before.crs.is_geographic() {
         Crs::from_epsg(utm_epsg_for(alon, alat))?
@@ -84,7 +89,11 @@ pub fn site_grid(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Re
         .iter()
         .map(|p| {
             p.iter()
-                .map(|ring| ring.iter().map(|&(x, y)| to_grid.apply_checked(x, y)).collect::<Result<Vec<_>>>())
+                .map(|ring| {
+                    ring.iter()
+                        .map(|&(x, y)| to_grid.apply_checked(x, y))
+                        .collect::<Result<Vec<_>>>()
+                })
                 .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<Vec<_>>>()?;
@@ -99,12 +108,23 @@ pub fn site_grid(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Re
     let px_b = pixel_size_in(before.src.info(), &before.crs, &grid_crs, cx, cy)?;
     let px_a = pixel_size_in(after.src.info(), &after.crs, &grid_crs, cx, cy)?;
     let pixel = px_b.max(px_a);
-    let grid = grid_for_bbox(grid_crs.epsg, bb, s.margin_m / ground_scale, pixel, ground_scale)?;
+    let grid = grid_for_bbox(
+        grid_crs.epsg,
+        bb,
+        s.margin_m / ground_scale,
+        pixel,
+        ground_scale,
+    )?;
     Ok((grid, grid_crs, polys))
 }
 
 /// Runs one site end to end; errors become an `error` status by the caller.
-pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Result<SiteOutcome> {
+pub fn process_site(
+    site: &Site,
+    before: &Dated,
+    after: &Dated,
+    s: &Settings,
+) -> Result<SiteOutcome> {
     let (grid, grid_crs, polys) = site_grid(site, before, after, s)?;
     let inside = rasterize(&polys, &grid);
     let n_inside = inside.iter().filter(|&&b| b).count();
@@ -150,15 +170,31 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
         status,
         error: None,
         observed_fraction: fboth,
-        before: DateCounts { vehicles: 0, observed_fraction: fb },
-        after: DateCounts { vehicles: 0, observed_fraction: fa },
-        delta: Delta { vehicles: 0, ratio: None },
+        before: DateCounts {
+            vehicles: 0,
+            observed_fraction: fb,
+        },
+        after: DateCounts {
+            vehicles: 0,
+            observed_fraction: fa,
+        },
+        delta: Delta {
+            vehicles: 0,
+            ratio: None,
+        },
         changed_fraction: 0.0,
         grid: Some(grid_report),
         change_raster: None,
     };
     if status == SiteStatus::NoCoverage || fboth == 0.0 {
-        return Ok(SiteOutcome { report, blobs_before: vec![], blobs_after: vec![], grid: Some(grid), change: None, valid_both });
+        return Ok(SiteOutcome {
+            report,
+            blobs_before: vec![],
+            blobs_after: vec![],
+            grid: Some(grid),
+            change: None,
+            valid_both,
+        });
     }
     let counted = |img: &Array3<f32>| -> Vec<Blob> {
         let look = finite_all(img);
@@ -181,5 +217,12 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
         ratio: (nb > 0).then(|| na as f64 / nb as f64),
     };
     report.changed_fraction = change.changed_fraction;
-    Ok(SiteOutcome { report, blobs_before, blobs_after, grid: Some(grid), change: Some(change), valid_both })
+    Ok(SiteOutcome {
+        report,
+        blobs_before,
+        blobs_after,
+        grid: Some(grid),
+        change: Some(change),
+        valid_both,
+    })
 }

@@ -24,7 +24,10 @@ pub enum Codec {
 /// output is cut, as libtiff does).
 pub fn decompress(codec: Codec, data: &[u8], expected: usize) -> Result<Vec<u8>, String> {
     let out = match codec {
-        Codec::None => data.get(..expected).map(<[u8]>::to_vec).ok_or("uncompressed chunk is truncated")?,
+        Codec::None => data
+            .get(..expected)
+            .map(<[u8]>::to_vec)
+            .ok_or("uncompressed chunk is truncated")?,
         Codec::Deflate => {
             let mut out = Vec::with_capacity(expected);
             flate2::read::ZlibDecoder::new(data)
@@ -37,13 +40,18 @@ pub fn decompress(codec: Codec, data: &[u8], expected: usize) -> Result<Vec<u8>,
         Codec::PackBits => packbits(data, expected)?,
     };
     if out.len() < expected {
-        return Err(format!("chunk decodes to {} bytes, {} expected", out.len(), expected));
+        return Err(format!(
+            "chunk decodes to {} bytes, {} expected",
+            out.len(),
+            expected
+        ));
     }
     Ok(out)
 }
 
 fn lzw(data: &[u8], expected: usize) -> Result<Vec<u8>, String> {
-    let mut dec = weezl::decode::Configuration::with_tiff_size_switch(weezl::BitOrder::Msb, 8).build();
+    let mut dec =
+        weezl::decode::Configuration::with_tiff_size_switch(weezl::BitOrder::Msb, 8).build();
     let mut out = vec![0u8; expected];
     let (mut inp, mut pos) = (0usize, 0usize);
     while pos < expected {
@@ -73,7 +81,9 @@ pub fn packbits(data: &[u8], expected: usize) -> Result<Vec<u8>, String> {
         i += 1;
         if n >= 0 {
             let len = n as usize + 1;
-            let lit = data.get(i..i + len).ok_or("PackBits literal runs past the data")?;
+            let lit = data
+                .get(i..i + len)
+                .ok_or("PackBits literal runs past the data")?;
             out.extend_from_slice(lit);
             i += len;
         } else if n != -128 {
@@ -172,7 +182,11 @@ pub fn samples_to_f64(
                 .chunks_exact($n)
                 .map(|c| {
                     let a: [u8; $n] = c.try_into().expect("chunk size");
-                    if little { <$t>::from_le_bytes(a) } else { <$t>::from_be_bytes(a) }
+                    if little {
+                        <$t>::from_le_bytes(a)
+                    } else {
+                        <$t>::from_be_bytes(a)
+                    }
                 })
                 .collect();
             if horiz {
@@ -196,7 +210,11 @@ pub fn samples_to_f64(
                 .chunks_exact(4)
                 .map(|c| {
                     let a: [u8; 4] = c.try_into().expect("4 bytes");
-                    (if little { f32::from_le_bytes(a) } else { f32::from_be_bytes(a) }) as f64
+                    (if little {
+                        f32::from_le_bytes(a)
+                    } else {
+                        f32::from_be_bytes(a)
+                    }) as f64
                 })
                 .collect()
         }
@@ -208,7 +226,11 @@ pub fn samples_to_f64(
                 .chunks_exact(8)
                 .map(|c| {
                     let a: [u8; 8] = c.try_into().expect("8 bytes");
-                    if little { f64::from_le_bytes(a) } else { f64::from_be_bytes(a) }
+                    if little {
+                        f64::from_le_bytes(a)
+                    } else {
+                        f64::from_be_bytes(a)
+                    }
                 })
                 .collect()
         }
@@ -221,10 +243,13 @@ mod tests {
 
     #[test]
     fn packbits_example_from_the_spec() {
-        let packed = [0xFE, 0xAA, 0x02, 0x80, 0x00, 0x2A, 0xFD, 0xAA, 0x03, 0x80, 0x00, 0x2A, 0x22, 0xF7, 0xAA];
+        let packed = [
+            0xFE, 0xAA, 0x02, 0x80, 0x00, 0x2A, 0xFD, 0xAA, 0x03, 0x80, 0x00, 0x2A, 0x22, 0xF7,
+            0xAA,
+        ];
         let want = [
-            0xAA, 0xAA, 0xAA, 0x80, 0x00, 0x2A, 0xAA, 0xAA, 0xAA, 0xAA, 0x80, 0x00, 0x2A, 0x22, 0xAA, 0xAA, 0xAA, 0xAA,
-            0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA,
+            0xAA, 0xAA, 0xAA, 0x80, 0x00, 0x2A, 0xAA, 0xAA, 0xAA, 0xAA, 0x80, 0x00, 0x2A, 0x22,
+            0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA,
         ];
         assert_eq!(packbits(&packed, want.len()).unwrap(), want);
     }

@@ -93,7 +93,10 @@ fn open_decoder(path: &Path) -> Result<Decoder<BufReader<File>>> {
 fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(_) => Err(Error::not_raster(path, "the TIFF decoder failed on malformed data")),
+        Err(_) => Err(Error::not_raster(
+            path,
+            "the TIFF decoder failed on malformed data",
+        )),
     }
 }
 
@@ -111,6 +114,7 @@ impl GeoTiff {
     }
 
     fn open_inner(path: &Path, georef: Georef) -> Result<GeoTiff> {
+        sniff_format(path)?;
         let mut dec = open_decoder(path)?;
         let nr = |e: tiff::TiffError| Error::not_raster(path, e);
 
@@ -136,14 +140,22 @@ impl GeoTiff {
         match photometric {
             0..=5 => {}
             6 => return Err(Error::unsupported(path, "YCbCr photometric interpretation")),
-            p => return Err(Error::unsupported(path, format!("photometric interpretation {p}"))),
+            p => {
+                return Err(Error::unsupported(
+                    path,
+                    format!("photometric interpretation {p}"),
+                ))
+            }
         }
         let samples: usize = dec
             .find_tag_unsigned::<u16>(Tag::SamplesPerPixel)
             .map_err(nr)?
             .unwrap_or(1) as usize;
         if samples == 0 || samples > 256 {
-            return Err(Error::not_raster(path, format!("{samples} samples per pixel")));
+            return Err(Error::not_raster(
+                path,
+                format!("{samples} samples per pixel"),
+            ));
         }
         let bits: Vec<u16> = match dec.find_tag(Tag::BitsPerSample).map_err(nr)? {
             Some(v) => v.into_u16_vec().map_err(nr)?,
@@ -183,7 +195,10 @@ impl GeoTiff {
         if width == 0 || height == 0 {
             return Err(Error::not_raster(path, "zero-sized image"));
         }
-        let predictor: u16 = dec.find_tag_unsigned(Tag::Predictor).map_err(nr)?.unwrap_or(1);
+        let predictor: u16 = dec
+            .find_tag_unsigned(Tag::Predictor)
+            .map_err(nr)?
+            .unwrap_or(1);
         let (cw, ch) = dec.chunk_dimensions();
         let (chunk_w, chunk_h) = (cw as usize, ch as usize);
         if chunk_w == 0 || chunk_h == 0 {
@@ -200,20 +215,37 @@ impl GeoTiff {
         let chunks_across = if tiled { width.div_ceil(chunk_w) } else { 1 };
         let chunks_down = height.div_ceil(chunk_h);
         let per_plane = chunks_across * chunks_down;
-        let expected = if planar { per_plane * samples } else { per_plane };
+        let expected = if planar {
+            per_plane * samples
+        } else {
+            per_plane
+        };
         if offsets.len() < expected || byte_counts.len() < expected {
             return Err(Error::not_raster(
                 path,
-                format!("{} strips/tiles where the image needs {expected}", offsets.len().min(byte_counts.len())),
+                format!(
+                    "{} strips/tiles where the image needs {expected}",
+                    offsets.len().min(byte_counts.len())
+                ),
             ));
         }
         let spp_chunk = if planar { 1 } else { samples };
-        let chunk_bytes = (chunk_w as u64) * (chunk_h as u64) * spp_chunk as u64 * kind.size() as u64;
+        let chunk_bytes =
+            (chunk_w as u64) * (chunk_h as u64) * spp_chunk as u64 * kind.size() as u64;
         if chunk_bytes > MAX_CHUNK_BYTES {
-            return Err(Error::not_raster(path, format!("a strip/tile of {chunk_bytes} bytes exceeds the {MAX_CHUNK_BYTES}-byte limit")));
+            return Err(Error::not_raster(
+                path,
+                format!(
+                    "a strip/tile of {chunk_bytes} bytes exceeds the {MAX_CHUNK_BYTES}-byte limit"
+                ),
+            ));
         }
         let little_endian = dec.byte_order() == ByteOrder::LittleEndian;
-        let (transform, epsg) = match (read_transform(&mut dec, path), read_epsg(&mut dec, path), georef) {
+        let (transform, epsg) = match (
+            read_transform(&mut dec, path),
+            read_epsg(&mut dec, path),
+            georef,
+        ) {
             (Ok(t), Ok(e), _) => (t, e),
             (Err(e), _, Georef::Required) | (_, Err(e), Georef::Required) => return Err(e),
             (_, _, Georef::Optional) => (GeoTransform::north_up(0.0, 0.0, 1.0, 1.0), 0),
@@ -246,7 +278,10 @@ impl GeoTiff {
             None => None,
         };
         let datetime = match dec.find_tag(Tag::DateTime) {
-            Ok(Some(v)) => v.into_string().ok().map(|s| s.trim_matches('\0').to_string()),
+            Ok(Some(v)) => v
+                .into_string()
+                .ok()
+                .map(|s| s.trim_matches('\0').to_string()),
             _ => None,
         };
         Ok(GeoTiff {
@@ -279,6 +314,30 @@ impl GeoTiff {
         })
     }
 
+    /// The strips/tiles (index, plane, column, row) a window needs, in file order of
+    /// planes then rows then columns. Only these are read and decoded.
+    pub fn chunks_for(&self, window: Window) -> Vec<(usize, usize, usize, usize)> {
+        let l = &self.layout;
+        if window.width == 0 || window.height == 0 {
+            return Vec::new();
+        }
+        let cx0 = window.col_off / l.chunk_w;
+        let cx1 = (window.col_off + window.width - 1) / l.chunk_w;
+        let cy0 = window.row_off / l.chunk_h;
+        let cy1 = (window.row_off + window.height - 1) / l.chunk_h;
+        let per_plane = l.chunks_across * l.chunks_down;
+        let planes = if l.planar { l.samples } else { 1 };
+        let mut out = Vec::new();
+        for plane in 0..planes {
+            for cy in cy0..=cy1 {
+                for cx in cx0..=cx1 {
+                    out.push((plane * per_plane + cy * l.chunks_across + cx, plane, cx, cy));
+                }
+            }
+        }
+        out
+    }
+
     fn read_inner(&self, window: Window) -> Result<Block> {
         let info = &self.info;
         let path = info.path.as_path();
@@ -299,18 +358,11 @@ impl GeoTiff {
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let nodata = info.nodata;
-        let cx0 = window.col_off / l.chunk_w;
-        let cx1 = (window.col_off + window.width - 1) / l.chunk_w;
-        let cy0 = window.row_off / l.chunk_h;
-        let cy1 = (window.row_off + window.height - 1) / l.chunk_h;
-        let per_plane = l.chunks_across * l.chunks_down;
-        let planes = if l.planar { l.samples } else { 1 };
         let spp = if l.planar { 1 } else { l.samples };
         let mut raw = Vec::new();
-        for plane in 0..planes {
-            for cy in cy0..=cy1 {
-                for cx in cx0..=cx1 {
-                    let idx = plane * per_plane + cy * l.chunks_across + cx;
+        for (idx, plane, cx, cy) in self.chunks_for(window) {
+            {
+                {
                     // Tiles are stored full size; a strip holds only the rows left.
                     let (dw, dh) = if l.tiled {
                         (l.chunk_w, l.chunk_h)
@@ -321,19 +373,31 @@ impl GeoTiff {
                     if cnt == 0 {
                         continue; // sparse chunk (GDAL SPARSE_OK): stays nodata
                     }
-                    if cnt > MAX_CHUNK_BYTES || off.checked_add(cnt).is_none_or(|end| end > file_len) {
-                        return Err(Error::not_raster(path, format!("strip/tile {idx} lies outside the file")));
+                    if cnt > MAX_CHUNK_BYTES
+                        || off.checked_add(cnt).is_none_or(|end| end > file_len)
+                    {
+                        return Err(Error::not_raster(
+                            path,
+                            format!("strip/tile {idx} lies outside the file"),
+                        ));
                     }
                     raw.resize(cnt as usize, 0);
-                    file.seek(SeekFrom::Start(off)).map_err(|e| Error::io(path, e))?;
+                    file.seek(SeekFrom::Start(off))
+                        .map_err(|e| Error::io(path, e))?;
                     file.read_exact(&mut raw).map_err(|e| Error::io(path, e))?;
                     let expected = dw * dh * spp * l.kind.size();
                     let bytes = decompress(l.codec, &raw, expected)
                         .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
-                    let vals = samples_to_f64(&bytes, l.kind, l.little_endian, l.predictor, dw, spp)
-                        .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
+                    let vals =
+                        samples_to_f64(&bytes, l.kind, l.little_endian, l.predictor, dw, spp)
+                            .map_err(|e| {
+                                Error::not_raster(path, format!("strip/tile {idx}: {e}"))
+                            })?;
                     let vals = to_f32(&vals, nodata);
-                    let (dw, dh) = (dw.min(info.width - cx * l.chunk_w), dh.min(info.height - cy * l.chunk_h));
+                    let (dw, dh) = (
+                        dw.min(info.width - cx * l.chunk_w),
+                        dh.min(info.height - cy * l.chunk_h),
+                    );
                     let stride = if l.tiled { l.chunk_w } else { info.width };
                     let x0 = cx * l.chunk_w;
                     let y0 = cy * l.chunk_h;
@@ -369,6 +433,35 @@ impl RasterSource for GeoTiff {
     }
 }
 
+/// Checks the file's magic bytes: TIFF and BigTIFF pass; other raster formats GDAL
+/// reads are refused with the GDAL hint; anything else is "not a TIFF".
+fn sniff_format(path: &Path) -> Result<()> {
+    let mut head = [0u8; 12];
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let n = f.read(&mut head).map_err(|e| Error::io(path, e))?;
+    let h = &head[..n];
+    let tiff = [b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"];
+    if tiff.iter().any(|m| h.starts_with(&m[..])) {
+        return Ok(());
+    }
+    let what = if h.starts_with(&[0, 0, 0, 0x0C, b'j', b'P', b' ', b' '])
+        || h.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
+    {
+        "a JPEG2000 file"
+    } else if h.starts_with(b"NITF") || h.starts_with(b"NSIF") {
+        "a NITF file"
+    } else if h.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "a JPEG file"
+    } else if h.starts_with(&[0x89, b'P', b'N', b'G']) {
+        "a PNG file"
+    } else if h.starts_with(b"\x89HDF") || h.starts_with(b"CDF") {
+        "a netCDF/HDF file"
+    } else {
+        return Err(Error::not_raster(path, "not a TIFF file"));
+    };
+    Err(Error::unsupported(path, what))
+}
+
 /// Parses a GDAL_NODATA string ("0", "-3.4e+38", "nan").
 pub fn parse_nodata(s: &str) -> Option<f64> {
     let t = s.trim();
@@ -382,14 +475,19 @@ pub fn parse_nodata(s: &str) -> Option<f64> {
 /// done in f64 before rounding to f32, so -3.4e38-style sentinels match exactly.
 fn to_f32(v: &[f64], nodata: Option<f64>) -> Vec<f32> {
     match nodata {
-        Some(nd) if !nd.is_nan() => v.iter().map(|&x| if x == nd { f32::NAN } else { x as f32 }).collect(),
+        Some(nd) if !nd.is_nan() => v
+            .iter()
+            .map(|&x| if x == nd { f32::NAN } else { x as f32 })
+            .collect(),
         _ => v.iter().map(|&x| x as f32).collect(),
     }
 }
 
 fn f64_tag(dec: &mut Decoder<BufReader<File>>, path: &Path, tag: u16) -> Result<Option<Vec<f64>>> {
     match dec.find_tag(Tag::Unknown(tag)) {
-        Ok(Some(v)) => Ok(Some(v.into_f64_vec().map_err(|e| Error::not_raster(path, e))?)),
+        Ok(Some(v)) => Ok(Some(
+            v.into_f64_vec().map_err(|e| Error::not_raster(path, e))?,
+        )),
         Ok(None) => Ok(None),
         Err(e) => Err(Error::not_raster(path, e)),
     }
@@ -398,7 +496,10 @@ fn f64_tag(dec: &mut Decoder<BufReader<File>>, path: &Path, tag: u16) -> Result<
 fn read_transform(dec: &mut Decoder<BufReader<File>>, path: &Path) -> Result<GeoTransform> {
     if let Some(m) = f64_tag(dec, path, TAG_MODEL_TRANSFORMATION)? {
         if m.len() < 16 {
-            return Err(Error::no_georef(path, "ModelTransformation has fewer than 16 values"));
+            return Err(Error::no_georef(
+                path,
+                "ModelTransformation has fewer than 16 values",
+            ));
         }
         let gt = GeoTransform([m[3], m[0], m[1], m[7], m[4], m[5]]);
         return check_transform(path, gt);

@@ -62,7 +62,7 @@ pub fn ground_pixel_size_m(info: &RasterInfo, crs: &Crs, col: f64, row: f64) -> 
     let b = p(col, row + 1.0)?;
     let dx = (a.0 - o.0).hypot(a.1 - o.1);
     let dy = (b.0 - o.0).hypot(b.1 - o.1);
-    if !(dx > 0.0 && dy > 0.0) {
+    if dx.is_nan() || dy.is_nan() || dx <= 0.0 || dy <= 0.0 {
         return Err(Error::Crs(format!(
             "{}: degenerate pixel size",
             info.path.display()
@@ -73,13 +73,20 @@ pub fn ground_pixel_size_m(info: &RasterInfo, crs: &Crs, col: f64, row: f64) -> 
 
 /// Representative ground sample distance of a raster: measured at its centre.
 pub fn raster_gsd_m(info: &RasterInfo, crs: &Crs) -> Result<f64> {
-    let (dx, dy) = ground_pixel_size_m(info, crs, info.width as f64 / 2.0, info.height as f64 / 2.0)?;
+    let (dx, dy) =
+        ground_pixel_size_m(info, crs, info.width as f64 / 2.0, info.height as f64 / 2.0)?;
     Ok((dx * dy).sqrt())
 }
 
 /// Size of one pixel of `info` expressed in units of `grid_crs`, measured at world
 /// point (gx, gy) of the grid CRS: the geometric mean of the transformed pixel edges.
-pub fn pixel_size_in(info: &RasterInfo, src_crs: &Crs, grid_crs: &Crs, gx: f64, gy: f64) -> Result<f64> {
+pub fn pixel_size_in(
+    info: &RasterInfo,
+    src_crs: &Crs,
+    grid_crs: &Crs,
+    gx: f64,
+    gy: f64,
+) -> Result<f64> {
     let to_src = Transformer::new(grid_crs, src_crs);
     let to_grid = Transformer::new(src_crs, grid_crs);
     let inv = info
@@ -111,7 +118,7 @@ pub fn grid_for_bbox(
     ground_scale: f64,
 ) -> Result<Grid> {
     let (min_x, min_y, max_x, max_y) = bbox;
-    if !(pixel > 0.0) || !bbox.0.is_finite() || !bbox.3.is_finite() {
+    if pixel.is_nan() || pixel <= 0.0 || !bbox.0.is_finite() || !bbox.3.is_finite() {
         return Err(Error::Crs("cannot build a grid on a degenerate box".into()));
     }
     let x0 = ((min_x - margin) / pixel).floor() * pixel;

@@ -123,7 +123,10 @@ impl Window {
         width: usize,
         height: usize,
     ) -> Option<Window> {
-        if !(min_col.is_finite() && min_row.is_finite() && max_col.is_finite() && max_row.is_finite())
+        if !(min_col.is_finite()
+            && min_row.is_finite()
+            && max_col.is_finite()
+            && max_row.is_finite())
         {
             return None;
         }

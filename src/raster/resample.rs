@@ -22,7 +22,9 @@ pub const AREA_AVERAGE_ABOVE: f64 = 1.5;
 pub enum Method {
     Bilinear,
     /// Box average over a footprint `factor` source pixels wide.
-    Average { factor: f64 },
+    Average {
+        factor: f64,
+    },
 }
 
 /// The resampled bands `[band, row, col]` and how many source pixels were read.
@@ -34,7 +36,12 @@ pub struct Resampled {
 
 /// Source pixel coordinates (fractional, corner convention) of every grid pixel centre,
 /// row-major; NaN where the transform fails.
-pub fn source_coords(src_crs: &Crs, src_inv: &super::GeoTransform, grid: &Grid, grid_crs: &Crs) -> Vec<(f64, f64)> {
+pub fn source_coords(
+    src_crs: &Crs,
+    src_inv: &super::GeoTransform,
+    grid: &Grid,
+    grid_crs: &Crs,
+) -> Vec<(f64, f64)> {
     let tr = Transformer::new(grid_crs, src_crs);
     (0..grid.height)
         .into_par_iter()
@@ -52,7 +59,12 @@ pub fn source_coords(src_crs: &Crs, src_inv: &super::GeoTransform, grid: &Grid, 
 }
 
 /// Resamples `src` onto `grid`. `factor` is the grid pixel size in source pixels.
-pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &Crs) -> Result<Resampled> {
+pub fn resample(
+    src: &dyn RasterSource,
+    src_crs: &Crs,
+    grid: &Grid,
+    grid_crs: &Crs,
+) -> Result<Resampled> {
     let info = src.info();
     let inv = info
         .transform
@@ -69,7 +81,12 @@ pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &C
         Method::Bilinear => 1.0,
         Method::Average { factor } => factor / 2.0 + 1.0,
     };
-    let (mut c0, mut r0, mut c1, mut r1) = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    let (mut c0, mut r0, mut c1, mut r1) = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &(c, r) in &coords {
         if c.is_finite() && r.is_finite() {
             c0 = c0.min(c - half);
@@ -80,14 +97,25 @@ pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &C
     }
     let mut out = Array3::<f32>::from_elem((info.bands, grid.height, grid.width), f32::NAN);
     let Some(window) = Window::covering(c0, r0, c1, r1, 1, info.width, info.height) else {
-        return Ok(Resampled { data: out, method, window: None });
+        return Ok(Resampled {
+            data: out,
+            method,
+            window: None,
+        });
     };
     let block = src.read_window(window)?;
     let bw = window.width;
     let bh = window.height;
     let bands = info.bands;
     let slices: Vec<Vec<f32>> = (0..bands)
-        .map(|b| block.data.index_axis(ndarray::Axis(0), b).iter().copied().collect())
+        .map(|b| {
+            block
+                .data
+                .index_axis(ndarray::Axis(0), b)
+                .iter()
+                .copied()
+                .collect()
+        })
         .collect();
     let (img_w, img_h) = (info.width as f64, info.height as f64);
     for (b, band) in slices.iter().enumerate() {
@@ -109,7 +137,11 @@ pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &C
             out[[b, i / grid.width, i % grid.width]] = v;
         }
     }
-    Ok(Resampled { data: out, method, window: Some(window) })
+    Ok(Resampled {
+        data: out,
+        method,
+        window: Some(window),
+    })
 }
 
 /// Median spacing, in source pixels, between horizontally adjacent grid pixel centres.

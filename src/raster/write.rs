@@ -64,9 +64,12 @@ multiband!(F32x4, f32, 32, SampleFormat::IEEEFP, 4);
 
 /// GeoKeyDirectory for an EPSG code: projected (3072) or geographic (2048), PixelIsArea.
 pub fn geokeys(epsg: u32, geographic: bool) -> Result<Vec<u16>> {
-    let code = u16::try_from(epsg).map_err(|_| Error::Crs(format!("EPSG:{epsg} does not fit a GeoKey")))?;
+    let code = u16::try_from(epsg)
+        .map_err(|_| Error::Crs(format!("EPSG:{epsg} does not fit a GeoKey")))?;
     let (model, key) = if geographic { (2, 2048) } else { (1, 3072) };
-    Ok(vec![1, 1, 0, 3, 1024, 0, 1, model, 1025, 0, 1, 1, key, 0, 1, code])
+    Ok(vec![
+        1, 1, 0, 3, 1024, 0, 1, model, 1025, 0, 1, 1, key, 0, 1, code,
+    ])
 }
 
 fn encode<C: ColorType>(
@@ -89,30 +92,41 @@ where
         let n = C::BITS_PER_SAMPLE.len();
         let dir = img.encoder();
         if n > 1 {
-            dir.write_tag(Tag::ExtraSamples, &vec![0u16; n - 1][..]).map_err(err)?;
+            dir.write_tag(Tag::ExtraSamples, &vec![0u16; n - 1][..])
+                .map_err(err)?;
         }
         let g = meta.transform.0;
         if g[2] == 0.0 && g[4] == 0.0 && g[5] < 0.0 {
-            dir.write_tag(Tag::Unknown(33550), &[g[1], -g[5], 0.0][..]).map_err(err)?;
+            dir.write_tag(Tag::Unknown(33550), &[g[1], -g[5], 0.0][..])
+                .map_err(err)?;
             dir.write_tag(Tag::Unknown(33922), &[0.0, 0.0, 0.0, g[0], g[3], 0.0][..])
                 .map_err(err)?;
         } else {
             let m = [
-                g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0,
+                g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                1.0,
             ];
             dir.write_tag(Tag::Unknown(34264), &m[..]).map_err(err)?;
         }
         dir.write_tag(Tag::Unknown(34735), &geokeys(meta.epsg, geographic)?[..])
             .map_err(err)?;
         if let Some(nd) = meta.nodata {
-            let s = if nd.is_nan() { "nan".to_string() } else { format!("{nd}") };
-            dir.write_tag(Tag::Unknown(42113), s.as_str()).map_err(err)?;
+            let s = if nd.is_nan() {
+                "nan".to_string()
+            } else {
+                format!("{nd}")
+            };
+            dir.write_tag(Tag::Unknown(42113), s.as_str())
+                .map_err(err)?;
         }
         if let Some(dt) = &meta.datetime {
             dir.write_tag(Tag::DateTime, dt.as_str()).map_err(err)?;
         }
-        dir.write_tag(Tag::Software, concat!("stagewatch ", env!("CARGO_PKG_VERSION")))
-            .map_err(err)?;
+        dir.write_tag(
+            Tag::Software,
+            concat!("stagewatch ", env!("CARGO_PKG_VERSION")),
+        )
+        .map_err(err)?;
         img.write_data(data).map_err(err)?;
     }
     Ok(buf.into_inner())
@@ -130,7 +144,12 @@ pub fn write_geotiff(
     let geographic = Crs::from_epsg(meta.epsg)?.is_geographic();
     let (w, h) = (width as u32, height as u32);
     let n = width * height * bands;
-    let bad = || Error::Usage(format!("{}: sample count does not match {width}x{height}x{bands}", path.display()));
+    let bad = || {
+        Error::Usage(format!(
+            "{}: sample count does not match {width}x{height}x{bands}",
+            path.display()
+        ))
+    };
     let bytes = match (samples, bands) {
         (Samples::U8(d), _) if d.len() != n => return Err(bad()),
         (Samples::U16(d), _) if d.len() != n => return Err(bad()),
@@ -147,7 +166,12 @@ pub fn write_geotiff(
         (Samples::F32(d), 2) => encode::<F32x2>(w, h, d, meta, geographic)?,
         (Samples::F32(d), 3) => encode::<F32x3>(w, h, d, meta, geographic)?,
         (Samples::F32(d), 4) => encode::<F32x4>(w, h, d, meta, geographic)?,
-        _ => return Err(Error::Usage(format!("{}: {bands} bands not supported by the writer", path.display()))),
+        _ => {
+            return Err(Error::Usage(format!(
+                "{}: {bands} bands not supported by the writer",
+                path.display()
+            )))
+        }
     };
     write_atomic(path, &bytes)
 }
@@ -172,7 +196,10 @@ mod tests {
         write_geotiff(&p, w, h, 3, Samples::U16(&data), &meta).unwrap();
         let g = GeoTiff::open(&p).unwrap();
         let info = g.info();
-        assert_eq!((info.width, info.height, info.bands, info.epsg), (5, 4, 3, 32636));
+        assert_eq!(
+            (info.width, info.height, info.bands, info.epsg),
+            (5, 4, 3, 32636)
+        );
         assert_eq!(info.transform, meta.transform);
         assert_eq!(info.datetime.as_deref(), Some("2026:01:02 03:04:05"));
         let b = read_all(&g).unwrap();

@@ -171,9 +171,18 @@ impl SiteReport {
             status: SiteStatus::Error,
             error: Some(msg),
             observed_fraction: 0.0,
-            before: DateCounts { vehicles: 0, observed_fraction: 0.0 },
-            after: DateCounts { vehicles: 0, observed_fraction: 0.0 },
-            delta: Delta { vehicles: 0, ratio: None },
+            before: DateCounts {
+                vehicles: 0,
+                observed_fraction: 0.0,
+            },
+            after: DateCounts {
+                vehicles: 0,
+                observed_fraction: 0.0,
+            },
+            delta: Delta {
+                vehicles: 0,
+                ratio: None,
+            },
             changed_fraction: 0.0,
             grid: None,
             change_raster: None,

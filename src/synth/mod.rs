@@ -91,12 +91,48 @@ fn base_sites() -> Vec<SiteSpec> {
         after,
     };
     vec![
-        s("alpha", "Alpha staging area", (110.0, 300.0), 0.0, 4, 6, 24, 2),
+        s(
+            "alpha",
+            "Alpha staging area",
+            (110.0, 300.0),
+            0.0,
+            4,
+            6,
+            24,
+            2,
+        ),
         s("bravo", "Bravo depot", (330.0, 310.0), 25.0, 4, 4, 16, 16),
-        s("charlie", "Charlie field", (120.0, 110.0), -15.0, 3, 6, 6, 18),
-        s("delta", "Delta railhead", (340.0, 110.0), 10.0, 4, 5, 20, 10),
+        s(
+            "charlie",
+            "Charlie field",
+            (120.0, 110.0),
+            -15.0,
+            3,
+            6,
+            6,
+            18,
+        ),
+        s(
+            "delta",
+            "Delta railhead",
+            (340.0, 110.0),
+            10.0,
+            4,
+            5,
+            20,
+            10,
+        ),
         s("foxtrot", "Foxtrot edge", (520.0, 215.0), 90.0, 2, 4, 8, 8),
-        s("echo", "Echo (off the imagery)", (2500.0, 2500.0), 0.0, 1, 1, 0, 0),
+        s(
+            "echo",
+            "Echo (off the imagery)",
+            (2500.0, 2500.0),
+            0.0,
+            1,
+            1,
+            0,
+            0,
+        ),
     ]
 }
 
@@ -184,7 +220,8 @@ pub struct Rendered {
 }
 
 fn world_origin() -> Result<(f64, f64)> {
-    let (e, n) = Transformer::new(&Crs::wgs84(), &Crs::from_epsg(WORLD_EPSG)?).apply_checked(ANCHOR.0, ANCHOR.1)?;
+    let (e, n) = Transformer::new(&Crs::wgs84(), &Crs::from_epsg(WORLD_EPSG)?)
+        .apply_checked(ANCHOR.0, ANCHOR.1)?;
     Ok(((e / 10.0).floor() * 10.0, (n / 10.0).floor() * 10.0))
 }
 
@@ -206,8 +243,10 @@ fn slots(s: &SiteSpec, origin: (f64, f64)) -> Vec<RectObj> {
     for r in 0..s.rows {
         for c in 0..s.cols {
             let k = (r * s.cols + c) as i64;
-            let u = (c as f64 - (s.cols as f64 - 1.0) / 2.0) * SLOT_ACROSS_M + 0.6 * (hash01(k, 1, 3) - 0.5);
-            let v = (r as f64 - (s.rows as f64 - 1.0) / 2.0) * ROW_PITCH_M + 0.6 * (hash01(k, 2, 3) - 0.5);
+            let u = (c as f64 - (s.cols as f64 - 1.0) / 2.0) * SLOT_ACROSS_M
+                + 0.6 * (hash01(k, 1, 3) - 0.5);
+            let v = (r as f64 - (s.rows as f64 - 1.0) / 2.0) * ROW_PITCH_M
+                + 0.6 * (hash01(k, 2, 3) - 0.5);
             out.push(RectObj {
                 cx: pad.cx + u * cs - v * sn,
                 cy: pad.cy + u * sn + v * cs,
@@ -224,9 +263,33 @@ fn slots(s: &SiteSpec, origin: (f64, f64)) -> Vec<RectObj> {
 fn world_objects(sc: &Scenario, origin: (f64, f64), after: bool) -> Vec<(Kind, Shape)> {
     let mut objs = Vec::new();
     let (ox, oy) = origin;
-    let rect = |cx: f64, cy: f64, l: f64, w: f64, h: f64| RectObj { cx, cy, half_len: l / 2.0, half_wid: w / 2.0, heading: h };
-    objs.push((Kind::Road, Shape::Rect(rect(ox + WORLD_W_M / 2.0, oy + 210.0, WORLD_W_M + 40.0, 6.0, 0.0))));
-    objs.push((Kind::Road, Shape::Rect(rect(ox + 230.0, oy + WORLD_H_M / 2.0, 6.0, WORLD_H_M + 40.0, 0.0))));
+    let rect = |cx: f64, cy: f64, l: f64, w: f64, h: f64| RectObj {
+        cx,
+        cy,
+        half_len: l / 2.0,
+        half_wid: w / 2.0,
+        heading: h,
+    };
+    objs.push((
+        Kind::Road,
+        Shape::Rect(rect(
+            ox + WORLD_W_M / 2.0,
+            oy + 210.0,
+            WORLD_W_M + 40.0,
+            6.0,
+            0.0,
+        )),
+    ));
+    objs.push((
+        Kind::Road,
+        Shape::Rect(rect(
+            ox + 230.0,
+            oy + WORLD_H_M / 2.0,
+            6.0,
+            WORLD_H_M + 40.0,
+            0.0,
+        )),
+    ));
     let pads: Vec<RectObj> = sc.sites.iter().map(|s| pad_rect(s, origin)).collect();
     for p in &pads {
         objs.push((Kind::Pad, Shape::Rect(*p)));
@@ -252,9 +315,30 @@ fn world_objects(sc: &Scenario, origin: (f64, f64), after: bool) -> Vec<(Kind, S
         placed += 1;
         let crowns = if placed % 6 == 0 { 6 } else { 1 };
         for j in 0..crowns {
-            let (dx, dy) = if j == 0 { (0.0, 0.0) } else { ((hash01(k, 20 + j, 5) - 0.5) * 9.0, (hash01(k, 30 + j, 5) - 0.5) * 9.0) };
-            objs.push((Kind::TreeShadow, Shape::Disc { cx: x + dx - 0.8 * r, cy: y + dy + 0.8 * r, r }));
-            objs.push((Kind::Tree, Shape::Disc { cx: x + dx, cy: y + dy, r }));
+            let (dx, dy) = if j == 0 {
+                (0.0, 0.0)
+            } else {
+                (
+                    (hash01(k, 20 + j, 5) - 0.5) * 9.0,
+                    (hash01(k, 30 + j, 5) - 0.5) * 9.0,
+                )
+            };
+            objs.push((
+                Kind::TreeShadow,
+                Shape::Disc {
+                    cx: x + dx - 0.8 * r,
+                    cy: y + dy + 0.8 * r,
+                    r,
+                },
+            ));
+            objs.push((
+                Kind::Tree,
+                Shape::Disc {
+                    cx: x + dx,
+                    cy: y + dy,
+                    r,
+                },
+            ));
         }
     }
     // Buildings.
@@ -267,7 +351,13 @@ fn world_objects(sc: &Scenario, origin: (f64, f64), after: bool) -> Vec<(Kind, S
             continue;
         }
         placed += 1;
-        let b = rect(x, y, 16.0 + 8.0 * hash01(k, 42, 5), 10.0 + 4.0 * hash01(k, 43, 5), hash01(k, 44, 5) * PI);
+        let b = rect(
+            x,
+            y,
+            16.0 + 8.0 * hash01(k, 42, 5),
+            10.0 + 4.0 * hash01(k, 43, 5),
+            hash01(k, 44, 5) * PI,
+        );
         objs.push((Kind::BuildingShadow, Shape::Rect(b.shifted(-3.0, 3.0))));
         objs.push((Kind::Building, Shape::Rect(b)));
     }
@@ -287,7 +377,12 @@ fn image_grid(spec: &ImageSpec, origin: (f64, f64)) -> Result<(GeoTransform, usi
     let crs = Crs::from_epsg(spec.epsg)?;
     let tr = Transformer::new(&world, &crs);
     let (x0, y0, x1, y1) = spec.extent_m;
-    let mut b = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    let mut b = (
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    );
     for (x, y) in [(x0, y0), (x1, y0), (x1, y1), (x0, y1)] {
         let (px, py) = tr.apply_checked(origin.0 + x, origin.1 + y)?;
         b = (b.0.min(px), b.1.min(py), b.2.max(px), b.3.max(py));
@@ -306,7 +401,13 @@ fn image_grid(spec: &ImageSpec, origin: (f64, f64)) -> Result<(GeoTransform, usi
 }
 
 /// Renders one date: interleaved samples scaled to the sample type.
-fn render(spec: &ImageSpec, world: &World, gt: &GeoTransform, width: usize, height: usize) -> Result<Vec<f64>> {
+fn render(
+    spec: &ImageSpec,
+    world: &World,
+    gt: &GeoTransform,
+    width: usize,
+    height: usize,
+) -> Result<Vec<f64>> {
     let tr = Transformer::new(&Crs::from_epsg(spec.epsg)?, &Crs::from_epsg(WORLD_EPSG)?);
     let scale = match spec.sample_type {
         SampleType::Byte => 255.0,
@@ -340,10 +441,24 @@ fn render(spec: &ImageSpec, world: &World, gt: &GeoTransform, width: usize, heig
     Ok(rows.concat())
 }
 
-fn write_date(path: &Path, spec: &ImageSpec, sc: &Scenario, origin: (f64, f64), after: bool) -> Result<()> {
+fn write_date(
+    path: &Path,
+    spec: &ImageSpec,
+    sc: &Scenario,
+    origin: (f64, f64),
+    after: bool,
+) -> Result<()> {
     let (gt, w, h) = image_grid(spec, origin)?;
     let objs = world_objects(sc, origin, after);
-    let world = World::new(objs, (origin.0 - 50.0, origin.1 - 50.0, origin.0 + WORLD_W_M + 50.0, origin.1 + WORLD_H_M + 50.0));
+    let world = World::new(
+        objs,
+        (
+            origin.0 - 50.0,
+            origin.1 - 50.0,
+            origin.0 + WORLD_W_M + 50.0,
+            origin.1 + WORLD_H_M + 50.0,
+        ),
+    );
     let vals = render(spec, &world, &gt, w, h)?;
     let meta = GeoMeta {
         epsg: spec.epsg,
@@ -435,11 +550,29 @@ pub fn render_scenario(name: &str, dir: &Path) -> Result<Rendered> {
     }
     let sites = dir.join("sites.geojson");
     let fc = serde_json::json!({"type": "FeatureCollection", "features": features});
-    write_atomic(&sites, serde_json::to_string_pretty(&fc).expect("json").as_bytes())?;
-    let truth_data = Truth { scenario: sc.name.into(), sites: truth_sites, vehicles };
+    write_atomic(
+        &sites,
+        serde_json::to_string_pretty(&fc).expect("json").as_bytes(),
+    )?;
+    let truth_data = Truth {
+        scenario: sc.name.into(),
+        sites: truth_sites,
+        vehicles,
+    };
     let truth = dir.join("truth.json");
-    write_atomic(&truth, serde_json::to_string_pretty(&truth_data).expect("json").as_bytes())?;
-    Ok(Rendered { before, after, sites, truth, truth_data })
+    write_atomic(
+        &truth,
+        serde_json::to_string_pretty(&truth_data)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    Ok(Rendered {
+        before,
+        after,
+        sites,
+        truth,
+        truth_data,
+    })
 }
 
 #[cfg(test)]

@@ -29,7 +29,11 @@ impl RectObj {
 
     /// The same rectangle moved by (dx, dy).
     pub fn shifted(&self, dx: f64, dy: f64) -> RectObj {
-        RectObj { cx: self.cx + dx, cy: self.cy + dy, ..*self }
+        RectObj {
+            cx: self.cx + dx,
+            cy: self.cy + dy,
+            ..*self
+        }
     }
 
     /// Axis-aligned bounding box.
@@ -140,7 +144,14 @@ impl World {
                 }
             }
         }
-        World { objects, cell, origin: (bounds.0, bounds.1), cols, rows, buckets }
+        World {
+            objects,
+            cell,
+            origin: (bounds.0, bounds.1),
+            cols,
+            rows,
+            buckets,
+        }
     }
 
     /// The topmost object kind at (x, y), if any.
@@ -172,7 +183,11 @@ impl World {
                 let g = 0.035 * patch + 0.03 * grain;
                 [0.24 + g, 0.31 + g, 0.17 + g * 0.8]
             }
-            Some(Kind::Road) => [0.50 + 0.03 * grain, 0.46 + 0.03 * grain, 0.38 + 0.03 * grain],
+            Some(Kind::Road) => [
+                0.50 + 0.03 * grain,
+                0.46 + 0.03 * grain,
+                0.38 + 0.03 * grain,
+            ],
             Some(Kind::Pad) => {
                 let g = 0.035 * grain + 0.01 * patch;
                 [0.60 + g, 0.58 + g, 0.54 + g]
@@ -196,15 +211,36 @@ mod tests {
 
     #[test]
     fn rotated_rect_contains() {
-        let r = RectObj { cx: 0.0, cy: 0.0, half_len: 3.0, half_wid: 1.0, heading: std::f64::consts::FRAC_PI_2 };
+        let r = RectObj {
+            cx: 0.0,
+            cy: 0.0,
+            half_len: 3.0,
+            half_wid: 1.0,
+            heading: std::f64::consts::FRAC_PI_2,
+        };
         assert!(r.contains(0.0, 2.9) && !r.contains(2.0, 0.0));
     }
 
     #[test]
     fn topmost_kind_wins() {
-        let pad = Shape::Rect(RectObj { cx: 0.0, cy: 0.0, half_len: 10.0, half_wid: 10.0, heading: 0.0 });
-        let veh = Shape::Rect(RectObj { cx: 0.0, cy: 0.0, half_len: 3.0, half_wid: 1.5, heading: 0.0 });
-        let w = World::new(vec![(Kind::Vehicle, veh), (Kind::Pad, pad)], (-20.0, -20.0, 20.0, 20.0));
+        let pad = Shape::Rect(RectObj {
+            cx: 0.0,
+            cy: 0.0,
+            half_len: 10.0,
+            half_wid: 10.0,
+            heading: 0.0,
+        });
+        let veh = Shape::Rect(RectObj {
+            cx: 0.0,
+            cy: 0.0,
+            half_len: 3.0,
+            half_wid: 1.5,
+            heading: 0.0,
+        });
+        let w = World::new(
+            vec![(Kind::Vehicle, veh), (Kind::Pad, pad)],
+            (-20.0, -20.0, 20.0, 20.0),
+        );
         assert_eq!(w.kind_at(0.0, 0.0), Some(Kind::Vehicle));
         assert_eq!(w.kind_at(5.0, 5.0), Some(Kind::Pad));
         assert_eq!(w.kind_at(15.0, 15.0), None);

@@ -6,11 +6,16 @@ use std::process::{Command, Output};
 
 /// The `../shared/data` folder beside the checkout, or `None` with a printed reason.
 pub fn shared_data(sub: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(sub);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(sub);
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("skipped: {} is absent (real test data lives beside the checkout)", p.display());
+        eprintln!(
+            "skipped: {} is absent (real test data lives beside the checkout)",
+            p.display()
+        );
         None
     }
 }
@@ -71,7 +76,11 @@ pub fn tiffs_below(dir: &Path) -> Vec<PathBuf> {
     files_below(dir)
         .into_iter()
         .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().to_ascii_lowercase();
+            let n = p
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_ascii_lowercase();
             n.ends_with(".tif") || n.ends_with(".tiff")
         })
         .collect()
