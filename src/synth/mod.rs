@@ -7,30 +7,31 @@
 //! noise. Sites are written as a lon/lat GeoJSON and the truth (per-site counts,
 //! expected status and every vehicle's position) as `truth.json`.
 
+pub mod render;
+pub mod scenarios;
 pub mod scene;
 
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::raster::crs::{Crs, Transformer};
-use crate::raster::write::{write_geotiff, GeoMeta, Samples};
-use crate::raster::GeoTransform;
-use scene::{hash01, Kind, RectObj, Shape, World};
+pub use scenarios::{scenario, SCENARIOS};
+use scene::{hash01, Kind, RectObj, Season, Shape};
 
 /// EPSG code of the world frame.
 pub const WORLD_EPSG: u32 = 32636;
 /// Anchor of the world frame (lon, lat), near the UTM 36/37 boundary.
 pub const ANCHOR: (f64, f64) = (35.93, 48.02);
-const WORLD_W_M: f64 = 560.0;
-const WORLD_H_M: f64 = 420.0;
+pub(crate) const WORLD_W_M: f64 = 560.0;
+pub(crate) const WORLD_H_M: f64 = 420.0;
 const VEHICLE_LEN_M: f64 = 7.2;
 const VEHICLE_WID_M: f64 = 3.3;
 const SLOT_ACROSS_M: f64 = 6.5;
+const TIGHT_SLOT_ACROSS_M: f64 = 4.0;
 const ROW_PITCH_M: f64 = 12.5;
 
 /// Sample type of a rendered image.
@@ -40,16 +41,30 @@ pub enum SampleType {
     UInt16,
 }
 
-/// How one date is imaged.
-#[derive(Debug, Clone, PartialEq)]
+/// How one date is imaged, nuisances included.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ImageSpec {
     pub epsg: u32,
     pub gsd_m: f64,
     /// Imaged part of the world, metres from the world origin: (x0, y0, x1, y1).
     pub extent_m: (f64, f64, f64, f64),
     pub sample_type: SampleType,
+    /// 3 (visible) or 4 (plus near infrared).
+    pub bands: usize,
+    pub season: Season,
     pub date: &'static str,
     pub seed: u64,
+    /// Misregistration: the image content is displaced by this much (metres, east/north).
+    pub shift_m: (f64, f64),
+    /// Radiometry: recorded = reflectance x gain + offset.
+    pub gain: f64,
+    pub offset: f64,
+    /// Gaussian blur sigma, output pixels (0 = none).
+    pub blur_px: f64,
+    /// Sensor noise standard deviation, reflectance units.
+    pub noise: f64,
+    /// A cloud: centre (metres from the world origin) and radius in metres.
+    pub cloud: Option<(f64, f64, f64)>,
 }
 
 /// One site of a scenario.
@@ -66,6 +81,15 @@ pub struct SiteSpec {
     pub after: usize,
 }
 
+/// How vehicles are parked.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Layout {
+    /// Side by side with gaps under 1 m.
+    pub tight_rows: bool,
+    /// After-date vehicles take other slots than before-date ones.
+    pub reparked: bool,
+}
+
 /// A complete scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -74,110 +98,7 @@ pub struct Scenario {
     pub before: ImageSpec,
     pub after: ImageSpec,
     pub sites: Vec<SiteSpec>,
-}
-
-/// Names of the built-in scenarios.
-pub const SCENARIOS: &[&str] = &["demo", "clear", "geographic"];
-
-fn base_sites() -> Vec<SiteSpec> {
-    let s = |id, name, centre_m, heading_deg, rows, cols, before, after| SiteSpec {
-        id,
-        name,
-        centre_m,
-        heading_deg,
-        rows,
-        cols,
-        before,
-        after,
-    };
-    vec![
-        s(
-            "alpha",
-            "Alpha staging area",
-            (110.0, 300.0),
-            0.0,
-            4,
-            6,
-            24,
-            2,
-        ),
-        s("bravo", "Bravo depot", (330.0, 310.0), 25.0, 4, 4, 16, 16),
-        s(
-            "charlie",
-            "Charlie field",
-            (120.0, 110.0),
-            -15.0,
-            3,
-            6,
-            6,
-            18,
-        ),
-        s(
-            "delta",
-            "Delta railhead",
-            (340.0, 110.0),
-            10.0,
-            4,
-            5,
-            20,
-            10,
-        ),
-        s("foxtrot", "Foxtrot edge", (520.0, 215.0), 90.0, 2, 4, 8, 8),
-        s(
-            "echo",
-            "Echo (off the imagery)",
-            (2500.0, 2500.0),
-            0.0,
-            1,
-            1,
-            0,
-            0,
-        ),
-    ]
-}
-
-/// Looks a scenario up by name.
-pub fn scenario(name: &str) -> Result<Scenario> {
-    let full = (0.0, 0.0, WORLD_W_M, WORLD_H_M);
-    let img = |epsg, gsd_m, extent_m, date, seed| ImageSpec {
-        epsg,
-        gsd_m,
-        extent_m,
-        sample_type: SampleType::Byte,
-        date,
-        seed,
-    };
-    let sc = match name {
-        "demo" => Scenario {
-            name: "demo",
-            description: "before UTM 36N at 0.5 m, after UTM 37N at 0.6 m cut short in the east: \
-                          withdrawal, no change, buildup, partial withdrawal, a half-covered and an off-image site",
-            before: img(32636, 0.5, full, "2026-03-02", 1),
-            after: img(32637, 0.6, (-10.0, -10.0, 520.0, WORLD_H_M + 10.0), "2026-04-14", 2),
-            sites: base_sites(),
-        },
-        "clear" => Scenario {
-            name: "clear",
-            description: "both dates UTM 36N at 0.5 m, full overlap, clear sky",
-            before: img(32636, 0.5, full, "2026-03-02", 1),
-            after: img(32636, 0.5, full, "2026-04-14", 2),
-            sites: base_sites(),
-        },
-        "geographic" => Scenario {
-            name: "geographic",
-            description: "before UTM 36N at 0.5 m (UInt16), after in EPSG:4326 at about 0.6 m",
-            before: ImageSpec { sample_type: SampleType::UInt16, ..img(32636, 0.5, full, "2026-03-02", 1) },
-            after: img(4326, 0.6, full, "2026-04-14", 2),
-            sites: base_sites(),
-        },
-        other => {
-            return Err(Error::Usage(format!(
-                "unknown scenario {other:?}; choose one of {}",
-                SCENARIOS.join(", ")
-            )))
-        }
-    };
-    Ok(sc)
+    pub layout: Layout,
 }
 
 /// Truth written beside a rendered scenario.
@@ -225,38 +146,65 @@ fn world_origin() -> Result<(f64, f64)> {
     Ok(((e / 10.0).floor() * 10.0, (n / 10.0).floor() * 10.0))
 }
 
-fn pad_rect(s: &SiteSpec, origin: (f64, f64)) -> RectObj {
+fn pad_rect(s: &SiteSpec, origin: (f64, f64), layout: Layout) -> RectObj {
+    let across = if layout.tight_rows {
+        TIGHT_SLOT_ACROSS_M
+    } else {
+        SLOT_ACROSS_M
+    };
     RectObj {
         cx: origin.0 + s.centre_m.0,
         cy: origin.1 + s.centre_m.1,
-        half_len: s.cols as f64 * SLOT_ACROSS_M / 2.0 + 4.0,
+        half_len: s.cols as f64 * across / 2.0 + 4.0,
         half_wid: s.rows as f64 * ROW_PITCH_M / 2.0 + 3.0,
         heading: s.heading_deg.to_radians(),
     }
 }
 
 /// Vehicle footprints of a site: slot k in raster order, with fixed small jitter.
-fn slots(s: &SiteSpec, origin: (f64, f64)) -> Vec<RectObj> {
-    let pad = pad_rect(s, origin);
+fn slots(s: &SiteSpec, origin: (f64, f64), layout: Layout) -> Vec<RectObj> {
+    let across = if layout.tight_rows {
+        TIGHT_SLOT_ACROSS_M
+    } else {
+        SLOT_ACROSS_M
+    };
+    let jitter = if layout.tight_rows { 0.1 } else { 0.6 };
+    let pad = pad_rect(s, origin, layout);
     let (sn, cs) = pad.heading.sin_cos();
     let mut out = Vec::new();
     for r in 0..s.rows {
         for c in 0..s.cols {
             let k = (r * s.cols + c) as i64;
-            let u = (c as f64 - (s.cols as f64 - 1.0) / 2.0) * SLOT_ACROSS_M
-                + 0.6 * (hash01(k, 1, 3) - 0.5);
+            let u = (c as f64 - (s.cols as f64 - 1.0) / 2.0) * across
+                + jitter * (hash01(k, 1, 3) - 0.5);
             let v = (r as f64 - (s.rows as f64 - 1.0) / 2.0) * ROW_PITCH_M
-                + 0.6 * (hash01(k, 2, 3) - 0.5);
+                + jitter * (hash01(k, 2, 3) - 0.5);
             out.push(RectObj {
                 cx: pad.cx + u * cs - v * sn,
                 cy: pad.cy + u * sn + v * cs,
                 half_len: VEHICLE_LEN_M / 2.0,
                 half_wid: VEHICLE_WID_M / 2.0,
-                heading: pad.heading + PI / 2.0 + (hash01(k, 3, 3) - 0.5) * 0.12,
+                heading: pad.heading
+                    + PI / 2.0
+                    + (hash01(k, 3, 3) - 0.5) * if layout.tight_rows { 0.02 } else { 0.12 },
             });
         }
     }
     out
+}
+
+/// Vehicles of site `s` present on a date: the first `before`/`after` slots; when
+/// re-parked, the after-date vehicles stand half a slot further along their rows.
+fn present(s: &SiteSpec, origin: (f64, f64), layout: Layout, after: bool) -> Vec<RectObj> {
+    let n = if after { s.after } else { s.before };
+    let v = slots(s, origin, layout).into_iter().take(n);
+    if after && layout.reparked {
+        let (sn, cs) = s.heading_deg.to_radians().sin_cos();
+        let d = SLOT_ACROSS_M / 2.0;
+        v.map(|r| r.shifted(d * cs, d * sn)).collect()
+    } else {
+        v.collect()
+    }
 }
 
 /// The static scene (pads, trees, buildings, roads) plus the vehicles present on a date.
@@ -290,7 +238,11 @@ fn world_objects(sc: &Scenario, origin: (f64, f64), after: bool) -> Vec<(Kind, S
             0.0,
         )),
     ));
-    let pads: Vec<RectObj> = sc.sites.iter().map(|s| pad_rect(s, origin)).collect();
+    let pads: Vec<RectObj> = sc
+        .sites
+        .iter()
+        .map(|s| pad_rect(s, origin, sc.layout))
+        .collect();
     for p in &pads {
         objs.push((Kind::Pad, Shape::Rect(*p)));
     }
@@ -362,8 +314,7 @@ fn world_objects(sc: &Scenario, origin: (f64, f64), after: bool) -> Vec<(Kind, S
         objs.push((Kind::Building, Shape::Rect(b)));
     }
     for s in &sc.sites {
-        let n = if after { s.after } else { s.before };
-        for v in slots(s, origin).into_iter().take(n) {
+        for v in present(s, origin, sc.layout, after) {
             objs.push((Kind::VehicleShadow, Shape::Rect(v.shifted(-0.9, 0.9))));
             objs.push((Kind::Vehicle, Shape::Rect(v)));
         }
@@ -371,119 +322,15 @@ fn world_objects(sc: &Scenario, origin: (f64, f64), after: bool) -> Vec<(Kind, S
     objs
 }
 
-/// Image grid of `spec`: its extent carried into the image CRS, snapped to the GSD.
-fn image_grid(spec: &ImageSpec, origin: (f64, f64)) -> Result<(GeoTransform, usize, usize)> {
-    let world = Crs::from_epsg(WORLD_EPSG)?;
-    let crs = Crs::from_epsg(spec.epsg)?;
-    let tr = Transformer::new(&world, &crs);
-    let (x0, y0, x1, y1) = spec.extent_m;
-    let mut b = (
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    );
-    for (x, y) in [(x0, y0), (x1, y0), (x1, y1), (x0, y1)] {
-        let (px, py) = tr.apply_checked(origin.0 + x, origin.1 + y)?;
-        b = (b.0.min(px), b.1.min(py), b.2.max(px), b.3.max(py));
-    }
-    let (px_w, px_h) = if crs.is_geographic() {
-        let lat = ANCHOR.1.to_radians();
-        (spec.gsd_m / (111_320.0 * lat.cos()), spec.gsd_m / 110_574.0)
-    } else {
-        (spec.gsd_m, spec.gsd_m)
-    };
-    let left = (b.0 / px_w).floor() * px_w;
-    let top = (b.3 / px_h).ceil() * px_h;
-    let width = ((b.2 - left) / px_w).ceil() as usize;
-    let height = ((top - b.1) / px_h).ceil() as usize;
-    Ok((GeoTransform::north_up(left, top, px_w, px_h), width, height))
-}
-
-/// Renders one date: interleaved samples scaled to the sample type.
-fn render(
-    spec: &ImageSpec,
-    world: &World,
-    gt: &GeoTransform,
-    width: usize,
-    height: usize,
-) -> Result<Vec<f64>> {
-    let tr = Transformer::new(&Crs::from_epsg(spec.epsg)?, &Crs::from_epsg(WORLD_EPSG)?);
-    let scale = match spec.sample_type {
-        SampleType::Byte => 255.0,
-        SampleType::UInt16 => 10_000.0,
-    };
-    let rows: Vec<Vec<f64>> = (0..height)
-        .into_par_iter()
-        .map(|r| {
-            let mut row = Vec::with_capacity(width * 3);
-            for c in 0..width {
-                let mut acc = [0.0f64; 3];
-                for (sx, sy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
-                    let (x, y) = gt.apply(c as f64 + sx, r as f64 + sy);
-                    if let Some((wx, wy)) = tr.apply(x, y) {
-                        let rf = world.reflectance(wx, wy);
-                        for b in 0..3 {
-                            acc[b] += rf[b] / 4.0;
-                        }
-                    }
-                }
-                for (b, a) in acc.iter().enumerate() {
-                    let u = hash01(c as i64, r as i64, spec.seed * 8 + b as u64);
-                    let u2 = hash01(r as i64, c as i64, spec.seed * 8 + b as u64 + 4);
-                    let noise = (u + u2 - 1.0) * 0.012; // triangular, sd ~0.005
-                    row.push(((a + noise) * scale).clamp(1.0, scale));
-                }
-            }
-            row
-        })
-        .collect();
-    Ok(rows.concat())
-}
-
-fn write_date(
-    path: &Path,
-    spec: &ImageSpec,
-    sc: &Scenario,
-    origin: (f64, f64),
-    after: bool,
-) -> Result<()> {
-    let (gt, w, h) = image_grid(spec, origin)?;
-    let objs = world_objects(sc, origin, after);
-    let world = World::new(
-        objs,
-        (
-            origin.0 - 50.0,
-            origin.1 - 50.0,
-            origin.0 + WORLD_W_M + 50.0,
-            origin.1 + WORLD_H_M + 50.0,
-        ),
-    );
-    let vals = render(spec, &world, &gt, w, h)?;
-    let meta = GeoMeta {
-        epsg: spec.epsg,
-        transform: gt,
-        nodata: Some(0.0),
-        datetime: Some(format!("{} 10:30:00", spec.date.replace('-', ":"))),
-    };
-    match spec.sample_type {
-        SampleType::Byte => {
-            let v: Vec<u8> = vals.iter().map(|&x| x.round() as u8).collect();
-            write_geotiff(path, w, h, 3, Samples::U8(&v), &meta)
-        }
-        SampleType::UInt16 => {
-            let v: Vec<u16> = vals.iter().map(|&x| x.round() as u16).collect();
-            write_geotiff(path, w, h, 3, Samples::U16(&v), &meta)
-        }
-    }
-}
-
 /// True when the whole pad of `s` lies inside the imaged extent of `spec`.
-fn covered(spec: &ImageSpec, s: &SiteSpec) -> (bool, bool) {
-    let p = pad_rect(s, (0.0, 0.0));
+fn covered(spec: &ImageSpec, s: &SiteSpec, layout: Layout) -> (bool, bool) {
+    let p = pad_rect(s, (0.0, 0.0), layout);
     let b = p.bbox();
     let (x0, y0, x1, y1) = spec.extent_m;
-    let full = b.0 >= x0 && b.2 <= x1 && b.1 >= y0 && b.3 <= y1;
+    let clouded = spec
+        .cloud
+        .is_some_and(|(cx, cy, r)| cx + r > b.0 && cx - r < b.2 && cy + r > b.1 && cy - r < b.3);
+    let full = b.0 >= x0 && b.2 <= x1 && b.1 >= y0 && b.3 <= y1 && !clouded;
     let any = b.2 > x0 && b.0 < x1 && b.3 > y0 && b.1 < y1;
     (full, any)
 }
@@ -496,15 +343,23 @@ pub fn render_scenario(name: &str, dir: &Path) -> Result<Rendered> {
     let origin = world_origin()?;
     let before = dir.join("before.tif");
     let after = dir.join("after.tif");
-    write_date(&before, &sc.before, &sc, origin, false)?;
-    write_date(&after, &sc.after, &sc, origin, true)?;
+    let bounds = (
+        origin.0 - 50.0,
+        origin.1 - 50.0,
+        origin.0 + WORLD_W_M + 50.0,
+        origin.1 + WORLD_H_M + 50.0,
+    );
+    let wb = scene::World::new(world_objects(&sc, origin, false), bounds);
+    let wa = scene::World::new(world_objects(&sc, origin, true), bounds);
+    render::write_date(&before, &sc.before, &wb, origin)?;
+    render::write_date(&after, &sc.after, &wa, origin)?;
 
     let to_wgs = Transformer::new(&Crs::from_epsg(WORLD_EPSG)?, &Crs::wgs84());
     let mut features = Vec::new();
     let mut truth_sites = Vec::new();
     let mut vehicles = Vec::new();
     for s in &sc.sites {
-        let mut pad = pad_rect(s, origin);
+        let mut pad = pad_rect(s, origin, sc.layout);
         pad.half_len += 6.0;
         pad.half_wid += 6.0;
         let mut ring: Vec<[f64; 2]> = Vec::new();
@@ -518,8 +373,8 @@ pub fn render_scenario(name: &str, dir: &Path) -> Result<Rendered> {
             "properties": {"id": s.id, "name": s.name},
             "geometry": {"type": "Polygon", "coordinates": [ring]},
         }));
-        let (fb, ab) = covered(&sc.before, s);
-        let (fa, aa) = covered(&sc.after, s);
+        let (fb, ab) = covered(&sc.before, s, sc.layout);
+        let (fa, aa) = covered(&sc.after, s, sc.layout);
         let status = if !ab && !aa {
             "no_coverage"
         } else if fb && fa {
@@ -533,8 +388,8 @@ pub fn render_scenario(name: &str, dir: &Path) -> Result<Rendered> {
             after_vehicles: s.after,
             expected_status: status.into(),
         });
-        for (date, n) in [("before", s.before), ("after", s.after)] {
-            for v in slots(s, origin).into_iter().take(n) {
+        for date in ["before", "after"] {
+            for v in present(s, origin, sc.layout, date == "after") {
                 let (lon, lat) = to_wgs.apply_checked(v.cx, v.cy)?;
                 vehicles.push(TruthVehicle {
                     site_id: s.id.into(),
@@ -589,8 +444,8 @@ mod tests {
 
     #[test]
     fn slots_do_not_overlap() {
-        let s = &base_sites()[1];
-        let v = slots(s, (0.0, 0.0));
+        let s = &scenarios::base_sites(false)[1];
+        let v = slots(s, (0.0, 0.0), Layout::default());
         for (i, a) in v.iter().enumerate() {
             for b in &v[i + 1..] {
                 assert!((a.cx - b.cx).hypot(a.cy - b.cy) > VEHICLE_WID_M + 2.0);

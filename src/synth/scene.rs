@@ -174,35 +174,58 @@ impl World {
         best.map(|(_, k)| k)
     }
 
-    /// Reflectance (3 bands, 0..1) at world point (x, y).
-    pub fn reflectance(&self, x: f64, y: f64) -> [f64; 3] {
+    /// Reflectance (blue-green-red-like visible bands plus near infrared, 0..1) at
+    /// world point (x, y) in `season`.
+    pub fn reflectance(&self, x: f64, y: f64, season: Season) -> [f64; 4] {
         let grain = hash01((x * 2.0).floor() as i64, (y * 2.0).floor() as i64, 7) - 0.5;
         let patch = value_noise(x, y, 40.0, 11);
-        let base: [f64; 3] = match self.kind_at(x, y) {
-            None => {
+        let kind = self.kind_at(x, y);
+        let base: [f64; 4] = match (season, kind) {
+            (Season::Summer, None) => {
                 let g = 0.035 * patch + 0.03 * grain;
-                [0.24 + g, 0.31 + g, 0.17 + g * 0.8]
+                [0.24 + g, 0.31 + g, 0.17 + g * 0.8, 0.45 + g]
             }
-            Some(Kind::Road) => [
-                0.50 + 0.03 * grain,
-                0.46 + 0.03 * grain,
-                0.38 + 0.03 * grain,
-            ],
-            Some(Kind::Pad) => {
+            (Season::Snow, None) => {
+                let g = 0.02 * patch + 0.01 * grain;
+                [0.84 + g, 0.85 + g, 0.87 + g, 0.80 + g]
+            }
+            (Season::Summer, Some(Kind::Road)) => {
+                let g = 0.03 * grain;
+                [0.50 + g, 0.46 + g, 0.38 + g, 0.35 + g]
+            }
+            (Season::Snow, Some(Kind::Road)) => [0.55 + 0.03 * grain, 0.54, 0.52, 0.45],
+            (Season::Summer, Some(Kind::Pad)) => {
                 let g = 0.035 * grain + 0.01 * patch;
-                [0.60 + g, 0.58 + g, 0.54 + g]
+                [0.60 + g, 0.58 + g, 0.54 + g, 0.32 + g]
             }
-            Some(Kind::Tree) => {
+            (Season::Snow, Some(Kind::Pad)) => {
+                let g = 0.03 * grain;
+                [0.72 + g, 0.72 + g, 0.73 + g, 0.66 + g]
+            }
+            (_, Some(Kind::Tree)) => {
                 let g = 0.04 * grain;
-                [0.07 + g, 0.14 + g, 0.05 + g]
+                [0.07 + g, 0.14 + g, 0.05 + g, 0.50 + g]
             }
-            Some(Kind::TreeShadow) | Some(Kind::BuildingShadow) => [0.08, 0.09, 0.08],
-            Some(Kind::VehicleShadow) => [0.09, 0.09, 0.08],
-            Some(Kind::Building) => [0.72 + 0.01 * grain, 0.70, 0.68],
-            Some(Kind::Vehicle) => [0.15 + 0.01 * grain, 0.17, 0.11],
+            (Season::Summer, Some(Kind::TreeShadow | Kind::BuildingShadow)) => {
+                [0.08, 0.09, 0.08, 0.12]
+            }
+            (Season::Snow, Some(Kind::TreeShadow | Kind::BuildingShadow)) => {
+                [0.30, 0.32, 0.38, 0.28]
+            }
+            (Season::Summer, Some(Kind::VehicleShadow)) => [0.09, 0.09, 0.08, 0.08],
+            (Season::Snow, Some(Kind::VehicleShadow)) => [0.28, 0.30, 0.36, 0.26],
+            (_, Some(Kind::Building)) => [0.72 + 0.01 * grain, 0.70, 0.68, 0.38],
+            (_, Some(Kind::Vehicle)) => [0.15 + 0.01 * grain, 0.17, 0.11, 0.14],
         };
         base.map(|v| v.clamp(0.0, 1.0))
     }
+}
+
+/// Ground cover of a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Season {
+    Summer,
+    Snow,
 }
 
 #[cfg(test)]
