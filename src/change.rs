@@ -1,8 +1,9 @@
 //! Per-pixel change between two co-gridded dates.
 //!
-//! Method: every band of each date is first scaled to (x - median) / IQR over the
-//! pixels observed on both dates, which removes a global gain and offset between dates
-//! (a crude radiometric normalisation; pseudo-invariant pixels come later). For every
+//! Method: the after date is expected on the before date's radiometry already
+//! ([`crate::align::radiometry`]); every band of both dates is scaled to
+//! (x - median) / IQR of the before date over the pixels observed on both dates, so
+//! bands of different ranges weigh alike. For every
 //! band b the difference d_b of the scaled bands is centred on its median and divided by
 //! its robust spread (1.4826 x MAD); the change magnitude is the RMS of these z-scores
 //! over bands, m = sqrt(mean_b z_b^2). A pixel changed when m exceeds `k_sigma` (default
@@ -82,7 +83,7 @@ pub fn change_magnitude(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool
         let aa = after.index_axis(ndarray::Axis(0), b);
         let bs = bb.as_slice().expect("standard layout");
         let as_ = aa.as_slice().expect("standard layout");
-        let (Some(nb), Some(na)) = (Normaliser::fit(bs, valid), Normaliser::fit(as_, valid)) else {
+        let (Some(nb), Some(na)) = (Normaliser::fit(bs, valid), Normaliser::fit(bs, valid)) else {
             return vec![f32::NAN; n];
         };
         let diffs: Vec<f32> = (0..n)

@@ -77,6 +77,21 @@ pub enum Command {
         /// Raster reader.
         #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
         reader: ReaderArg,
+        /// Mask raster for the before date (nonzero = cloud or otherwise not observed).
+        #[arg(long)]
+        before_mask: Option<PathBuf>,
+        /// Mask raster for the after date.
+        #[arg(long)]
+        after_mask: Option<PathBuf>,
+        /// Do not estimate and correct the residual shift between the dates.
+        #[arg(long)]
+        no_coregistration: bool,
+        /// Do not map the after date onto the before date's radiometry.
+        #[arg(long)]
+        no_normalisation: bool,
+        /// Do not detect clouds and haze.
+        #[arg(long)]
+        no_cloud_mask: bool,
     },
     /// Render a synthetic before/after scenario with known truth.
     Synth {
@@ -194,6 +209,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             vehicle_class,
             margin_m,
             reader,
+            before_mask,
+            after_mask,
+            no_coregistration,
+            no_normalisation,
+            no_cloud_mask,
         } => {
             for (flag, d) in [
                 ("--before-date", &before_date),
@@ -209,6 +229,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             let mut settings = Settings::for_class(vehicle_class);
             settings.margin_m = margin_m;
+            settings.coregister = !no_coregistration;
+            settings.normalise_radiometry = !no_normalisation;
+            settings.masks.clouds = !no_cloud_mask;
             let args = CompareArgs {
                 before,
                 after,
@@ -216,6 +239,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 out: out.clone(),
                 before_date,
                 after_date,
+                before_mask,
+                after_mask,
                 settings,
                 backend: reader.backend(),
                 progress: !cli.quiet,
@@ -280,6 +305,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 out: dir.join("out"),
                 before_date: None,
                 after_date: None,
+                before_mask: None,
+                after_mask: None,
                 settings: Settings::for_class(VehicleClass::Military),
                 backend: Backend::default_for_build(),
                 progress: !cli.quiet,

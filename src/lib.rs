@@ -7,6 +7,7 @@
 //! score), [`report`] (the output contract), [`pipeline`] (`compare` end to end),
 //! [`synth`] (scenes with known truth) and [`cli`].
 
+pub mod align;
 pub mod blobs;
 pub mod change;
 pub mod cli;

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
+use crate::align::coreg::CoregParams;
+use crate::align::masks::MaskParams;
+use crate::align::radiometry::RadiometryParams;
 use crate::blobs::{DetectParams, VehicleClass};
 use crate::change::ChangeParams;
 use crate::error::{Error, Result};
@@ -38,6 +41,11 @@ pub struct Settings {
     pub change: ChangeParams,
     pub detect: DetectParams,
     pub evidence: EvidenceParams,
+    pub coregister: bool,
+    pub coreg: CoregParams,
+    pub normalise_radiometry: bool,
+    pub radiometry: RadiometryParams,
+    pub masks: MaskParams,
 }
 
 impl Settings {
@@ -52,6 +60,11 @@ impl Settings {
                 ..DetectParams::default()
             },
             evidence: EvidenceParams::default(),
+            coregister: true,
+            coreg: CoregParams::default(),
+            normalise_radiometry: true,
+            radiometry: RadiometryParams::default(),
+            masks: MaskParams::default(),
         }
     }
 }
@@ -65,6 +78,9 @@ pub struct CompareArgs {
     pub out: PathBuf,
     pub before_date: Option<String>,
     pub after_date: Option<String>,
+    /// Optional mask rasters (nonzero = not observed) for each date.
+    pub before_mask: Option<PathBuf>,
+    pub after_mask: Option<PathBuf>,
     pub settings: Settings,
     pub backend: Backend,
     pub progress: bool,
@@ -163,15 +179,27 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
         },
     };
     let s = &args.settings;
+    let open_mask = |p: &Option<PathBuf>| -> Result<Option<(Box<dyn RasterSource>, Crs)>> {
+        match p {
+            None => Ok(None),
+            Some(p) => {
+                let m = open(p, args.backend)?;
+                let c = crs_of(m.as_ref())?;
+                Ok(Some((m, c)))
+            }
+        }
+    };
+    let mask_b = open_mask(&args.before_mask)?;
+    let mask_a = open_mask(&args.after_mask)?;
     let db = Dated {
         src: before.as_ref(),
         crs: crs_b,
-        label: "before",
+        mask: mask_b.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
     };
     let da = Dated {
         src: after.as_ref(),
         crs: crs_a,
-        label: "after",
+        mask: mask_a.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
     };
     let pb = progress_bar(sites.len(), args.progress);
     let outcomes: Vec<std::result::Result<SiteOutcome, String>> = sites
@@ -243,6 +271,11 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
             change: s.change.clone(),
             detect: s.detect.clone(),
             evidence: s.evidence.clone(),
+            coregister: s.coregister,
+            coreg: s.coreg.clone(),
+            normalise_radiometry: s.normalise_radiometry,
+            radiometry: s.radiometry.clone(),
+            masks: s.masks.clone(),
             reader: match args.backend {
                 Backend::PureRust => "pure-rust".into(),
                 Backend::Gdal => "gdal".into(),

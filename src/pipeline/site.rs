@@ -1,32 +1,39 @@
-//! One site, two dates: grid, resampling, masks, change and vehicle counts.
+//! One site, two dates: grid, resampling, masks, co-registration, radiometric
+//! normalisation, change and vehicle counts.
 //!
 //! The site polygon is carried into the before image's CRS (or the local UTM zone when
 //! that CRS is geographic); its bounding box plus a margin becomes a north-up grid at the
 //! coarser of the two dates' pixel sizes; both dates are resampled onto it. A pixel is
-//! *observed* on a date when it lies inside the polygon, inside the image and is not
-//! nodata there; change and counts use only pixels observed on both dates, and a
-//! vehicle counts when its centroid falls on such a pixel.
+//! *clear* on a date when it lies inside the image, is not nodata, not saturated, not
+//! masked by the user and not under a detected cloud; *observed* when clear and inside
+//! the polygon. The after date is then shifted onto the before date (phase correlation;
+//! re-resampled from the source on the shifted grid, so no second interpolation) and
+//! mapped onto its radiometry. Change and counts use only pixels observed on both dates,
+//! and a vehicle counts when its centroid falls on such a pixel.
 
 use ndarray::Array3;
 
-use crate::blobs::{detect, Blob};
+use crate::align::coreg::{estimate_shift, Shift};
+use crate::align::masks::{cloud_mask, saturated};
+use crate::align::radiometry::{apply, fit_band, BandFit};
+use crate::blobs::{brightness, detect, Blob};
 use crate::change::{detect_change, Change};
 use crate::error::{Error, Result};
 use crate::raster::crs::{utm_epsg_for, Crs, Transformer};
 use crate::raster::grid::{grid_for_bbox, pixel_size_in, Grid};
 use crate::raster::resample::{resample, Method};
-use crate::raster::RasterSource;
-use crate::report::{DateCounts, Delta, GridReport, SiteReport, SiteStatus};
+use crate::raster::{DataType, RasterSource};
+use crate::report::{Coregistration, DateCounts, Delta, GridReport, SiteReport, SiteStatus};
 use crate::sites::{bbox, rasterize, Polygon, Site};
 
 use super::Settings;
 
-/// An opened image with its CRS.
+/// An opened image with its CRS and optional mask raster.
 pub struct Dated<'a> {
     pub src: &'a dyn RasterSource,
     pub crs: Crs,
-    /// Label used in outputs: `before` or `after`.
-    pub label: &'static str,
+    /// Nonzero = not observed (clouds marked by the provider, say).
+    pub mask: Option<(&'a dyn RasterSource, Crs)>,
 }
 
 /// Everything computed for a site.
@@ -48,35 +55,32 @@ fn method_name(m: Method) -> String {
     }
 }
 
-/// Validity per pixel: inside the polygon and finite in every band.
-fn observed(img: &Array3<f32>, inside: &[bool]) -> Vec<bool> {
+/// Finite in every band.
+fn finite_all(img: &Array3<f32>) -> Vec<bool> {
     let (bands, h, w) = img.dim();
-    let mut v = inside.to_vec();
+    let mut v = vec![true; h * w];
     for b in 0..bands {
-        for r in 0..h {
-            for c in 0..w {
-                if !img[[b, r, c]].is_finite() {
-                    v[r * w + c] = false;
-                }
+        for (i, x) in img.index_axis(ndarray::Axis(0), b).iter().enumerate() {
+            if !x.is_finite() {
+                v[i] = false;
             }
         }
     }
     v
 }
 
-/// Finite in every band (no polygon restriction): where detection may look.
-fn finite_all(img: &Array3<f32>) -> Vec<bool> {
-    let (_, h, w) = img.dim();
-    observed(img, &vec![true; h * w])
+/// Largest representable value of an integer type (sensor saturation); None for floats.
+fn white_level(t: DataType) -> Option<f32> {
+    match t {
+        DataType::Byte => Some(255.0),
+        DataType::UInt16 => Some(65535.0),
+        DataType::Int16 => Some(32767.0),
+        _ => None,
+    }
 }
 
 /// The grid of a site and its polygons in grid coordinates.
-pub fn site_grid(
-    site: &Site,
-    before: &Dated,
-    after: &Dated,
-    s: &Settings,
-) -> Result<(Grid, Crs, Vec<Polygon>)> {
+pub fn site_grid(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Result<(Grid, Crs, Vec<Polygon>)> {
     let (alon, alat) = site.anchor();
     let grid_crs = if before.crs.is_geographic() {
         Crs::from_epsg(utm_epsg_for(alon, alat))?
@@ -89,11 +93,7 @@ pub fn site_grid(
         .iter()
         .map(|p| {
             p.iter()
-                .map(|ring| {
-                    ring.iter()
-                        .map(|&(x, y)| to_grid.apply_checked(x, y))
-                        .collect::<Result<Vec<_>>>()
-                })
+                .map(|ring| ring.iter().map(|&(x, y)| to_grid.apply_checked(x, y)).collect::<Result<Vec<_>>>())
                 .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<Vec<_>>>()?;
@@ -108,61 +108,117 @@ pub fn site_grid(
     let px_b = pixel_size_in(before.src.info(), &before.crs, &grid_crs, cx, cy)?;
     let px_a = pixel_size_in(after.src.info(), &after.crs, &grid_crs, cx, cy)?;
     let pixel = px_b.max(px_a);
-    let grid = grid_for_bbox(
-        grid_crs.epsg,
-        bb,
-        s.margin_m / ground_scale,
-        pixel,
-        ground_scale,
-    )?;
+    let grid = grid_for_bbox(grid_crs.epsg, bb, s.margin_m / ground_scale, pixel, ground_scale)?;
     Ok((grid, grid_crs, polys))
 }
 
+/// One date on the grid: pixels, how they were resampled, and where they are clear
+/// apart from clouds (inside the image, not nodata, not saturated, not user-masked).
+struct OnGrid {
+    data: Array3<f32>,
+    method: Method,
+    clear: Vec<bool>,
+}
+
+fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
+    let r = resample(d.src, &d.crs, grid, grid_crs)?;
+    let mut clear = finite_all(&r.data);
+    if let Some(white) = white_level(d.src.info().data_type) {
+        for (c, s) in clear.iter_mut().zip(saturated(&r.data, white)) {
+            *c &= !s;
+        }
+    }
+    if let Some((mask, mcrs)) = &d.mask {
+        let m = resample(*mask, mcrs, grid, grid_crs)?;
+        for (i, c) in clear.iter_mut().enumerate() {
+            let v = m.data[[0, i / grid.width, i % grid.width]];
+            if v.is_finite() && v >= 0.5 {
+                *c = false;
+            }
+        }
+    }
+    Ok(OnGrid { data: r.data, method: r.method, clear })
+}
+
+/// Visible bands (the first three) of a date.
+fn visible(img: &Array3<f32>) -> Array3<f32> {
+    img.slice(ndarray::s![..img.dim().0.min(3), .., ..]).to_owned()
+}
+
+/// Clouds on each date, given what is otherwise clear on both.
+fn clouds(b: &OnGrid, a: &OnGrid, grid: &Grid, s: &Settings) -> (Vec<bool>, Vec<bool>) {
+    let usable: Vec<bool> = b.clear.iter().zip(&a.clear).map(|(x, y)| *x && *y).collect();
+    (
+        cloud_mask(&b.data, &a.data, &usable, grid.gsd_m, &s.masks),
+        cloud_mask(&a.data, &b.data, &usable, grid.gsd_m, &s.masks),
+    )
+}
+
 /// Runs one site end to end; errors become an `error` status by the caller.
-pub fn process_site(
-    site: &Site,
-    before: &Dated,
-    after: &Dated,
-    s: &Settings,
-) -> Result<SiteOutcome> {
+pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Result<SiteOutcome> {
     let (grid, grid_crs, polys) = site_grid(site, before, after, s)?;
     let inside = rasterize(&polys, &grid);
     let n_inside = inside.iter().filter(|&&b| b).count();
     if n_inside == 0 {
-        return Err(Error::Usage(format!(
-            "site polygon covers no pixel of its {:.2} m grid",
-            grid.gsd_m
-        )));
+        return Err(Error::Usage(format!("site polygon covers no pixel of its {:.2} m grid", grid.gsd_m)));
     }
-    let rb = resample(before.src, &before.crs, &grid, &grid_crs)?;
-    let ra = resample(after.src, &after.crs, &grid, &grid_crs)?;
-    if rb.data.dim().0 != ra.data.dim().0 {
-        return Err(Error::Usage(format!(
-            "before has {} bands, after has {}",
-            rb.data.dim().0,
-            ra.data.dim().0
-        )));
+    let b = date_on_grid(before, &grid, &grid_crs)?;
+    let mut a = date_on_grid(after, &grid, &grid_crs)?;
+    if b.data.dim().0 != a.data.dim().0 {
+        return Err(Error::Usage(format!("before has {} bands, after has {}", b.data.dim().0, a.data.dim().0)));
     }
-    let obs_b = observed(&rb.data, &inside);
-    let obs_a = observed(&ra.data, &inside);
-    let valid_both: Vec<bool> = obs_b.iter().zip(&obs_a).map(|(a, b)| *a && *b).collect();
+    let (mut cloud_b, mut cloud_a) = clouds(&b, &a, &grid, s);
+    let mut flags = Vec::new();
+
+    // Co-registration on the clear overlap, then re-resampling of the after date.
+    let usable = |b: &OnGrid, a: &OnGrid, cb: &[bool], ca: &[bool]| -> Vec<bool> {
+        (0..grid.len()).map(|i| b.clear[i] && a.clear[i] && !cb[i] && !ca[i]).collect()
+    };
+    let both = usable(&b, &a, &cloud_b, &cloud_a);
+    let shift: Option<Shift> = if s.coregister {
+        estimate_shift(&brightness(&visible(&b.data)), &brightness(&visible(&a.data)), &both, grid.width, grid.height, &s.coreg)
+    } else {
+        None
+    };
+    let mut applied = false;
+    if let Some(sh) = shift {
+        if !sh.reliable {
+            flags.push("coregistration_unreliable".to_string());
+        } else if sh.dx_px.hypot(sh.dy_px) >= 0.05 {
+            let mut shifted = grid.clone();
+            let (x0, y0) = grid.transform.apply(sh.dx_px, sh.dy_px);
+            shifted.transform.0[0] = x0;
+            shifted.transform.0[3] = y0;
+            a = date_on_grid(after, &shifted, &grid_crs)?;
+            (cloud_b, cloud_a) = clouds(&b, &a, &grid, s);
+            applied = true;
+        }
+    }
+    let clear_b: Vec<bool> = (0..grid.len()).map(|i| b.clear[i] && !cloud_b[i]).collect();
+    let clear_a: Vec<bool> = (0..grid.len()).map(|i| a.clear[i] && !cloud_a[i]).collect();
+    let obs_b: Vec<bool> = clear_b.iter().zip(&inside).map(|(c, i)| *c && *i).collect();
+    let obs_a: Vec<bool> = clear_a.iter().zip(&inside).map(|(c, i)| *c && *i).collect();
+    let valid_both: Vec<bool> = obs_b.iter().zip(&obs_a).map(|(x, y)| *x && *y).collect();
     let frac = |v: &[bool]| v.iter().filter(|&&b| b).count() as f64 / n_inside as f64;
     let (fb, fa, fboth) = (frac(&obs_b), frac(&obs_a), frac(&valid_both));
-    let status = if fb == 0.0 && fa == 0.0 {
+    let in_image_b = b.clear.iter().zip(&inside).any(|(c, i)| *c && *i) || cloud_b.iter().zip(&inside).any(|(c, i)| *c && *i);
+    let in_image_a = a.clear.iter().zip(&inside).any(|(c, i)| *c && *i) || cloud_a.iter().zip(&inside).any(|(c, i)| *c && *i);
+    let status = if !in_image_b && !in_image_a {
         SiteStatus::NoCoverage
     } else if fboth >= s.full_coverage_fraction {
         SiteStatus::Ok
     } else {
         SiteStatus::PartialCoverage
     };
+    let cloud_frac = |c: &[bool]| c.iter().zip(&inside).filter(|(c, i)| **c && **i).count() as f64 / n_inside as f64;
     let grid_report = GridReport {
         crs: grid_crs.name(),
         gsd_m: grid.gsd_m,
         width: grid.width,
         height: grid.height,
         geotransform: grid.transform.0,
-        resampling_before: method_name(rb.method),
-        resampling_after: method_name(ra.method),
+        resampling_before: method_name(b.method),
+        resampling_after: method_name(a.method),
     };
     let mut report = SiteReport {
         id: site.id.clone(),
@@ -170,59 +226,54 @@ pub fn process_site(
         status,
         error: None,
         observed_fraction: fboth,
-        before: DateCounts {
-            vehicles: 0,
-            observed_fraction: fb,
-        },
-        after: DateCounts {
-            vehicles: 0,
-            observed_fraction: fa,
-        },
-        delta: Delta {
-            vehicles: 0,
-            ratio: None,
-        },
+        before: DateCounts { vehicles: 0, observed_fraction: fb, cloud_fraction: cloud_frac(&cloud_b) },
+        after: DateCounts { vehicles: 0, observed_fraction: fa, cloud_fraction: cloud_frac(&cloud_a) },
+        delta: Delta { vehicles: 0, ratio: None },
         changed_fraction: 0.0,
+        flags,
+        coregistration: shift.map(|sh| Coregistration { dx_px: sh.dx_px, dy_px: sh.dy_px, peak_ratio: sh.peak_ratio, reliable: sh.reliable, applied }),
+        radiometry: Vec::new(),
         grid: Some(grid_report),
         change_raster: None,
     };
     if status == SiteStatus::NoCoverage || fboth == 0.0 {
-        return Ok(SiteOutcome {
-            report,
-            blobs_before: vec![],
-            blobs_after: vec![],
-            grid: Some(grid),
-            change: None,
-            valid_both,
-        });
+        return Ok(SiteOutcome { report, blobs_before: vec![], blobs_after: vec![], grid: Some(grid), change: None, valid_both });
     }
-    let counted = |img: &Array3<f32>| -> Vec<Blob> {
-        let look = finite_all(img);
-        detect(img, &look, grid.gsd_m, &s.detect)
+
+    // Radiometric normalisation of the after date onto the before date, band by band.
+    let both_clear: Vec<bool> = clear_b.iter().zip(&clear_a).map(|(x, y)| *x && *y).collect();
+    let mut fits: Vec<BandFit> = Vec::new();
+    if s.normalise_radiometry {
+        for band in 0..a.data.dim().0 {
+            let bb: Vec<f32> = b.data.index_axis(ndarray::Axis(0), band).iter().copied().collect();
+            let mut ab: Vec<f32> = a.data.index_axis(ndarray::Axis(0), band).iter().copied().collect();
+            if let Some(fit) = fit_band(&bb, &ab, &both_clear, &s.radiometry) {
+                apply(&mut ab, &fit);
+                for (dst, v) in a.data.index_axis_mut(ndarray::Axis(0), band).iter_mut().zip(ab) {
+                    *dst = v;
+                }
+                fits.push(fit);
+            }
+        }
+    }
+    report.radiometry = fits;
+
+    let counted = |img: &Array3<f32>, look: &[bool]| -> Vec<Blob> {
+        detect(&visible(img), look, grid.gsd_m, &s.detect)
             .into_iter()
-            .filter(|b| {
-                let (c, r) = (b.col.floor() as usize, b.row.floor() as usize);
+            .filter(|bl| {
+                let (c, r) = (bl.col.floor() as usize, bl.row.floor() as usize);
                 c < grid.width && r < grid.height && valid_both[r * grid.width + c]
             })
             .collect()
     };
-    let blobs_before = counted(&rb.data);
-    let blobs_after = counted(&ra.data);
-    let change = detect_change(&rb.data, &ra.data, &valid_both, &s.change);
+    let blobs_before = counted(&b.data, &clear_b);
+    let blobs_after = counted(&a.data, &clear_a);
+    let change = detect_change(&b.data, &a.data, &valid_both, &s.change);
     let (nb, na) = (blobs_before.len() as u32, blobs_after.len() as u32);
     report.before.vehicles = nb;
     report.after.vehicles = na;
-    report.delta = Delta {
-        vehicles: na as i64 - nb as i64,
-        ratio: (nb > 0).then(|| na as f64 / nb as f64),
-    };
+    report.delta = Delta { vehicles: na as i64 - nb as i64, ratio: (nb > 0).then(|| na as f64 / nb as f64) };
     report.changed_fraction = change.changed_fraction;
-    Ok(SiteOutcome {
-        report,
-        blobs_before,
-        blobs_after,
-        grid: Some(grid),
-        change: Some(change),
-        valid_both,
-    })
+    Ok(SiteOutcome { report, blobs_before, blobs_after, grid: Some(grid), change: Some(change), valid_both })
 }

@@ -99,6 +99,11 @@ pub struct Parameters {
     pub full_coverage_fraction: f64,
     pub change: ChangeParams,
     pub detect: DetectParams,
+    pub coregister: bool,
+    pub coreg: crate::align::coreg::CoregParams,
+    pub normalise_radiometry: bool,
+    pub radiometry: crate::align::radiometry::RadiometryParams,
+    pub masks: crate::align::masks::MaskParams,
     pub evidence: EvidenceParams,
     /// `pure-rust` or `gdal`.
     pub reader: String,
@@ -118,8 +123,24 @@ pub enum SiteStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DateCounts {
     pub vehicles: u32,
-    /// Share of the site polygon observed (inside the image, not nodata) on this date.
+    /// Share of the site polygon observed on this date: inside the image, not nodata,
+    /// not saturated, not masked, not under a cloud.
     pub observed_fraction: f64,
+    /// Share of the site polygon under a detected cloud or haze on this date.
+    pub cloud_fraction: f64,
+}
+
+/// The residual shift found between the dates of a site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coregistration {
+    /// Displacement of the after image's content, grid pixels (right, down).
+    pub dx_px: f64,
+    pub dy_px: f64,
+    /// Correlation peak over the next highest peak.
+    pub peak_ratio: f64,
+    pub reliable: bool,
+    /// True when the after date was resampled again on the shifted grid.
+    pub applied: bool,
 }
 
 /// After minus before.
@@ -157,6 +178,11 @@ pub struct SiteReport {
     pub after: DateCounts,
     pub delta: Delta,
     pub changed_fraction: f64,
+    /// Warnings such as `coregistration_unreliable`.
+    pub flags: Vec<String>,
+    pub coregistration: Option<Coregistration>,
+    /// Gain and offset per band mapping the after date onto the before date.
+    pub radiometry: Vec<crate::align::radiometry::BandFit>,
     pub grid: Option<GridReport>,
     /// Relative path of the change raster, when written.
     pub change_raster: Option<String>,
@@ -174,16 +200,21 @@ impl SiteReport {
             before: DateCounts {
                 vehicles: 0,
                 observed_fraction: 0.0,
+                cloud_fraction: 0.0,
             },
             after: DateCounts {
                 vehicles: 0,
                 observed_fraction: 0.0,
+                cloud_fraction: 0.0,
             },
             delta: Delta {
                 vehicles: 0,
                 ratio: None,
             },
             changed_fraction: 0.0,
+            flags: Vec::new(),
+            coregistration: None,
+            radiometry: Vec::new(),
             grid: None,
             change_raster: None,
         }
