@@ -108,13 +108,10 @@ pub fn change_magnitude(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool
             _ => 0.0,
         };
         let sigma = sigma.max(0.01 * range).max(1e-6);
-        sum_sq
-            .par_iter_mut()
-            .zip(diffs.par_iter())
-            .for_each(|(s, d)| {
-                let z = (d - med) / sigma;
-                *s += z * z;
-            });
+        sum_sq.par_iter_mut().zip(diffs.par_iter()).for_each(|(s, d)| {
+            let z = (d - med) / sigma;
+            *s += z * z;
+        });
     }
     sum_sq
         .into_par_iter()
@@ -180,12 +177,7 @@ pub fn opening(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
 }
 
 /// Full change stage on a site grid.
-pub fn detect_change(
-    before: &Array3<f32>,
-    after: &Array3<f32>,
-    valid: &[bool],
-    p: &ChangeParams,
-) -> Change {
+pub fn detect_change(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool], p: &ChangeParams) -> Change {
     let (_, h, w) = before.dim();
     let magnitude = change_magnitude(before, after, valid);
     let raw: Vec<bool> = magnitude.iter().map(|&m| m > p.k_sigma).collect();
@@ -242,12 +234,7 @@ mod tests {
             }
         }
         let valid = vec![true; h * w];
-        let ch = detect_change(
-            &img(&b, h, w),
-            &img(&a, h, w),
-            &valid,
-            &ChangeParams::default(),
-        );
+        let ch = detect_change(&img(&b, h, w), &img(&a, h, w), &valid, &ChangeParams::default());
         assert_eq!(ch.mask.iter().filter(|&&m| m).count(), 25);
         assert!((ch.changed_fraction - 25.0 / 400.0).abs() < 1e-12);
     }

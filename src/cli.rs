@@ -136,10 +136,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!(
-                "stagewatch: error: {}",
-                crate::error::one_line(&e.to_string())
-            );
+            eprintln!("stagewatch: error: {}", crate::error::one_line(&e.to_string()));
             ExitCode::from(2)
         }
     }
@@ -215,15 +212,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             no_normalisation,
             no_cloud_mask,
         } => {
-            for (flag, d) in [
-                ("--before-date", &before_date),
-                ("--after-date", &after_date),
-            ] {
+            for (flag, d) in [("--before-date", &before_date), ("--after-date", &after_date)] {
                 if let Some(d) = d {
                     if crate::pipeline::normalise_date(d).as_deref() != Some(d.as_str()) {
-                        return Err(Error::Usage(format!(
-                            "{flag} {d:?} is not a YYYY-MM-DD date"
-                        )));
+                        return Err(Error::Usage(format!("{flag} {d:?} is not a YYYY-MM-DD date")));
                     }
                 }
             }
@@ -249,25 +241,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             if !cli.quiet {
                 summary(&o, &out, None);
             }
-            for s in o
-                .report
-                .sites
-                .iter()
-                .filter(|s| s.status == SiteStatus::Error)
-            {
-                eprintln!(
-                    "stagewatch: site {}: {}",
-                    s.id,
-                    s.error.as_deref().unwrap_or("")
-                );
+            for s in o.report.sites.iter().filter(|s| s.status == SiteStatus::Error) {
+                eprintln!("stagewatch: site {}: {}", s.id, s.error.as_deref().unwrap_or(""));
             }
             Ok(exit_for(&o))
         }
-        Command::Synth {
-            out,
-            scenario,
-            list,
-        } => {
+        Command::Synth { out, scenario, list } => {
             if list {
                 for name in SCENARIOS {
                     println!("{name}: {}", crate::synth::scenario(name)?.description);

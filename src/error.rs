@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 pub enum Error {
     /// The file could not be opened, read or written.
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// The file is not a raster this build can decode (corrupt, truncated, not a TIFF).
     #[error("{}: not a readable raster: {msg}", path.display())]
     NotRaster { path: PathBuf, msg: String },

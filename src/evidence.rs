@@ -136,10 +136,7 @@ mod tests {
 
     #[test]
     fn unusable_sites_do_not_count() {
-        let e = score(
-            &[s(true, 10, 0), s(false, 50, 50)],
-            &EvidenceParams::default(),
-        );
+        let e = score(&[s(true, 10, 0), s(false, 50, 50)], &EvidenceParams::default());
         assert_eq!(e.sites_used, 1);
         assert!(e.score > 0.9);
     }

@@ -106,11 +106,7 @@ pub fn parse_sites(text: &str) -> Result<Vec<Site>, String> {
                 .iter()
                 .map(|p| parse_polygon(p).map_err(|m| at(&m)))
                 .collect::<Result<Vec<_>, _>>()?,
-            Some(t) => {
-                return Err(at(&format!(
-                    "geometry type {t} is not Polygon or MultiPolygon"
-                )))
-            }
+            Some(t) => return Err(at(&format!("geometry type {t} is not Polygon or MultiPolygon"))),
             None => return Err(at("geometry has no type")),
         };
         if polygons.is_empty() {
@@ -161,12 +157,7 @@ fn parse_polygon(v: &Value) -> Result<Polygon, String> {
 
 /// Bounding box (min_x, min_y, max_x, max_y) of polygons.
 pub fn bbox(polys: &[Polygon]) -> (f64, f64, f64, f64) {
-    let mut b = (
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    );
+    let mut b = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
     for p in polys {
         for &(x, y) in p.iter().flatten() {
             b.0 = b.0.min(x);

@@ -8,13 +8,7 @@ use std::path::Path;
 
 use stagewatch::report::{Report, SiteStatus};
 
-fn expect_input_error(
-    args_before: &Path,
-    args_after: &Path,
-    sites: &Path,
-    needle: &str,
-    names: &Path,
-) {
+fn expect_input_error(args_before: &Path, args_after: &Path, sites: &Path, needle: &str, names: &Path) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = common::run(&[
@@ -63,13 +57,7 @@ fn missing_and_non_raster_files() {
     expect_input_error(&missing, &s.r.after, &s.r.sites, "no such file", &missing);
     let text = s.root.join("notes.tif");
     fs::write(&text, "this is not a TIFF").unwrap();
-    expect_input_error(
-        &s.r.before,
-        &text,
-        &s.r.sites,
-        "not a readable raster",
-        &text,
-    );
+    expect_input_error(&s.r.before, &text, &s.r.sites, "not a readable raster", &text);
 }
 
 #[test]
@@ -81,13 +69,7 @@ fn raster_without_georeferencing() {
     enc.write_image::<tiff::encoder::colortype::RGB8>(4, 4, &[100u8; 48])
         .unwrap();
     drop(f);
-    expect_input_error(
-        &plain,
-        &s.r.after,
-        &s.r.sites,
-        "no usable georeferencing",
-        &plain,
-    );
+    expect_input_error(&plain, &s.r.after, &s.r.sites, "no usable georeferencing", &plain);
 }
 
 #[test]
@@ -157,8 +139,7 @@ fn band_count_mismatch_names_the_after_image() {
 #[test]
 fn a_failing_site_does_not_stop_the_others() {
     let s = scene();
-    let mut fc: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&s.r.sites).unwrap()).unwrap();
+    let mut fc: serde_json::Value = serde_json::from_str(&fs::read_to_string(&s.r.sites).unwrap()).unwrap();
     // A polygon far smaller than a pixel: that site errors, the rest finish.
     let p = fc["features"][0]["geometry"]["coordinates"][0][0].clone();
     let (x, y) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
@@ -182,19 +163,10 @@ fn a_failing_site_does_not_stop_the_others() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let report: Report =
-        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: Report = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
     let speck = report.sites.last().unwrap();
-    assert_eq!(
-        (speck.id.as_str(), speck.status),
-        ("speck", SiteStatus::Error)
-    );
+    assert_eq!((speck.id.as_str(), speck.status), ("speck", SiteStatus::Error));
     assert!(speck.error.as_deref().unwrap().contains("covers no pixel"));
     assert_eq!(report.sites[0].status, SiteStatus::Ok);
     assert!(report.sites[0].before.vehicles > 0);

@@ -29,8 +29,7 @@ fn check_scenario(name: &str) {
         "{name}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let report: Report =
-        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report: Report = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report.schema_version, 1);
     assert_eq!(report.tool.name, "stagewatch");
     // Every input site once, in input order.
@@ -54,28 +53,16 @@ fn check_scenario(name: &str) {
             }
             assert!(s.change_raster.is_some());
         }
-        assert!(
-            (0.0..=1.0).contains(&s.observed_fraction) && (0.0..=1.0).contains(&s.changed_fraction)
-        );
+        assert!((0.0..=1.0).contains(&s.observed_fraction) && (0.0..=1.0).contains(&s.changed_fraction));
         total += s.before.vehicles + s.after.vehicles;
     }
     // Sites that lost or gained vehicles changed more than the steady one.
-    let cf = |id: &str| {
-        report
-            .sites
-            .iter()
-            .find(|s| s.id == id)
-            .unwrap()
-            .changed_fraction
-    };
+    let cf = |id: &str| report.sites.iter().find(|s| s.id == id).unwrap().changed_fraction;
     assert!(
         cf("alpha") > 0.05 && cf("charlie") > 0.05 && cf("bravo") < 0.01,
         "{name}"
     );
-    assert_eq!(
-        report.withdrawal_evidence.verdict,
-        Verdict::PartialWithdrawal
-    );
+    assert_eq!(report.withdrawal_evidence.verdict, Verdict::PartialWithdrawal);
     assert!(report.withdrawal_evidence.sites_used >= 4);
     // Companion outputs agree with the report.
     let csv = fs::read_to_string(out.join("sites.csv")).unwrap();

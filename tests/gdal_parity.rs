@@ -19,8 +19,7 @@ fn pure_reader_and_gdal_agree_on_shared_geotiffs() {
         let Ok(ours) = GeoTiff::open(&f) else {
             continue;
         };
-        let gdal = GdalRaster::open(&f)
-            .unwrap_or_else(|e| panic!("GDAL cannot open {}: {e}", f.display()));
+        let gdal = GdalRaster::open(&f).unwrap_or_else(|e| panic!("GDAL cannot open {}: {e}", f.display()));
         let (a, b) = (ours.info(), gdal.info());
         assert_eq!(
             (a.width, a.height, a.bands),
@@ -54,11 +53,7 @@ fn pure_reader_and_gdal_agree_on_shared_geotiffs() {
         compared.push(f.file_name().unwrap().to_string_lossy().into_owned());
     }
     eprintln!("identical under both readers: {}", compared.join(", "));
-    assert!(
-        compared.len() >= 10,
-        "only {} files compared",
-        compared.len()
-    );
+    assert!(compared.len() >= 10, "only {} files compared", compared.len());
 }
 
 #[test]

@@ -35,8 +35,8 @@ fn pure_reader_matches_the_tiff_crate_decoder() {
             let Ok(g) = GeoTiff::open_pixels_only(&f) else {
                 continue;
             };
-            let ours = read_all(&g)
-                .unwrap_or_else(|e| panic!("{}: opened but could not read: {e}", f.display()));
+            let ours =
+                read_all(&g).unwrap_or_else(|e| panic!("{}: opened but could not read: {e}", f.display()));
             let Some(theirs) = tiff_crate_pixels(&f) else {
                 continue;
             };
@@ -71,19 +71,14 @@ fn refusals_name_the_feature_and_the_gdal_build() {
     let Some(dir) = common::shared_data("geotiff/rasterio") else {
         return;
     };
-    for (file, what) in [
-        ("cogeo.tif", "JPEG-in-TIFF"),
-        ("test_esri_wkt.tif", "EPSG code"),
-    ] {
+    for (file, what) in [("cogeo.tif", "JPEG-in-TIFF"), ("test_esri_wkt.tif", "EPSG code")] {
         let e = GeoTiff::open(&dir.join(file)).unwrap_err().to_string();
         assert!(
             e.contains(what) && e.contains("--features gdal") && e.contains(file),
             "{e}"
         );
     }
-    let e = GeoTiff::open(&dir.join("float.tif"))
-        .unwrap_err()
-        .to_string();
+    let e = GeoTiff::open(&dir.join("float.tif")).unwrap_err().to_string();
     assert!(e.contains("no usable georeferencing"), "{e}");
 }
 
@@ -136,12 +131,7 @@ fn real_rgbn_subsets_compare_end_to_end() {
         (x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1))
     };
     let (ea, eb) = (ext(&ga), ext(&gb));
-    let ov = (
-        ea.0.max(eb.0),
-        ea.1.max(eb.1),
-        ea.2.min(eb.2),
-        ea.3.min(eb.3),
-    );
+    let ov = (ea.0.max(eb.0), ea.1.max(eb.1), ea.2.min(eb.2), ea.3.min(eb.3));
     assert!(ov.0 < ov.2 && ov.1 < ov.3, "subsets do not overlap");
     let (cx, cy) = ((ov.0 + ov.2) / 2.0, (ov.1 + ov.3) / 2.0);
     let square = |cx: f64, cy: f64, r: f64| {
@@ -185,10 +175,7 @@ fn real_rgbn_subsets_compare_end_to_end() {
         "{:?}",
         r.sites[0]
     );
-    assert_eq!(
-        r.sites[1].status,
-        stagewatch::report::SiteStatus::NoCoverage
-    );
+    assert_eq!(r.sites[1].status, stagewatch::report::SiteStatus::NoCoverage);
     assert_eq!(r.inputs.before.crs, "EPSG:32618");
     assert!(
         (r.inputs.before.gsd_m - 5.0).abs() < 0.1,

@@ -25,11 +25,19 @@ pub struct CoregParams {
     pub max_shift_px: f64,
     /// Radius of the box mean subtracted as a high-pass, pixels.
     pub highpass_radius_px: usize,
+    /// How far beyond the site grid the surroundings used for alignment extend, metres.
+    pub context_m: f64,
 }
 
 impl Default for CoregParams {
     fn default() -> Self {
-        CoregParams { upsample: 20, min_peak_ratio: 1.5, max_shift_px: 10.0, highpass_radius_px: 4 }
+        CoregParams {
+            upsample: 20,
+            min_peak_ratio: 1.5,
+            max_shift_px: 10.0,
+            highpass_radius_px: 4,
+            context_m: 100.0,
+        }
     }
 }
 
@@ -83,7 +91,8 @@ pub fn box_mean(v: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
         let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
         for x in 0..w {
             let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let s = sat[y1 * (w + 1) + x1] - sat[y0 * (w + 1) + x1] - sat[y1 * (w + 1) + x0] + sat[y0 * (w + 1) + x0];
+            let s = sat[y1 * (w + 1) + x1] - sat[y0 * (w + 1) + x1] - sat[y1 * (w + 1) + x0]
+                + sat[y0 * (w + 1) + x0];
             out[y * w + x] = s / ((y1 - y0) * (x1 - x0)) as f64;
         }
     }
@@ -92,14 +101,28 @@ pub fn box_mean(v: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
 
 fn prepare(img: &[f32], valid: &[bool], w: usize, h: usize, r: usize) -> Vec<C> {
     let n_valid = valid.iter().filter(|&&v| v).count().max(1);
-    let mean = img.iter().zip(valid).filter(|(_, &v)| v).map(|(&x, _)| x as f64).sum::<f64>() / n_valid as f64;
-    let filled: Vec<f64> = img.iter().zip(valid).map(|(&x, &v)| if v && x.is_finite() { x as f64 } else { mean }).collect();
+    let mean = img
+        .iter()
+        .zip(valid)
+        .filter(|(_, &v)| v)
+        .map(|(&x, _)| x as f64)
+        .sum::<f64>()
+        / n_valid as f64;
+    let filled: Vec<f64> = img
+        .iter()
+        .zip(valid)
+        .map(|(&x, &v)| if v && x.is_finite() { x as f64 } else { mean })
+        .collect();
     let low = box_mean(&filled, w, h, r);
     let hann = |i: usize, n: usize| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos();
     (0..w * h)
         .map(|i| {
             let (x, y) = (i % w, i / w);
-            let v = if valid[i] { (filled[i] - low[i]) * hann(x, w) * hann(y, h) } else { 0.0 };
+            let v = if valid[i] {
+                (filled[i] - low[i]) * hann(x, w) * hann(y, h)
+            } else {
+                0.0
+            };
             C::new(v, 0.0)
         })
         .collect()
@@ -116,7 +139,14 @@ fn freq(k: usize, n: usize) -> f64 {
 
 /// Estimates the shift of `moving` relative to `reference` (both row-major `w` x `h`),
 /// using only pixels where `valid`. `None` when there is too little to correlate.
-pub fn estimate_shift(reference: &[f32], moving: &[f32], valid: &[bool], w: usize, h: usize, p: &CoregParams) -> Option<Shift> {
+pub fn estimate_shift(
+    reference: &[f32],
+    moving: &[f32],
+    valid: &[bool],
+    w: usize,
+    h: usize,
+    p: &CoregParams,
+) -> Option<Shift> {
     if w < 16 || h < 16 || valid.iter().filter(|&&v| v).count() < 256 {
         return None;
     }
@@ -159,7 +189,11 @@ pub fn estimate_shift(reference: &[f32], moving: &[f32], valid: &[bool], w: usiz
             second = v;
         }
     }
-    let peak_ratio = if second > 0.0 { best / second } else { f64::INFINITY };
+    let peak_ratio = if second > 0.0 {
+        best / second
+    } else {
+        f64::INFINITY
+    };
     // Upsampled DFT around the whole-pixel peak.
     let u = p.upsample.max(1) as f64;
     let n_up = (1.5 * u).ceil() as usize;
@@ -195,7 +229,12 @@ pub fn estimate_shift(reference: &[f32], moving: &[f32], valid: &[bool], w: usiz
     }
     let (dx, dy) = (xs[ub.0], ys[ub.1]);
     let reliable = peak_ratio >= p.min_peak_ratio && dx.hypot(dy) <= p.max_shift_px;
-    Some(Shift { dx_px: dx, dy_px: dy, peak_ratio, reliable })
+    Some(Shift {
+        dx_px: dx,
+        dy_px: dy,
+        peak_ratio,
+        reliable,
+    })
 }
 
 #[cfg(test)]
@@ -227,8 +266,19 @@ mod tests {
         let (w, h) = (96, 80);
         let valid = vec![true; w * h];
         for (dx, dy) in [(3.0, -2.0), (1.25, 0.6), (-2.4, 1.8)] {
-            let s = estimate_shift(&scene(w, h, 0.0, 0.0), &scene(w, h, dx, dy), &valid, w, h, &CoregParams::default()).unwrap();
-            assert!((s.dx_px - dx).abs() < 0.1 && (s.dy_px - dy).abs() < 0.1, "want {dx},{dy} got {s:?}");
+            let s = estimate_shift(
+                &scene(w, h, 0.0, 0.0),
+                &scene(w, h, dx, dy),
+                &valid,
+                w,
+                h,
+                &CoregParams::default(),
+            )
+            .unwrap();
+            assert!(
+                (s.dx_px - dx).abs() < 0.1 && (s.dy_px - dy).abs() < 0.1,
+                "want {dx},{dy} got {s:?}"
+            );
             assert!(s.reliable, "{s:?}");
         }
     }

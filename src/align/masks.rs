@@ -77,13 +77,22 @@ fn saturation(img: &Array3<f32>) -> Vec<f32> {
 
 /// Local standard deviation over a (2r+1)^2 box divided by the local mean.
 fn relative_texture(b: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
-    let v: Vec<f64> = b.iter().map(|&x| if x.is_finite() { x as f64 } else { 0.0 }).collect();
+    let v: Vec<f64> = b
+        .iter()
+        .map(|&x| if x.is_finite() { x as f64 } else { 0.0 })
+        .collect();
     let sq: Vec<f64> = v.iter().map(|x| x * x).collect();
     let m = crate::align::coreg::box_mean(&v, w, h, r);
     let m2 = crate::align::coreg::box_mean(&sq, w, h, r);
     m.iter()
         .zip(&m2)
-        .map(|(&a, &b)| if a > 0.0 { ((b - a * a).max(0.0).sqrt() / a) as f32 } else { f32::INFINITY })
+        .map(|(&a, &b)| {
+            if a > 0.0 {
+                ((b - a * a).max(0.0).sqrt() / a) as f32
+            } else {
+                f32::INFINITY
+            }
+        })
         .collect()
 }
 
@@ -106,13 +115,23 @@ fn mode(values: &[f64], bin: f64) -> Option<f64> {
 }
 
 /// Cloud mask of `this` date against `other` (same grid), over pixels `usable` on both.
-pub fn cloud_mask(this: &Array3<f32>, other: &Array3<f32>, usable: &[bool], gsd_m: f64, p: &MaskParams) -> Vec<bool> {
+pub fn cloud_mask(
+    this: &Array3<f32>,
+    other: &Array3<f32>,
+    usable: &[bool],
+    gsd_m: f64,
+    p: &MaskParams,
+) -> Vec<bool> {
     let (_, h, w) = this.dim();
     if !p.clouds {
         return vec![false; w * h];
     }
     let bt = brightness(&this.slice(ndarray::s![..this.dim().0.min(3), .., ..]).to_owned());
-    let bo = brightness(&other.slice(ndarray::s![..other.dim().0.min(3), .., ..]).to_owned());
+    let bo = brightness(
+        &other
+            .slice(ndarray::s![..other.dim().0.min(3), .., ..])
+            .to_owned(),
+    );
     let l: Vec<f64> = (0..w * h)
         .map(|i| {
             if usable[i] && bt[i] > 0.0 && bo[i] > 0.0 {
@@ -122,12 +141,16 @@ pub fn cloud_mask(this: &Array3<f32>, other: &Array3<f32>, usable: &[bool], gsd_
             }
         })
         .collect();
-    let Some(m) = mode(&l, 0.01) else { return vec![false; w * h] };
+    let Some(m) = mode(&l, 0.01) else {
+        return vec![false; w * h];
+    };
     let sat = saturation(this);
     let tex_r = ((2.0 / gsd_m).round() as usize).max(1);
     let tex = relative_texture(&bt, w, h, tex_r);
     let cand: Vec<bool> = (0..w * h)
-        .map(|i| usable[i] && l[i] - m > p.min_brightening && sat[i] < p.max_saturation && tex[i] < p.max_texture)
+        .map(|i| {
+            usable[i] && l[i] - m > p.min_brightening && sat[i] < p.max_saturation && tex[i] < p.max_texture
+        })
         .collect();
     // Drop small regions, then grow the rest by the buffer.
     let (labels, n) = crate::blobs::label(&cand, w, h, crate::blobs::Connectivity::Eight);
@@ -136,7 +159,10 @@ pub fn cloud_mask(this: &Array3<f32>, other: &Array3<f32>, usable: &[bool], gsd_
         area[lb as usize] += 1;
     }
     let min_px = (p.min_area_m2 / (gsd_m * gsd_m)).ceil() as usize;
-    let big: Vec<bool> = labels.iter().map(|&lb| lb != 0 && area[lb as usize] >= min_px).collect();
+    let big: Vec<bool> = labels
+        .iter()
+        .map(|&lb| lb != 0 && area[lb as usize] >= min_px)
+        .collect();
     let r = (p.buffer_m / gsd_m).round() as usize;
     morph(&big, w, h, r, false)
 }
@@ -169,7 +195,11 @@ mod tests {
                 }
             }
         }
-        let p = MaskParams { min_area_m2: 100.0, buffer_m: 0.0, ..MaskParams::default() };
+        let p = MaskParams {
+            min_area_m2: 100.0,
+            buffer_m: 0.0,
+            ..MaskParams::default()
+        };
         let m = cloud_mask(&this, &other, &vec![true; h * w], 0.5, &p);
         assert!(m[20 * w + 20] && !m[47 * w + 48] && !m[55 * w + 5]);
     }

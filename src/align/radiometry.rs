@@ -16,7 +16,10 @@ pub struct RadiometryParams {
 
 impl Default for RadiometryParams {
     fn default() -> Self {
-        RadiometryParams { iterations: 6, k_sigma: 2.5 }
+        RadiometryParams {
+            iterations: 6,
+            k_sigma: 2.5,
+        }
     }
 }
 
@@ -60,12 +63,20 @@ fn ols(x: &[f32], y: &[f32], keep: &[bool]) -> Option<(f64, f64)> {
 
 /// Fits before = gain x after + offset for one band over `valid` pixels.
 pub fn fit_band(before: &[f32], after: &[f32], valid: &[bool], p: &RadiometryParams) -> Option<BandFit> {
-    let mut keep: Vec<bool> = (0..before.len()).map(|i| valid[i] && before[i].is_finite() && after[i].is_finite()).collect();
+    let mut keep: Vec<bool> = (0..before.len())
+        .map(|i| valid[i] && before[i].is_finite() && after[i].is_finite())
+        .collect();
     let n_valid = keep.iter().filter(|&&k| k).count();
     let (mut g, mut o) = ols(after, before, &keep)?;
     for _ in 0..p.iterations {
         let res: Vec<f32> = (0..before.len())
-            .map(|i| if valid[i] && before[i].is_finite() && after[i].is_finite() { (before[i] as f64 - g * after[i] as f64 - o) as f32 } else { f32::NAN })
+            .map(|i| {
+                if valid[i] && before[i].is_finite() && after[i].is_finite() {
+                    (before[i] as f64 - g * after[i] as f64 - o) as f32
+                } else {
+                    f32::NAN
+                }
+            })
             .collect();
         let (m, s) = robust_sigma(&res)?;
         let lim = (p.k_sigma * s as f64).max(1e-9);
@@ -78,7 +89,11 @@ pub fn fit_band(before: &[f32], after: &[f32], valid: &[bool], p: &RadiometryPar
         }
     }
     let kept = keep.iter().filter(|&&k| k).count();
-    Some(BandFit { gain: g, offset: o, invariant_fraction: kept as f64 / n_valid.max(1) as f64 })
+    Some(BandFit {
+        gain: g,
+        offset: o,
+        invariant_fraction: kept as f64 / n_valid.max(1) as f64,
+    })
 }
 
 /// Applies a fit in place.
@@ -101,7 +116,10 @@ mod tests {
             *v = 5.0; // 15 % of pixels changed (dark vehicles arrived)
         }
         let f = fit_band(&before, &after, &vec![true; n], &RadiometryParams::default()).unwrap();
-        assert!((f.gain - 1.2).abs() < 1e-3 && (f.offset - 10.0).abs() < 1e-2, "{f:?}");
+        assert!(
+            (f.gain - 1.2).abs() < 1e-3 && (f.offset - 10.0).abs() < 1e-2,
+            "{f:?}"
+        );
         assert!((f.invariant_fraction - 0.85).abs() < 0.02, "{f:?}");
     }
 }

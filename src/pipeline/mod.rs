@@ -27,8 +27,8 @@ use crate::raster::{open, Backend, RasterSource};
 use crate::report::csv::sites_csv;
 use crate::report::geojson::detections_geojson;
 use crate::report::{
-    to_json, Detection, FileInput, ImageInput, Inputs, Parameters, Report, SiteReport, SiteStatus,
-    Tool, SCHEMA_VERSION,
+    to_json, Detection, FileInput, ImageInput, Inputs, Parameters, Report, SiteReport, SiteStatus, Tool,
+    SCHEMA_VERSION,
 };
 use crate::sites::{file_stems, load_sites, Site};
 use site::{process_site, Dated, SiteOutcome};
@@ -135,11 +135,9 @@ fn progress_bar(n: usize, enabled: bool) -> ProgressBar {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
     pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} sites, {elapsed} elapsed, eta {eta}",
-        )
-        .expect("template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} sites, {elapsed} elapsed, eta {eta}")
+            .expect("template")
+            .progress_chars("=> "),
     );
     pb.set_prefix("compare");
     pb
@@ -205,8 +203,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
     let outcomes: Vec<std::result::Result<SiteOutcome, String>> = sites
         .par_iter()
         .map(|site| {
-            let r =
-                process_site(site, &db, &da, s).map_err(|e| crate::error::one_line(&e.to_string()));
+            let r = process_site(site, &db, &da, s).map_err(|e| crate::error::one_line(&e.to_string()));
             pb.inc(1);
             r
         })
@@ -221,15 +218,9 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
         match outcome {
             Ok(o) => {
                 let mut rep = o.report.clone();
-                if let Err(e) = write_site_outputs(
-                    site,
-                    stem,
-                    &o,
-                    &inputs,
-                    &args.out,
-                    &mut rep,
-                    &mut detections,
-                ) {
+                if let Err(e) =
+                    write_site_outputs(site, stem, &o, &inputs, &args.out, &mut rep, &mut detections)
+                {
                     site_errors += 1;
                     reports.push(SiteReport::failed(
                         &site.id,
@@ -290,10 +281,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
         &args.out.join("detections.geojson"),
         detections_geojson(&detections).as_bytes(),
     )?;
-    Ok(CompareOutcome {
-        report,
-        site_errors,
-    })
+    Ok(CompareOutcome { report, site_errors })
 }
 
 /// Writes the change raster of a site and appends its detections.

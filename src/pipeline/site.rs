@@ -80,7 +80,12 @@ fn white_level(t: DataType) -> Option<f32> {
 }
 
 /// The grid of a site and its polygons in grid coordinates.
-pub fn site_grid(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Result<(Grid, Crs, Vec<Polygon>)> {
+pub fn site_grid(
+    site: &Site,
+    before: &Dated,
+    after: &Dated,
+    s: &Settings,
+) -> Result<(Grid, Crs, Vec<Polygon>)> {
     let (alon, alat) = site.anchor();
     let grid_crs = if before.crs.is_geographic() {
         Crs::from_epsg(utm_epsg_for(alon, alat))?
@@ -93,7 +98,11 @@ pub fn site_grid(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Re
         .iter()
         .map(|p| {
             p.iter()
-                .map(|ring| ring.iter().map(|&(x, y)| to_grid.apply_checked(x, y)).collect::<Result<Vec<_>>>())
+                .map(|ring| {
+                    ring.iter()
+                        .map(|&(x, y)| to_grid.apply_checked(x, y))
+                        .collect::<Result<Vec<_>>>()
+                })
                 .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<Vec<_>>>()?;
@@ -137,7 +146,11 @@ fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
             }
         }
     }
-    Ok(OnGrid { data: r.data, method: r.method, clear })
+    Ok(OnGrid {
+        data: r.data,
+        method: r.method,
+        clear,
+    })
 }
 
 /// Visible bands (the first three) of a date.
@@ -154,29 +167,69 @@ fn clouds(b: &OnGrid, a: &OnGrid, grid: &Grid, s: &Settings) -> (Vec<bool>, Vec<
     )
 }
 
+/// Residual shift of the after date, estimated on a context grid `coreg.context_m`
+/// wider than the site grid, with the site polygons, clouds and unobserved pixels
+/// masked out: vehicles that moved inside the site must not drive the alignment.
+fn coregistration(
+    polys: &[Polygon],
+    grid: &Grid,
+    grid_crs: &Crs,
+    before: &Dated,
+    after: &Dated,
+    s: &Settings,
+) -> Result<Option<Shift>> {
+    let pixel = grid.transform.0[1];
+    let ground_scale = grid.gsd_m / pixel;
+    let ctx = grid_for_bbox(
+        grid.epsg,
+        bbox(polys),
+        (s.margin_m + s.coreg.context_m) / ground_scale,
+        pixel,
+        ground_scale,
+    )?;
+    let inside = rasterize(polys, &ctx);
+    let b = date_on_grid(before, &ctx, grid_crs)?;
+    let a = date_on_grid(after, &ctx, grid_crs)?;
+    let (cb, ca) = clouds(&b, &a, &ctx, s);
+    let usable: Vec<bool> = (0..ctx.len())
+        .map(|i| b.clear[i] && a.clear[i] && !cb[i] && !ca[i] && !inside[i])
+        .collect();
+    Ok(estimate_shift(
+        &brightness(&visible(&b.data)),
+        &brightness(&visible(&a.data)),
+        &usable,
+        ctx.width,
+        ctx.height,
+        &s.coreg,
+    ))
+}
+
 /// Runs one site end to end; errors become an `error` status by the caller.
 pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Result<SiteOutcome> {
     let (grid, grid_crs, polys) = site_grid(site, before, after, s)?;
     let inside = rasterize(&polys, &grid);
     let n_inside = inside.iter().filter(|&&b| b).count();
     if n_inside == 0 {
-        return Err(Error::Usage(format!("site polygon covers no pixel of its {:.2} m grid", grid.gsd_m)));
+        return Err(Error::Usage(format!(
+            "site polygon covers no pixel of its {:.2} m grid",
+            grid.gsd_m
+        )));
     }
     let b = date_on_grid(before, &grid, &grid_crs)?;
     let mut a = date_on_grid(after, &grid, &grid_crs)?;
     if b.data.dim().0 != a.data.dim().0 {
-        return Err(Error::Usage(format!("before has {} bands, after has {}", b.data.dim().0, a.data.dim().0)));
+        return Err(Error::Usage(format!(
+            "before has {} bands, after has {}",
+            b.data.dim().0,
+            a.data.dim().0
+        )));
     }
     let (mut cloud_b, mut cloud_a) = clouds(&b, &a, &grid, s);
     let mut flags = Vec::new();
 
-    // Co-registration on the clear overlap, then re-resampling of the after date.
-    let usable = |b: &OnGrid, a: &OnGrid, cb: &[bool], ca: &[bool]| -> Vec<bool> {
-        (0..grid.len()).map(|i| b.clear[i] && a.clear[i] && !cb[i] && !ca[i]).collect()
-    };
-    let both = usable(&b, &a, &cloud_b, &cloud_a);
-    let shift: Option<Shift> = if s.coregister {
-        estimate_shift(&brightness(&visible(&b.data)), &brightness(&visible(&a.data)), &both, grid.width, grid.height, &s.coreg)
+    // Co-registration on the stable surroundings, then re-resampling of the after date.
+    let shift = if s.coregister {
+        coregistration(&polys, &grid, &grid_crs, before, after, s)?
     } else {
         None
     };
@@ -201,8 +254,10 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     let valid_both: Vec<bool> = obs_b.iter().zip(&obs_a).map(|(x, y)| *x && *y).collect();
     let frac = |v: &[bool]| v.iter().filter(|&&b| b).count() as f64 / n_inside as f64;
     let (fb, fa, fboth) = (frac(&obs_b), frac(&obs_a), frac(&valid_both));
-    let in_image_b = b.clear.iter().zip(&inside).any(|(c, i)| *c && *i) || cloud_b.iter().zip(&inside).any(|(c, i)| *c && *i);
-    let in_image_a = a.clear.iter().zip(&inside).any(|(c, i)| *c && *i) || cloud_a.iter().zip(&inside).any(|(c, i)| *c && *i);
+    let in_image_b = b.clear.iter().zip(&inside).any(|(c, i)| *c && *i)
+        || cloud_b.iter().zip(&inside).any(|(c, i)| *c && *i);
+    let in_image_a = a.clear.iter().zip(&inside).any(|(c, i)| *c && *i)
+        || cloud_a.iter().zip(&inside).any(|(c, i)| *c && *i);
     let status = if !in_image_b && !in_image_a {
         SiteStatus::NoCoverage
     } else if fboth >= s.full_coverage_fraction {
@@ -210,7 +265,8 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     } else {
         SiteStatus::PartialCoverage
     };
-    let cloud_frac = |c: &[bool]| c.iter().zip(&inside).filter(|(c, i)| **c && **i).count() as f64 / n_inside as f64;
+    let cloud_frac =
+        |c: &[bool]| c.iter().zip(&inside).filter(|(c, i)| **c && **i).count() as f64 / n_inside as f64;
     let grid_report = GridReport {
         crs: grid_crs.name(),
         gsd_m: grid.gsd_m,
@@ -226,18 +282,42 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
         status,
         error: None,
         observed_fraction: fboth,
-        before: DateCounts { vehicles: 0, observed_fraction: fb, cloud_fraction: cloud_frac(&cloud_b) },
-        after: DateCounts { vehicles: 0, observed_fraction: fa, cloud_fraction: cloud_frac(&cloud_a) },
-        delta: Delta { vehicles: 0, ratio: None },
+        before: DateCounts {
+            vehicles: 0,
+            observed_fraction: fb,
+            cloud_fraction: cloud_frac(&cloud_b),
+        },
+        after: DateCounts {
+            vehicles: 0,
+            observed_fraction: fa,
+            cloud_fraction: cloud_frac(&cloud_a),
+        },
+        delta: Delta {
+            vehicles: 0,
+            ratio: None,
+        },
         changed_fraction: 0.0,
         flags,
-        coregistration: shift.map(|sh| Coregistration { dx_px: sh.dx_px, dy_px: sh.dy_px, peak_ratio: sh.peak_ratio, reliable: sh.reliable, applied }),
+        coregistration: shift.map(|sh| Coregistration {
+            dx_px: sh.dx_px,
+            dy_px: sh.dy_px,
+            peak_ratio: sh.peak_ratio,
+            reliable: sh.reliable,
+            applied,
+        }),
         radiometry: Vec::new(),
         grid: Some(grid_report),
         change_raster: None,
     };
     if status == SiteStatus::NoCoverage || fboth == 0.0 {
-        return Ok(SiteOutcome { report, blobs_before: vec![], blobs_after: vec![], grid: Some(grid), change: None, valid_both });
+        return Ok(SiteOutcome {
+            report,
+            blobs_before: vec![],
+            blobs_after: vec![],
+            grid: Some(grid),
+            change: None,
+            valid_both,
+        });
     }
 
     // Radiometric normalisation of the after date onto the before date, band by band.
@@ -245,8 +325,18 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     let mut fits: Vec<BandFit> = Vec::new();
     if s.normalise_radiometry {
         for band in 0..a.data.dim().0 {
-            let bb: Vec<f32> = b.data.index_axis(ndarray::Axis(0), band).iter().copied().collect();
-            let mut ab: Vec<f32> = a.data.index_axis(ndarray::Axis(0), band).iter().copied().collect();
+            let bb: Vec<f32> = b
+                .data
+                .index_axis(ndarray::Axis(0), band)
+                .iter()
+                .copied()
+                .collect();
+            let mut ab: Vec<f32> = a
+                .data
+                .index_axis(ndarray::Axis(0), band)
+                .iter()
+                .copied()
+                .collect();
             if let Some(fit) = fit_band(&bb, &ab, &both_clear, &s.radiometry) {
                 apply(&mut ab, &fit);
                 for (dst, v) in a.data.index_axis_mut(ndarray::Axis(0), band).iter_mut().zip(ab) {
@@ -273,7 +363,17 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     let (nb, na) = (blobs_before.len() as u32, blobs_after.len() as u32);
     report.before.vehicles = nb;
     report.after.vehicles = na;
-    report.delta = Delta { vehicles: na as i64 - nb as i64, ratio: (nb > 0).then(|| na as f64 / nb as f64) };
+    report.delta = Delta {
+        vehicles: na as i64 - nb as i64,
+        ratio: (nb > 0).then(|| na as f64 / nb as f64),
+    };
     report.changed_fraction = change.changed_fraction;
-    Ok(SiteOutcome { report, blobs_before, blobs_after, grid: Some(grid), change: Some(change), valid_both })
+    Ok(SiteOutcome {
+        report,
+        blobs_before,
+        blobs_after,
+        grid: Some(grid),
+        change: Some(change),
+        valid_both,
+    })
 }

@@ -19,10 +19,9 @@ pub struct Crs {
 impl Crs {
     /// Looks `epsg` up in the EPSG table; unknown codes are an error.
     pub fn from_epsg(epsg: u32) -> Result<Crs> {
-        let code = u16::try_from(epsg)
-            .map_err(|_| Error::Crs(format!("EPSG:{epsg} is not in the EPSG table")))?;
-        let proj =
-            Proj::from_epsg_code(code).map_err(|e| Error::Crs(format!("EPSG:{epsg}: {e}")))?;
+        let code =
+            u16::try_from(epsg).map_err(|_| Error::Crs(format!("EPSG:{epsg} is not in the EPSG table")))?;
+        let proj = Proj::from_epsg_code(code).map_err(|e| Error::Crs(format!("EPSG:{epsg}: {e}")))?;
         Ok(Crs { epsg, proj })
     }
 

@@ -72,12 +72,7 @@ impl GdalRaster {
             GdalDataType::Int32 => DataType::Int32,
             GdalDataType::Float32 => DataType::Float32,
             GdalDataType::Float64 => DataType::Float64,
-            t => {
-                return Err(Error::not_raster(
-                    path,
-                    format!("unsupported band type {t:?}"),
-                ))
-            }
+            t => return Err(Error::not_raster(path, format!("unsupported band type {t:?}"))),
         };
         let nodata = band.no_data_value();
         let datetime = ds.metadata_item("TIFFTAG_DATETIME", "");
@@ -118,9 +113,7 @@ impl RasterSource for GdalRaster {
         let ds = open_ds(path)?;
         let mut out = Array3::<f32>::zeros((info.bands, window.height, window.width));
         for b in 0..info.bands {
-            let band = ds
-                .rasterband(b + 1)
-                .map_err(|e| Error::not_raster(path, e))?;
+            let band = ds.rasterband(b + 1).map_err(|e| Error::not_raster(path, e))?;
             let buf = band
                 .read_as::<f64>(
                     (window.col_off as isize, window.row_off as isize),
@@ -130,11 +123,7 @@ impl RasterSource for GdalRaster {
                 )
                 .map_err(|e| Error::not_raster(path, e))?;
             let nd = band.no_data_value();
-            for (o, &v) in out
-                .index_axis_mut(ndarray::Axis(0), b)
-                .iter_mut()
-                .zip(buf.data())
-            {
+            for (o, &v) in out.index_axis_mut(ndarray::Axis(0), b).iter_mut().zip(buf.data()) {
                 *o = match nd {
                     Some(n) if !n.is_nan() && v == n => f32::NAN,
                     _ => v as f32,

@@ -118,10 +118,7 @@ impl GeoTiff {
         let mut dec = open_decoder(path)?;
         let nr = |e: tiff::TiffError| Error::not_raster(path, e);
 
-        let compression: u16 = dec
-            .find_tag_unsigned(Tag::Compression)
-            .map_err(nr)?
-            .unwrap_or(1);
+        let compression: u16 = dec.find_tag_unsigned(Tag::Compression).map_err(nr)?.unwrap_or(1);
         let codec = match compression {
             1 => Codec::None,
             5 => Codec::Lzw,
@@ -152,10 +149,7 @@ impl GeoTiff {
             .map_err(nr)?
             .unwrap_or(1) as usize;
         if samples == 0 || samples > 256 {
-            return Err(Error::not_raster(
-                path,
-                format!("{samples} samples per pixel"),
-            ));
+            return Err(Error::not_raster(path, format!("{samples} samples per pixel")));
         }
         let bits: Vec<u16> = match dec.find_tag(Tag::BitsPerSample).map_err(nr)? {
             Some(v) => v.into_u16_vec().map_err(nr)?,
@@ -195,10 +189,7 @@ impl GeoTiff {
         if width == 0 || height == 0 {
             return Err(Error::not_raster(path, "zero-sized image"));
         }
-        let predictor: u16 = dec
-            .find_tag_unsigned(Tag::Predictor)
-            .map_err(nr)?
-            .unwrap_or(1);
+        let predictor: u16 = dec.find_tag_unsigned(Tag::Predictor).map_err(nr)?.unwrap_or(1);
         let (cw, ch) = dec.chunk_dimensions();
         let (chunk_w, chunk_h) = (cw as usize, ch as usize);
         if chunk_w == 0 || chunk_h == 0 {
@@ -215,11 +206,7 @@ impl GeoTiff {
         let chunks_across = if tiled { width.div_ceil(chunk_w) } else { 1 };
         let chunks_down = height.div_ceil(chunk_h);
         let per_plane = chunks_across * chunks_down;
-        let expected = if planar {
-            per_plane * samples
-        } else {
-            per_plane
-        };
+        let expected = if planar { per_plane * samples } else { per_plane };
         if offsets.len() < expected || byte_counts.len() < expected {
             return Err(Error::not_raster(
                 path,
@@ -230,22 +217,15 @@ impl GeoTiff {
             ));
         }
         let spp_chunk = if planar { 1 } else { samples };
-        let chunk_bytes =
-            (chunk_w as u64) * (chunk_h as u64) * spp_chunk as u64 * kind.size() as u64;
+        let chunk_bytes = (chunk_w as u64) * (chunk_h as u64) * spp_chunk as u64 * kind.size() as u64;
         if chunk_bytes > MAX_CHUNK_BYTES {
             return Err(Error::not_raster(
                 path,
-                format!(
-                    "a strip/tile of {chunk_bytes} bytes exceeds the {MAX_CHUNK_BYTES}-byte limit"
-                ),
+                format!("a strip/tile of {chunk_bytes} bytes exceeds the {MAX_CHUNK_BYTES}-byte limit"),
             ));
         }
         let little_endian = dec.byte_order() == ByteOrder::LittleEndian;
-        let (transform, epsg) = match (
-            read_transform(&mut dec, path),
-            read_epsg(&mut dec, path),
-            georef,
-        ) {
+        let (transform, epsg) = match (read_transform(&mut dec, path), read_epsg(&mut dec, path), georef) {
             (Ok(t), Ok(e), _) => (t, e),
             (Err(e), _, Georef::Required) | (_, Err(e), Georef::Required) => return Err(e),
             (_, _, Georef::Optional) => (GeoTransform::north_up(0.0, 0.0, 1.0, 1.0), 0),
@@ -267,21 +247,19 @@ impl GeoTiff {
         } else {
             transform
         };
-        let nodata = match dec.find_tag(Tag::Unknown(TAG_GDAL_NODATA)).map_err(nr)? {
-            Some(v) => {
-                let s = v.into_string().map_err(nr)?;
-                let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-                Some(parse_nodata(s).ok_or_else(|| {
-                    Error::not_raster(path, format!("unreadable GDAL_NODATA value {s:?}"))
-                })?)
-            }
-            None => None,
-        };
+        let nodata =
+            match dec.find_tag(Tag::Unknown(TAG_GDAL_NODATA)).map_err(nr)? {
+                Some(v) => {
+                    let s = v.into_string().map_err(nr)?;
+                    let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+                    Some(parse_nodata(s).ok_or_else(|| {
+                        Error::not_raster(path, format!("unreadable GDAL_NODATA value {s:?}"))
+                    })?)
+                }
+                None => None,
+            };
         let datetime = match dec.find_tag(Tag::DateTime) {
-            Ok(Some(v)) => v
-                .into_string()
-                .ok()
-                .map(|s| s.trim_matches('\0').to_string()),
+            Ok(Some(v)) => v.into_string().ok().map(|s| s.trim_matches('\0').to_string()),
             _ => None,
         };
         Ok(GeoTiff {
@@ -373,26 +351,20 @@ impl GeoTiff {
                     if cnt == 0 {
                         continue; // sparse chunk (GDAL SPARSE_OK): stays nodata
                     }
-                    if cnt > MAX_CHUNK_BYTES
-                        || off.checked_add(cnt).is_none_or(|end| end > file_len)
-                    {
+                    if cnt > MAX_CHUNK_BYTES || off.checked_add(cnt).is_none_or(|end| end > file_len) {
                         return Err(Error::not_raster(
                             path,
                             format!("strip/tile {idx} lies outside the file"),
                         ));
                     }
                     raw.resize(cnt as usize, 0);
-                    file.seek(SeekFrom::Start(off))
-                        .map_err(|e| Error::io(path, e))?;
+                    file.seek(SeekFrom::Start(off)).map_err(|e| Error::io(path, e))?;
                     file.read_exact(&mut raw).map_err(|e| Error::io(path, e))?;
                     let expected = dw * dh * spp * l.kind.size();
                     let bytes = decompress(l.codec, &raw, expected)
                         .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
-                    let vals =
-                        samples_to_f64(&bytes, l.kind, l.little_endian, l.predictor, dw, spp)
-                            .map_err(|e| {
-                                Error::not_raster(path, format!("strip/tile {idx}: {e}"))
-                            })?;
+                    let vals = samples_to_f64(&bytes, l.kind, l.little_endian, l.predictor, dw, spp)
+                        .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
                     let vals = to_f32(&vals, nodata);
                     let (dw, dh) = (
                         dw.min(info.width - cx * l.chunk_w),
@@ -411,8 +383,7 @@ impl GeoTiff {
                             let base = src_row + (c - x0) * spp;
                             for s in 0..spp {
                                 let band = if l.planar { plane } else { s };
-                                out[[band, r - window.row_off, c - window.col_off]] =
-                                    vals[base + s];
+                                out[[band, r - window.row_off, c - window.col_off]] = vals[base + s];
                             }
                         }
                     }
@@ -485,9 +456,7 @@ fn to_f32(v: &[f64], nodata: Option<f64>) -> Vec<f32> {
 
 fn f64_tag(dec: &mut Decoder<BufReader<File>>, path: &Path, tag: u16) -> Result<Option<Vec<f64>>> {
     match dec.find_tag(Tag::Unknown(tag)) {
-        Ok(Some(v)) => Ok(Some(
-            v.into_f64_vec().map_err(|e| Error::not_raster(path, e))?,
-        )),
+        Ok(Some(v)) => Ok(Some(v.into_f64_vec().map_err(|e| Error::not_raster(path, e))?)),
         Ok(None) => Ok(None),
         Err(e) => Err(Error::not_raster(path, e)),
     }

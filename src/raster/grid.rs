@@ -73,20 +73,13 @@ pub fn ground_pixel_size_m(info: &RasterInfo, crs: &Crs, col: f64, row: f64) -> 
 
 /// Representative ground sample distance of a raster: measured at its centre.
 pub fn raster_gsd_m(info: &RasterInfo, crs: &Crs) -> Result<f64> {
-    let (dx, dy) =
-        ground_pixel_size_m(info, crs, info.width as f64 / 2.0, info.height as f64 / 2.0)?;
+    let (dx, dy) = ground_pixel_size_m(info, crs, info.width as f64 / 2.0, info.height as f64 / 2.0)?;
     Ok((dx * dy).sqrt())
 }
 
 /// Size of one pixel of `info` expressed in units of `grid_crs`, measured at world
 /// point (gx, gy) of the grid CRS: the geometric mean of the transformed pixel edges.
-pub fn pixel_size_in(
-    info: &RasterInfo,
-    src_crs: &Crs,
-    grid_crs: &Crs,
-    gx: f64,
-    gy: f64,
-) -> Result<f64> {
+pub fn pixel_size_in(info: &RasterInfo, src_crs: &Crs, grid_crs: &Crs, gx: f64, gy: f64) -> Result<f64> {
     let to_src = Transformer::new(grid_crs, src_crs);
     let to_grid = Transformer::new(src_crs, grid_crs);
     let inv = info

@@ -38,10 +38,7 @@ impl GeoTransform {
     /// World coordinates of fractional pixel position (col, row) (corner convention).
     pub fn apply(&self, col: f64, row: f64) -> (f64, f64) {
         let g = &self.0;
-        (
-            g[0] + col * g[1] + row * g[2],
-            g[3] + col * g[4] + row * g[5],
-        )
+        (g[0] + col * g[1] + row * g[2], g[3] + col * g[4] + row * g[5])
     }
 
     /// Inverse transform; `None` when the matrix is singular.
@@ -123,11 +120,7 @@ impl Window {
         width: usize,
         height: usize,
     ) -> Option<Window> {
-        if !(min_col.is_finite()
-            && min_row.is_finite()
-            && max_col.is_finite()
-            && max_row.is_finite())
-        {
+        if !(min_col.is_finite() && min_row.is_finite() && max_col.is_finite() && max_row.is_finite()) {
             return None;
         }
         let c0 = (min_col.floor() as i64 - pad as i64).max(0);

@@ -59,12 +59,7 @@ pub fn source_coords(
 }
 
 /// Resamples `src` onto `grid`. `factor` is the grid pixel size in source pixels.
-pub fn resample(
-    src: &dyn RasterSource,
-    src_crs: &Crs,
-    grid: &Grid,
-    grid_crs: &Crs,
-) -> Result<Resampled> {
+pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &Crs) -> Result<Resampled> {
     let info = src.info();
     let inv = info
         .transform
@@ -81,12 +76,8 @@ pub fn resample(
         Method::Bilinear => 1.0,
         Method::Average { factor } => factor / 2.0 + 1.0,
     };
-    let (mut c0, mut r0, mut c1, mut r1) = (
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    );
+    let (mut c0, mut r0, mut c1, mut r1) =
+        (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
     for &(c, r) in &coords {
         if c.is_finite() && r.is_finite() {
             c0 = c0.min(c - half);

@@ -64,8 +64,7 @@ multiband!(F32x4, f32, 32, SampleFormat::IEEEFP, 4);
 
 /// GeoKeyDirectory for an EPSG code: projected (3072) or geographic (2048), PixelIsArea.
 pub fn geokeys(epsg: u32, geographic: bool) -> Result<Vec<u16>> {
-    let code = u16::try_from(epsg)
-        .map_err(|_| Error::Crs(format!("EPSG:{epsg} does not fit a GeoKey")))?;
+    let code = u16::try_from(epsg).map_err(|_| Error::Crs(format!("EPSG:{epsg} does not fit a GeoKey")))?;
     let (model, key) = if geographic { (2, 2048) } else { (1, 3072) };
     Ok(vec![
         1, 1, 0, 3, 1024, 0, 1, model, 1025, 0, 1, 1, key, 0, 1, code,
@@ -103,8 +102,7 @@ where
                 .map_err(err)?;
         } else {
             let m = [
-                g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-                1.0,
+                g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0,
             ];
             dir.write_tag(Tag::Unknown(34264), &m[..]).map_err(err)?;
         }
@@ -116,17 +114,13 @@ where
             } else {
                 format!("{nd}")
             };
-            dir.write_tag(Tag::Unknown(42113), s.as_str())
-                .map_err(err)?;
+            dir.write_tag(Tag::Unknown(42113), s.as_str()).map_err(err)?;
         }
         if let Some(dt) = &meta.datetime {
             dir.write_tag(Tag::DateTime, dt.as_str()).map_err(err)?;
         }
-        dir.write_tag(
-            Tag::Software,
-            concat!("stagewatch ", env!("CARGO_PKG_VERSION")),
-        )
-        .map_err(err)?;
+        dir.write_tag(Tag::Software, concat!("stagewatch ", env!("CARGO_PKG_VERSION")))
+            .map_err(err)?;
         img.write_data(data).map_err(err)?;
     }
     Ok(buf.into_inner())
@@ -196,10 +190,7 @@ mod tests {
         write_geotiff(&p, w, h, 3, Samples::U16(&data), &meta).unwrap();
         let g = GeoTiff::open(&p).unwrap();
         let info = g.info();
-        assert_eq!(
-            (info.width, info.height, info.bands, info.epsg),
-            (5, 4, 3, 32636)
-        );
+        assert_eq!((info.width, info.height, info.bands, info.epsg), (5, 4, 3, 32636));
         assert_eq!(info.transform, meta.transform);
         assert_eq!(info.datetime.as_deref(), Some("2026:01:02 03:04:05"));
         let b = read_all(&g).unwrap();

@@ -24,9 +24,8 @@ pub fn detections_geojson(dets: &[Detection]) -> String {
             })
         })
         .collect();
-    let mut s =
-        serde_json::to_string_pretty(&json!({"type": "FeatureCollection", "features": features}))
-            .expect("geojson serialises");
+    let mut s = serde_json::to_string_pretty(&json!({"type": "FeatureCollection", "features": features}))
+        .expect("geojson serialises");
     s.push('\n');
     s
 }

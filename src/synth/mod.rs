@@ -141,8 +141,8 @@ pub struct Rendered {
 }
 
 fn world_origin() -> Result<(f64, f64)> {
-    let (e, n) = Transformer::new(&Crs::wgs84(), &Crs::from_epsg(WORLD_EPSG)?)
-        .apply_checked(ANCHOR.0, ANCHOR.1)?;
+    let (e, n) =
+        Transformer::new(&Crs::wgs84(), &Crs::from_epsg(WORLD_EPSG)?).apply_checked(ANCHOR.0, ANCHOR.1)?;
     Ok(((e / 10.0).floor() * 10.0, (n / 10.0).floor() * 10.0))
 }
 
@@ -175,10 +175,8 @@ fn slots(s: &SiteSpec, origin: (f64, f64), layout: Layout) -> Vec<RectObj> {
     for r in 0..s.rows {
         for c in 0..s.cols {
             let k = (r * s.cols + c) as i64;
-            let u = (c as f64 - (s.cols as f64 - 1.0) / 2.0) * across
-                + jitter * (hash01(k, 1, 3) - 0.5);
-            let v = (r as f64 - (s.rows as f64 - 1.0) / 2.0) * ROW_PITCH_M
-                + jitter * (hash01(k, 2, 3) - 0.5);
+            let u = (c as f64 - (s.cols as f64 - 1.0) / 2.0) * across + jitter * (hash01(k, 1, 3) - 0.5);
+            let v = (r as f64 - (s.rows as f64 - 1.0) / 2.0) * ROW_PITCH_M + jitter * (hash01(k, 2, 3) - 0.5);
             out.push(RectObj {
                 cx: pad.cx + u * cs - v * sn,
                 cy: pad.cy + u * sn + v * cs,
@@ -220,29 +218,13 @@ fn world_objects(sc: &Scenario, origin: (f64, f64), after: bool) -> Vec<(Kind, S
     };
     objs.push((
         Kind::Road,
-        Shape::Rect(rect(
-            ox + WORLD_W_M / 2.0,
-            oy + 210.0,
-            WORLD_W_M + 40.0,
-            6.0,
-            0.0,
-        )),
+        Shape::Rect(rect(ox + WORLD_W_M / 2.0, oy + 210.0, WORLD_W_M + 40.0, 6.0, 0.0)),
     ));
     objs.push((
         Kind::Road,
-        Shape::Rect(rect(
-            ox + 230.0,
-            oy + WORLD_H_M / 2.0,
-            6.0,
-            WORLD_H_M + 40.0,
-            0.0,
-        )),
+        Shape::Rect(rect(ox + 230.0, oy + WORLD_H_M / 2.0, 6.0, WORLD_H_M + 40.0, 0.0)),
     ));
-    let pads: Vec<RectObj> = sc
-        .sites
-        .iter()
-        .map(|s| pad_rect(s, origin, sc.layout))
-        .collect();
+    let pads: Vec<RectObj> = sc.sites.iter().map(|s| pad_rect(s, origin, sc.layout)).collect();
     for p in &pads {
         objs.push((Kind::Pad, Shape::Rect(*p)));
     }

@@ -21,12 +21,7 @@ pub fn image_grid(spec: &ImageSpec, origin: (f64, f64)) -> Result<(GeoTransform,
     let crs = Crs::from_epsg(spec.epsg)?;
     let tr = Transformer::new(&world, &crs);
     let (x0, y0, x1, y1) = spec.extent_m;
-    let mut b = (
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    );
+    let mut b = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
     for (x, y) in [(x0, y0), (x1, y0), (x1, y1), (x0, y1)] {
         let (px, py) = tr.apply_checked(origin.0 + x, origin.1 + y)?;
         b = (b.0.min(px), b.1.min(py), b.2.max(px), b.3.max(py));
@@ -74,8 +69,7 @@ fn planes(
                             let mut rf = world.reflectance(wx, wy, spec.season);
                             if let Some(cl) = cloud {
                                 let a = cloud_alpha(wx, wy, cl);
-                                let puff =
-                                    0.03 * (hash01((wx / 4.0) as i64, (wy / 4.0) as i64, 99) - 0.5);
+                                let puff = 0.03 * (hash01((wx / 4.0) as i64, (wy / 4.0) as i64, 99) - 0.5);
                                 let white = [0.86 + puff, 0.87 + puff, 0.89 + puff, 0.84 + puff];
                                 for b in 0..4 {
                                     rf[b] = rf[b] * (1.0 - a) + white[b] * a;

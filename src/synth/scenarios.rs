@@ -39,37 +39,10 @@ pub fn base_sites(steady: bool) -> Vec<SiteSpec> {
         after: if steady { before } else { after },
     };
     vec![
-        s(
-            "alpha",
-            "Alpha staging area",
-            (110.0, 300.0),
-            0.0,
-            4,
-            6,
-            24,
-            2,
-        ),
+        s("alpha", "Alpha staging area", (110.0, 300.0), 0.0, 4, 6, 24, 2),
         s("bravo", "Bravo depot", (330.0, 310.0), 25.0, 4, 4, 16, 16),
-        s(
-            "charlie",
-            "Charlie field",
-            (120.0, 110.0),
-            -15.0,
-            3,
-            6,
-            6,
-            18,
-        ),
-        s(
-            "delta",
-            "Delta railhead",
-            (340.0, 110.0),
-            10.0,
-            4,
-            5,
-            20,
-            10,
-        ),
+        s("charlie", "Charlie field", (120.0, 110.0), -15.0, 3, 6, 6, 18),
+        s("delta", "Delta railhead", (340.0, 110.0), 10.0, 4, 5, 20, 10),
         s("foxtrot", "Foxtrot edge", (520.0, 215.0), 90.0, 2, 4, 8, 8),
         s(
             "echo",
@@ -109,15 +82,13 @@ pub fn scenario(name: &str) -> Result<Scenario> {
     let before = image(32636, 0.5, "2026-03-02", 1);
     let after = image(32636, 0.5, "2026-04-14", 2);
     let sc =
-        |name, description, before: ImageSpec, after: ImageSpec, steady: bool, layout: Layout| {
-            Scenario {
-                name,
-                description,
-                before,
-                after,
-                sites: base_sites(steady),
-                layout,
-            }
+        |name, description, before: ImageSpec, after: ImageSpec, steady: bool, layout: Layout| Scenario {
+            name,
+            description,
+            before,
+            after,
+            sites: base_sites(steady),
+            layout,
         };
     let normal = Layout::default();
     Ok(match name {

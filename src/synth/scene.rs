@@ -206,12 +206,8 @@ impl World {
                 let g = 0.04 * grain;
                 [0.07 + g, 0.14 + g, 0.05 + g, 0.50 + g]
             }
-            (Season::Summer, Some(Kind::TreeShadow | Kind::BuildingShadow)) => {
-                [0.08, 0.09, 0.08, 0.12]
-            }
-            (Season::Snow, Some(Kind::TreeShadow | Kind::BuildingShadow)) => {
-                [0.30, 0.32, 0.38, 0.28]
-            }
+            (Season::Summer, Some(Kind::TreeShadow | Kind::BuildingShadow)) => [0.08, 0.09, 0.08, 0.12],
+            (Season::Snow, Some(Kind::TreeShadow | Kind::BuildingShadow)) => [0.30, 0.32, 0.38, 0.28],
             (Season::Summer, Some(Kind::VehicleShadow)) => [0.09, 0.09, 0.08, 0.08],
             (Season::Snow, Some(Kind::VehicleShadow)) => [0.28, 0.30, 0.36, 0.26],
             (_, Some(Kind::Building)) => [0.72 + 0.01 * grain, 0.70, 0.68, 0.38],

@@ -76,11 +76,7 @@ pub fn tiffs_below(dir: &Path) -> Vec<PathBuf> {
     files_below(dir)
         .into_iter()
         .filter(|p| {
-            let n = p
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .to_ascii_lowercase();
+            let n = p.file_name().unwrap().to_string_lossy().to_ascii_lowercase();
             n.ends_with(".tif") || n.ends_with(".tiff")
         })
         .collect()

@@ -12,18 +12,18 @@
 //! along the principal axes (exact for a pixel-aligned rectangle). A component is a
 //! vehicle when its area, length and elongation fit the [`VehicleClass`].
 
+pub mod split;
+
 use ndarray::Array3;
 use rayon::prelude::*;
 
 use crate::stats::{quantile, robust_sigma};
 
 /// The vehicle sizes looked for.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum VehicleClass {
-    /// Armoured and military trucks: 8-45 m2, 4-12 m long, at least 2 m wide.
+    /// Armoured and military trucks: 8-45 m2, 4-12 m long, at least 2.4 m wide.
     Military,
     /// Passenger cars: 4-15 m2, 3-6 m long.
     Car,
@@ -55,7 +55,7 @@ impl VehicleClass {
                 max_area_m2: 45.0,
                 min_length_m: 4.0,
                 max_length_m: 12.0,
-                min_width_m: 2.0,
+                min_width_m: 2.4,
                 min_aspect: 1.5,
                 max_width_m: 6.0,
             },
@@ -162,11 +162,7 @@ pub fn gray_morph(img: &[f32], w: usize, h: usize, r: usize, max: bool) -> Vec<f
             (0..w).map(move |x| {
                 let lo = x.saturating_sub(r);
                 let hi = (x + r).min(w - 1);
-                row[lo..=hi]
-                    .iter()
-                    .copied()
-                    .reduce(pick)
-                    .unwrap_or(f32::NAN)
+                row[lo..=hi].iter().copied().reduce(pick).unwrap_or(f32::NAN)
             })
         })
         .collect();
@@ -274,8 +270,22 @@ pub fn label(mask: &[bool], w: usize, h: usize, conn: Connectivity) -> (Vec<u32>
     (labels, n)
 }
 
-/// Area, centroid and principal-axis length/width (pixels) of each label 1..=n.
-pub fn measure(labels: &[u32], n: u32, w: usize) -> Vec<(usize, f64, f64, f64, f64)> {
+/// Second-moment description of a component, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moments {
+    pub area_px: usize,
+    /// Centroid (corner convention: pixel centres at +0.5).
+    pub cx: f64,
+    pub cy: f64,
+    /// sqrt(12 lambda + 1) along the major and minor principal axes.
+    pub len_px: f64,
+    pub wid_px: f64,
+    /// Direction of the major axis, radians from +x (columns) toward +y (rows).
+    pub angle: f64,
+}
+
+/// Area, centroid, principal-axis length/width and orientation of each label 1..=n.
+pub fn measure(labels: &[u32], n: u32, w: usize) -> Vec<Moments> {
     let mut acc = vec![[0.0f64; 6]; n as usize + 1];
     for (i, &l) in labels.iter().enumerate() {
         if l != 0 {
@@ -301,13 +311,14 @@ pub fn measure(labels: &[u32], n: u32, w: usize) -> Vec<(usize, f64, f64, f64, f
             let disc = ((sxx - syy).powi(2) / 4.0 + sxy * sxy).sqrt();
             let l1 = (tr / 2.0 + disc).max(0.0);
             let l2 = (tr / 2.0 - disc).max(0.0);
-            (
-                n as usize,
+            Moments {
+                area_px: n as usize,
                 cx,
                 cy,
-                (12.0 * l1 + 1.0).sqrt(),
-                (12.0 * l2 + 1.0).sqrt(),
-            )
+                len_px: (12.0 * l1 + 1.0).sqrt(),
+                wid_px: (12.0 * l2 + 1.0).sqrt(),
+                angle: 0.5 * (2.0 * sxy).atan2(sxx - syy),
+            }
         })
         .collect()
 }
@@ -331,18 +342,31 @@ pub fn half_maximum(mask: &[bool], response: &[f32], w: usize, h: usize, thr: f3
         .collect()
 }
 
-/// Median of the finite values in the (2 half + 1)^2 box around (cx, cy).
-fn local_median(
+/// The q-quantile of the finite values in the (2 half + 1)^2 box around (cx, cy); the
+/// box doubles (up to 4x) until at least a fifth of it holds finite values.
+fn local_quantile(
     vals: &[f32],
     w: usize,
     h: usize,
     cx: usize,
     cy: usize,
     half: usize,
+    q: f64,
 ) -> Option<f32> {
-    let (x0, x1) = (cx.saturating_sub(half), (cx + half).min(w - 1));
-    let (y0, y1) = (cy.saturating_sub(half), (cy + half).min(h - 1));
-    crate::stats::median((y0..=y1).flat_map(|y| vals[y * w + x0..=y * w + x1].iter().copied()))
+    let mut half = half;
+    for _ in 0..3 {
+        let (x0, x1) = (cx.saturating_sub(half), (cx + half).min(w - 1));
+        let (y0, y1) = (cy.saturating_sub(half), (cy + half).min(h - 1));
+        let v: Vec<f32> = (y0..=y1)
+            .flat_map(|y| vals[y * w + x0..=y * w + x1].iter().copied())
+            .filter(|x| x.is_finite())
+            .collect();
+        if v.len() * 5 >= (x1 - x0 + 1) * (y1 - y0 + 1) {
+            return quantile(&v, q);
+        }
+        half *= 2;
+    }
+    None
 }
 
 /// Detects vehicle-sized blobs in `img` (`[band, row, col]`) at pixels where `valid`.
@@ -369,6 +393,11 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -
     let r = ((spec.max_width_m / gsd_m) / 2.0).ceil().max(1.0) as usize + 1;
     let min_contrast = p.min_contrast_fraction * (hi - lo).max(1e-6);
     let mut blobs = Vec::new();
+    // Candidates of both polarities first: the background level of either is the image
+    // without the dark candidates (packed rows of dark vehicles would otherwise drag the
+    // local level toward their own brightness). Bright candidates stay in it, so that
+    // bare strips between dark vehicles set the level bright ones must exceed.
+    let mut candidates = Vec::new();
     for polarity in [Polarity::Dark, Polarity::Bright] {
         let th = top_hat(&filled, w, h, r, polarity);
         let th_valid: Vec<f32> = th
@@ -382,6 +411,18 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -
         };
         let thr = (med + p.k_sigma * sigma).max(min_contrast);
         let mask: Vec<bool> = th.iter().zip(valid).map(|(&t, &v)| v && t > thr).collect();
+        candidates.push((polarity, th, thr, mask));
+    }
+    let background: Vec<f32> = (0..w * h)
+        .map(|i| {
+            if candidates.iter().any(|c| c.0 == Polarity::Dark && c.3[i]) {
+                f32::NAN
+            } else {
+                vals[i]
+            }
+        })
+        .collect();
+    for (polarity, th, thr, mask) in candidates {
         let mask = half_maximum(&mask, &th, w, h, thr);
         let (labels, n) = label(&mask, w, h, Connectivity::Eight);
         let mut sums = vec![0.0f64; n as usize + 1];
@@ -389,25 +430,44 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -
             sums[l as usize] += b as f64;
         }
         let bg_half = ((spec.max_length_m * 1.25) / gsd_m).ceil() as usize;
-        for (k, (area_px, cx, cy, len_px, wid_px)) in measure(&labels, n, w).into_iter().enumerate()
-        {
+        for (k, m) in measure(&labels, n, w).into_iter().enumerate() {
+            let (area_px, cx, cy) = (m.area_px, m.cx, m.cy);
             let area_m2 = area_px as f64 * gsd_m * gsd_m;
-            let length_m = len_px * gsd_m;
-            let width_m = wid_px * gsd_m;
-            if area_m2 < spec.min_area_m2
-                || area_m2 > spec.max_area_m2
-                || length_m < spec.min_length_m
-                || length_m > spec.max_length_m
-                || width_m < spec.min_width_m
-                || length_m / width_m < spec.min_aspect
+            let length_m = m.len_px * gsd_m;
+            let width_m = m.wid_px * gsd_m;
+            let fits = |area_m2: f64, length_m: f64, width_m: f64| {
+                area_m2 >= spec.min_area_m2
+                    && area_m2 <= spec.max_area_m2
+                    && length_m >= spec.min_length_m
+                    && length_m <= spec.max_length_m
+                    && width_m >= spec.min_width_m
+                    && length_m / width_m >= spec.min_aspect
+            };
+            // A component too big for one vehicle may be a packed row of them.
+            let (parts, axis) = if fits(area_m2, length_m, width_m) {
+                (1, m)
+            } else if (area_m2 > spec.max_area_m2 || length_m > spec.max_length_m)
+                && width_m >= spec.min_width_m
+                && width_m <= spec.max_length_m
             {
+                split::count_in_row(&filled, w, h, &m, gsd_m, &spec, min_contrast)
+            } else {
+                (0, m)
+            };
+            if parts == 0 {
                 continue;
             }
-            // The object must stand out from the local background level (the median
-            // around it), not just from the morphological envelope: a gravel gap
-            // between two dark vehicles is "bright" for the top-hat but not for this.
+            // The object must stand out from the local background level, not just from
+            // the morphological envelope: dark objects against the local median, bright
+            // ones against the local upper quartile, so that a strip of bare ground
+            // framed by dark vehicles and grass does not pass for a bright vehicle.
             let mean = (sums[k + 1] / area_px as f64) as f32;
-            let bg = local_median(&vals, w, h, cx as usize, cy as usize, bg_half);
+            let q = match polarity {
+                Polarity::Dark => 0.5,
+                Polarity::Bright => 0.75,
+            };
+            let bg = local_quantile(&background, w, h, cx as usize, cy as usize, bg_half, q)
+                .or_else(|| local_quantile(&vals, w, h, cx as usize, cy as usize, bg_half, q));
             let stands_out = match (polarity, bg) {
                 (Polarity::Dark, Some(bg)) => bg - mean >= min_contrast,
                 (Polarity::Bright, Some(bg)) => mean - bg >= min_contrast,
@@ -416,15 +476,19 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -
             if !stands_out {
                 continue;
             }
-            blobs.push(Blob {
-                col: cx,
-                row: cy,
-                area_px,
-                area_m2,
-                length_m,
-                width_m,
-                polarity,
-            });
+            if parts == 1 {
+                blobs.push(Blob {
+                    col: cx,
+                    row: cy,
+                    area_px,
+                    area_m2,
+                    length_m,
+                    width_m,
+                    polarity,
+                });
+            } else {
+                blobs.extend(split::split_row(&axis, parts, gsd_m, polarity));
+            }
         }
     }
     blobs
@@ -467,9 +531,9 @@ mod tests {
         }
         let (l, n) = label(&m, w, h, Connectivity::Eight);
         let s = measure(&l, n, w);
-        assert_eq!(s[0].0, 48);
-        assert!((s[0].3 - 12.0).abs() < 1e-9 && (s[0].4 - 4.0).abs() < 1e-9);
-        assert_eq!((s[0].1, s[0].2), (9.0, 4.0));
+        assert_eq!(s[0].area_px, 48);
+        assert!((s[0].len_px - 12.0).abs() < 1e-9 && (s[0].wid_px - 4.0).abs() < 1e-9);
+        assert_eq!((s[0].cx, s[0].cy, s[0].angle), (9.0, 4.0, 0.0));
     }
 
     #[test]
