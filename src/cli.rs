@@ -93,6 +93,62 @@ pub enum Command {
         #[arg(long)]
         no_cloud_mask: bool,
     },
+    /// Count vehicles on a single date.
+    Detect {
+        /// The image.
+        #[arg(long)]
+        image: PathBuf,
+        /// Sites GeoJSON.
+        #[arg(long)]
+        sites: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Acquisition date (YYYY-MM-DD); default: the file's DateTime.
+        #[arg(long)]
+        date: Option<String>,
+        /// Mask raster (nonzero = not observed).
+        #[arg(long)]
+        mask: Option<PathBuf>,
+        /// Vehicle sizes to count.
+        #[arg(long, value_enum, default_value_t = VehicleClass::Military)]
+        vehicle_class: VehicleClass,
+        /// Raster reader.
+        #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
+        reader: ReaderArg,
+    },
+    /// Precision, recall, F1 and per-site count error of detections against truth.
+    Eval {
+        /// detections.geojson from `compare` or `detect`.
+        #[arg(long)]
+        detections: PathBuf,
+        /// Truth: GeoJSON of vehicle points or polygons (`site_id`, `date` optional).
+        #[arg(long)]
+        truth: PathBuf,
+        /// Maximum distance of a match, metres.
+        #[arg(long, default_value_t = 1.5)]
+        match_distance_m: f64,
+        /// Also write the result as JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Wrap a labelled aerial frame (PNG + YOLO boxes) as a GeoTIFF scene for `detect`.
+    WrapFrame {
+        #[arg(long)]
+        png: PathBuf,
+        /// YOLO labels: `class cx cy w h` per line, normalised.
+        #[arg(long)]
+        yolo: PathBuf,
+        /// Ground sample distance to assign, metres.
+        #[arg(long, default_value_t = 0.14)]
+        gsd_m: f64,
+        /// Label classes that are vehicles.
+        #[arg(long, value_delimiter = ',', default_value = "0,1,2,3")]
+        classes: Vec<u32>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Render a synthetic before/after scenario with known truth.
     Synth {
         /// Output folder.
@@ -245,6 +301,78 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("stagewatch: site {}: {}", s.id, s.error.as_deref().unwrap_or(""));
             }
             Ok(exit_for(&o))
+        }
+        Command::Detect {
+            image,
+            sites,
+            out,
+            date,
+            mask,
+            vehicle_class,
+            reader,
+        } => {
+            let args = crate::pipeline::detect::DetectArgs {
+                image,
+                sites,
+                out: out.clone(),
+                date,
+                mask,
+                settings: Settings::for_class(vehicle_class),
+                backend: reader.backend(),
+            };
+            let (rep, errors) = crate::pipeline::detect::run_detect(&args)?;
+            if !cli.quiet {
+                for s in &rep.sites {
+                    println!(
+                        "{:<12} {:>6} vehicles  observed {:>5.1}%",
+                        s.id,
+                        s.vehicles,
+                        100.0 * s.observed_fraction
+                    );
+                }
+                println!("outputs: {}", out.display());
+            }
+            Ok(if errors > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Eval {
+            detections,
+            truth,
+            match_distance_m,
+            out,
+        } => {
+            let det = crate::eval::load_points(&detections)?;
+            let tru = crate::eval::load_points(&truth)?;
+            let r = crate::eval::evaluate(&det, &tru, match_distance_m);
+            let mut json = serde_json::to_string_pretty(&r).expect("json");
+            json.push('\n');
+            if let Some(p) = out {
+                crate::fsutil::write_atomic(&p, json.as_bytes())?;
+            }
+            print!("{json}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::WrapFrame {
+            png,
+            yolo,
+            gsd_m,
+            classes,
+            out,
+        } => {
+            let f = crate::eval::frames::wrap_frame(&png, &yolo, gsd_m, &classes, &out)?;
+            if !cli.quiet {
+                println!(
+                    "wrote {}, {}, {} ({} vehicles)",
+                    f.image.display(),
+                    f.sites.display(),
+                    f.truth.display(),
+                    f.vehicles
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Synth { out, scenario, list } => {
             if list {

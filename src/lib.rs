@@ -12,6 +12,7 @@ pub mod blobs;
 pub mod change;
 pub mod cli;
 pub mod error;
+pub mod eval;
 pub mod evidence;
 pub mod fsutil;
 pub mod pipeline;

@@ -5,6 +5,7 @@
 //! status `error` and the others finish. Sites run in parallel with rayon and results are
 //! collected in input order; every output file is written atomically.
 
+pub mod detect;
 pub mod site;
 
 use std::path::{Path, PathBuf};
@@ -108,12 +109,12 @@ pub fn normalise_date(s: &str) -> Option<String> {
     ok.then_some(d)
 }
 
-fn crs_of(src: &dyn RasterSource) -> Result<Crs> {
+pub(crate) fn crs_of(src: &dyn RasterSource) -> Result<Crs> {
     let info = src.info();
     Crs::from_epsg(info.epsg).map_err(|e| Error::unsupported(&info.path, format!("its CRS ({e})")))
 }
 
-fn image_input(src: &dyn RasterSource, crs: &Crs, date: Option<String>) -> Result<ImageInput> {
+pub(crate) fn image_input(src: &dyn RasterSource, crs: &Crs, date: Option<String>) -> Result<ImageInput> {
     let info = src.info();
     let gsd_m = raster_gsd_m(info, crs).map_err(|e| Error::no_georef(&info.path, e.to_string()))?;
     Ok(ImageInput {

@@ -123,13 +123,13 @@ pub fn site_grid(
 
 /// One date on the grid: pixels, how they were resampled, and where they are clear
 /// apart from clouds (inside the image, not nodata, not saturated, not user-masked).
-struct OnGrid {
-    data: Array3<f32>,
-    method: Method,
-    clear: Vec<bool>,
+pub struct OnGrid {
+    pub data: Array3<f32>,
+    pub method: Method,
+    pub clear: Vec<bool>,
 }
 
-fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
+pub fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
     let r = resample(d.src, &d.crs, grid, grid_crs)?;
     let mut clear = finite_all(&r.data);
     if let Some(white) = white_level(d.src.info().data_type) {
@@ -154,7 +154,7 @@ fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
 }
 
 /// Visible bands (the first three) of a date.
-fn visible(img: &Array3<f32>) -> Array3<f32> {
+pub fn visible(img: &Array3<f32>) -> Array3<f32> {
     img.slice(ndarray::s![..img.dim().0.min(3), .., ..]).to_owned()
 }
 

@@ -318,7 +318,8 @@ fn covered(spec: &ImageSpec, s: &SiteSpec, layout: Layout) -> (bool, bool) {
 }
 
 /// Renders scenario `name` into `dir`: `before.tif`, `after.tif`, `sites.geojson`,
-/// `truth.json`.
+/// `truth.json` (per-site counts and vehicles) and `truth.geojson` (a point per vehicle
+/// with `site_id` and `date`, for `stagewatch eval`).
 pub fn render_scenario(name: &str, dir: &Path) -> Result<Rendered> {
     let sc = scenario(name)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -396,6 +397,20 @@ pub fn render_scenario(name: &str, dir: &Path) -> Result<Rendered> {
         sites: truth_sites,
         vehicles,
     };
+    let points: Vec<_> = truth_data
+        .vehicles
+        .iter()
+        .map(|v| {
+            serde_json::json!({"type": "Feature",
+                "properties": {"site_id": v.site_id, "date": v.date, "length_m": v.length_m, "width_m": v.width_m},
+                "geometry": {"type": "Point", "coordinates": [v.lon, v.lat]}})
+        })
+        .collect();
+    let fc = serde_json::json!({"type": "FeatureCollection", "features": points});
+    write_atomic(
+        &dir.join("truth.geojson"),
+        serde_json::to_string_pretty(&fc).expect("json").as_bytes(),
+    )?;
     let truth = dir.join("truth.json");
     write_atomic(
         &truth,

@@ -1,0 +1,244 @@
+//! Detection accuracy against ground truth (`stagewatch eval`).
+//!
+//! Detections and truth are lon/lat points (truth polygons count by their vertex
+//! centroid). Matching is one-to-one: all detection-truth pairs closer than
+//! `match_distance_m` are taken in order of increasing distance, each point used at
+//! most once (greedy bipartite matching, the usual rule of detection benchmarks such as
+//! the DOTA and xView evaluations for point targets). Precision = TP / detections,
+//! recall = TP / truth, F1 their harmonic mean. Counts are also compared per site (and
+//! per date when both files carry `date`): count error = |detected - truth| / truth.
+
+pub mod frames;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// A point with the site and date it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub lon: f64,
+    pub lat: f64,
+    pub site_id: Option<String>,
+    pub date: Option<String>,
+}
+
+/// Accuracy of one evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub match_distance_m: f64,
+    pub detections: usize,
+    pub truth: usize,
+    pub true_positives: usize,
+    pub false_positives: usize,
+    pub false_negatives: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub per_site: Vec<SiteCount>,
+}
+
+/// Counts of one site (and date).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteCount {
+    pub site_id: Option<String>,
+    pub date: Option<String>,
+    pub detected: usize,
+    pub truth: usize,
+    /// |detected - truth| / truth; null when truth is 0.
+    pub count_error: Option<f64>,
+}
+
+/// Ground distance in metres between two lon/lat points (equirectangular; exact enough
+/// at matching distances of metres).
+pub fn distance_m(a: &Point, b: &Point) -> f64 {
+    let lat = ((a.lat + b.lat) / 2.0).to_radians();
+    let dx = (a.lon - b.lon) * 111_320.0 * lat.cos();
+    let dy = (a.lat - b.lat) * 110_574.0;
+    dx.hypot(dy)
+}
+
+/// Reads Point / Polygon / MultiPolygon features of a GeoJSON FeatureCollection.
+pub fn load_points(path: &Path) -> Result<Vec<Point>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_points(&text).map_err(|m| Error::input(path, m))
+}
+
+/// Parses points out of GeoJSON text.
+pub fn parse_points(text: &str) -> Result<Vec<Point>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let feats = v
+        .get("features")
+        .and_then(Value::as_array)
+        .ok_or("not a FeatureCollection")?;
+    let mut out = Vec::with_capacity(feats.len());
+    for (i, f) in feats.iter().enumerate() {
+        let g = f.get("geometry").ok_or(format!("feature {i}: no geometry"))?;
+        let coords = g
+            .get("coordinates")
+            .ok_or(format!("feature {i}: no coordinates"))?;
+        let (lon, lat) = match g.get("type").and_then(Value::as_str) {
+            Some("Point") => pos(coords).ok_or(format!("feature {i}: bad Point"))?,
+            Some("Polygon") => centroid(coords.get(0)).ok_or(format!("feature {i}: bad Polygon"))?,
+            Some("MultiPolygon") => centroid(coords.get(0).and_then(|p| p.get(0)))
+                .ok_or(format!("feature {i}: bad MultiPolygon"))?,
+            other => {
+                return Err(format!(
+                    "feature {i}: geometry {other:?} is not a Point or Polygon"
+                ))
+            }
+        };
+        let prop = |k: &str| {
+            f.get("properties")
+                .and_then(|p| p.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        out.push(Point {
+            lon,
+            lat,
+            site_id: prop("site_id"),
+            date: prop("date"),
+        });
+    }
+    Ok(out)
+}
+
+fn pos(v: &Value) -> Option<(f64, f64)> {
+    Some((v.get(0)?.as_f64()?, v.get(1)?.as_f64()?))
+}
+
+fn centroid(ring: Option<&Value>) -> Option<(f64, f64)> {
+    let pts: Vec<(f64, f64)> = ring?.as_array()?.iter().filter_map(pos).collect();
+    // Drop the closing vertex.
+    let n = if pts.len() > 1 && pts.first() == pts.last() {
+        pts.len() - 1
+    } else {
+        pts.len()
+    };
+    if n == 0 {
+        return None;
+    }
+    let (sx, sy) = pts[..n].iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+    Some((sx / n as f64, sy / n as f64))
+}
+
+/// One-to-one greedy matching within `max_m`; returns the matched (detection, truth) pairs.
+pub fn match_points(det: &[Point], truth: &[Point], max_m: f64) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    for (i, d) in det.iter().enumerate() {
+        for (j, t) in truth.iter().enumerate() {
+            let same_date = match (&d.date, &t.date) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            let dist = distance_m(d, t);
+            if same_date && dist <= max_m {
+                pairs.push((dist, i, j));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let (mut used_d, mut used_t) = (vec![false; det.len()], vec![false; truth.len()]);
+    let mut out = Vec::new();
+    for (_, i, j) in pairs {
+        if !used_d[i] && !used_t[j] {
+            used_d[i] = true;
+            used_t[j] = true;
+            out.push((i, j));
+        }
+    }
+    out
+}
+
+/// Precision, recall, F1 and per-site counts.
+pub fn evaluate(det: &[Point], truth: &[Point], max_m: f64) -> EvalReport {
+    let tp = match_points(det, truth, max_m).len();
+    let precision = if det.is_empty() {
+        0.0
+    } else {
+        tp as f64 / det.len() as f64
+    };
+    let recall = if truth.is_empty() {
+        0.0
+    } else {
+        tp as f64 / truth.len() as f64
+    };
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    let mut counts: BTreeMap<(Option<String>, Option<String>), (usize, usize)> = BTreeMap::new();
+    for d in det {
+        counts.entry((d.site_id.clone(), d.date.clone())).or_default().0 += 1;
+    }
+    for t in truth {
+        counts.entry((t.site_id.clone(), t.date.clone())).or_default().1 += 1;
+    }
+    let per_site = counts
+        .into_iter()
+        .map(|((site_id, date), (detected, truth))| SiteCount {
+            site_id,
+            date,
+            detected,
+            truth,
+            count_error: (truth > 0).then(|| (detected as f64 - truth as f64).abs() / truth as f64),
+        })
+        .collect();
+    EvalReport {
+        match_distance_m: max_m,
+        detections: det.len(),
+        truth: truth.len(),
+        true_positives: tp,
+        false_positives: det.len() - tp,
+        false_negatives: truth.len() - tp,
+        precision,
+        recall,
+        f1,
+        per_site,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(lon: f64, lat: f64) -> Point {
+        Point {
+            lon,
+            lat,
+            site_id: Some("a".into()),
+            date: None,
+        }
+    }
+
+    #[test]
+    fn one_to_one_matching_and_scores() {
+        let m = 1.0 / 111_320.0; // about a metre of latitude in degrees
+        let truth = vec![p(0.0, 0.0), p(0.0, 10.0 * m)];
+        // Two detections near the first truth point, none near the second, one far away.
+        let det = vec![p(0.0, 0.5 * m), p(0.0, -0.8 * m), p(0.0, 50.0 * m)];
+        let r = evaluate(&det, &truth, 1.5);
+        assert_eq!(
+            (r.true_positives, r.false_positives, r.false_negatives),
+            (1, 2, 1)
+        );
+        assert!((r.precision - 1.0 / 3.0).abs() < 1e-12 && (r.recall - 0.5).abs() < 1e-12);
+        assert!((r.f1 - 0.4).abs() < 1e-12);
+        assert_eq!(r.per_site[0].count_error, Some(0.5));
+    }
+
+    #[test]
+    fn polygons_count_by_centroid() {
+        let t = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"site_id":"s"},
+            "geometry":{"type":"Polygon","coordinates":[[[0,0],[2,0],[2,2],[0,2],[0,0]]]}}]}"#;
+        let pts = parse_points(t).unwrap();
+        assert_eq!((pts[0].lon, pts[0].lat), (1.0, 1.0));
+        assert!(parse_points("{}").is_err());
+    }
+}
