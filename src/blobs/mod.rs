@@ -113,6 +113,8 @@ pub struct DetectParams {
     pub k_sigma: f32,
     /// Minimum top-hat response as a fraction of the 2-98% brightness range.
     pub min_contrast_fraction: f32,
+    /// Images finer than this are block-averaged to about this GSD before detection.
+    pub detection_gsd_m: f64,
 }
 
 impl Default for DetectParams {
@@ -121,6 +123,7 @@ impl Default for DetectParams {
             vehicle_class: VehicleClass::Military,
             k_sigma: 4.0,
             min_contrast_fraction: 0.08,
+            detection_gsd_m: 0.3,
         }
     }
 }
@@ -323,6 +326,10 @@ pub fn measure(labels: &[u32], n: u32, w: usize) -> Vec<Moments> {
         .collect()
 }
 
+/// Fraction of a component's peak response that bounds it (0.5: full width at half
+/// maximum).
+pub const HALF_MAX_FRACTION: f32 = 0.5;
+
 /// Refines candidate components to their half-maximum extent: each component keeps
 /// the pixels whose response exceeds half of its own peak (and `thr`). Blur and mixed
 /// edge pixels are dropped, so the area and length measure the object, not its halo,
@@ -338,7 +345,7 @@ pub fn half_maximum(mask: &[bool], response: &[f32], w: usize, h: usize, thr: f3
     labels
         .iter()
         .zip(response)
-        .map(|(&l, &t)| l != 0 && t > thr.max(0.5 * peak[l as usize]))
+        .map(|(&l, &t)| l != 0 && t > thr.max(HALF_MAX_FRACTION * peak[l as usize]))
         .collect()
 }
 
@@ -371,6 +378,59 @@ fn local_quantile(
 
 /// Detects vehicle-sized blobs in `img` (`[band, row, col]`) at pixels where `valid`.
 pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -> Vec<Blob> {
+    let f = (p.detection_gsd_m / gsd_m).floor() as usize;
+    if f >= 2 {
+        // Finer than needed: vehicle parts (windscreens, hatches) would break vehicles
+        // apart. Detect on f x f block means and map the blobs back.
+        let (img2, valid2) = block_mean(img, valid, f);
+        return detect_at(&img2, &valid2, gsd_m * f as f64, p)
+            .into_iter()
+            .map(|b| Blob {
+                col: b.col * f as f64,
+                row: b.row * f as f64,
+                area_px: b.area_px * f * f,
+                ..b
+            })
+            .collect();
+    }
+    detect_at(img, valid, gsd_m, p)
+}
+
+/// Means of f x f blocks (partial blocks at the edges included); a block is valid when
+/// most of its pixels are.
+pub fn block_mean(img: &Array3<f32>, valid: &[bool], f: usize) -> (Array3<f32>, Vec<bool>) {
+    let (bands, h, w) = img.dim();
+    let (h2, w2) = (h.div_ceil(f), w.div_ceil(f));
+    let mut out = Array3::<f32>::from_elem((bands, h2, w2), f32::NAN);
+    let mut ok = vec![false; h2 * w2];
+    for r2 in 0..h2 {
+        for c2 in 0..w2 {
+            let (mut n, mut nv) = (0usize, 0usize);
+            let mut sums = vec![0.0f64; bands];
+            for r in r2 * f..((r2 + 1) * f).min(h) {
+                for c in c2 * f..((c2 + 1) * f).min(w) {
+                    n += 1;
+                    if valid[r * w + c] {
+                        nv += 1;
+                        for (b, s) in sums.iter_mut().enumerate() {
+                            *s += img[[b, r, c]] as f64;
+                        }
+                    }
+                }
+            }
+            if nv * 2 > n {
+                ok[r2 * w2 + c2] = true;
+                for (b, s) in sums.iter().enumerate() {
+                    out[[b, r2, c2]] = (s / nv as f64) as f32;
+                }
+            }
+        }
+    }
+    (out, ok)
+}
+
+/// [`detect`] at the image's own resolution.
+fn detect_at(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -> Vec<Blob> {
     let (_, h, w) = img.dim();
     let spec = p.vehicle_class.spec();
     let bright = brightness(img);
