@@ -83,9 +83,10 @@ pub fn change_magnitude(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool
         let aa = after.index_axis(ndarray::Axis(0), b);
         let bs = bb.as_slice().expect("standard layout");
         let as_ = aa.as_slice().expect("standard layout");
-        let (Some(nb), Some(na)) = (Normaliser::fit(bs, valid), Normaliser::fit(bs, valid)) else {
+        let Some(nb) = Normaliser::fit(bs, valid) else {
             return vec![f32::NAN; n];
         };
+        let na = nb;
         let diffs: Vec<f32> = (0..n)
             .map(|i| {
                 if valid[i] {
