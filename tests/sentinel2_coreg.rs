@@ -6,7 +6,7 @@ mod common;
 
 use stagewatch::align::coreg::{estimate_shift, CoregParams};
 use stagewatch::raster::resample::bilinear;
-use stagewatch::raster::{geotiff::GeoTiff, read_all, RasterSource};
+use stagewatch::raster::{geotiff::GeoTiff, read_all};
 use stagewatch::stats::robust_sigma;
 
 fn band(path: &std::path::Path) -> (Vec<f32>, usize, usize) {

@@ -320,8 +320,8 @@ mod tests {
     #[test]
     fn noise_is_unreliable() {
         let (w, h) = (64, 64);
-        let a: Vec<f32> = (0..w * h).map(|i| ((i * 7919 % 101) as f32)).collect();
-        let b: Vec<f32> = (0..w * h).map(|i| ((i * 104_729 % 97) as f32)).collect();
+        let a: Vec<f32> = (0..w * h).map(|i| (i * 7919 % 101) as f32).collect();
+        let b: Vec<f32> = (0..w * h).map(|i| (i * 104_729 % 97) as f32).collect();
         let s = estimate_shift(&a, &b, &vec![true; w * h], w, h, &CoregParams::default()).unwrap();
         assert!(!s.reliable, "{s:?}");
     }
