@@ -208,12 +208,7 @@ fn summary(o: &CompareOutcome, out: &std::path::Path, truth: Option<&crate::synt
             .and_then(|t| t.sites.iter().find(|x| x.id == s.id))
             .map(|x| format!("{}->{}", x.before_vehicles, x.after_vehicles))
             .unwrap_or_default();
-        let status = match s.status {
-            SiteStatus::Ok => "ok",
-            SiteStatus::PartialCoverage => "partial_coverage",
-            SiteStatus::NoCoverage => "no_coverage",
-            SiteStatus::Error => "error",
-        };
+        let status = s.status.as_str();
         println!(
             "{:<10} {:<17} {:>7.1}% {:>7} {:>7} {:>7.1}% {:>9}",
             s.id,

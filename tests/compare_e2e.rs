@@ -10,15 +10,6 @@ use stagewatch::evidence::Verdict;
 use stagewatch::raster::{geotiff::GeoTiff, read_all, RasterSource};
 use stagewatch::report::{Report, SiteStatus};
 
-fn status_name(s: SiteStatus) -> &'static str {
-    match s {
-        SiteStatus::Ok => "ok",
-        SiteStatus::PartialCoverage => "partial_coverage",
-        SiteStatus::NoCoverage => "no_coverage",
-        SiteStatus::Error => "error",
-    }
-}
-
 fn check_scenario(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let r = common::synth(name, &dir.path().join("scene"));
@@ -38,7 +29,7 @@ fn check_scenario(name: &str) {
     assert_eq!(ids, truth_ids);
     let mut total = 0;
     for (s, t) in report.sites.iter().zip(&r.truth_data.sites) {
-        assert_eq!(status_name(s.status), t.expected_status, "{name}/{}", s.id);
+        assert_eq!(s.status.as_str(), t.expected_status, "{name}/{}", s.id);
         if s.status == SiteStatus::Ok {
             for (got, want) in [
                 (s.before.vehicles, t.before_vehicles),

@@ -46,6 +46,18 @@ pub struct ClassSpec {
     pub max_width_m: f64,
 }
 
+impl ClassSpec {
+    /// True when a blob of this area, length and width is vehicle-shaped for the class.
+    pub fn fits(&self, area_m2: f64, length_m: f64, width_m: f64) -> bool {
+        area_m2 >= self.min_area_m2
+            && area_m2 <= self.max_area_m2
+            && length_m >= self.min_length_m
+            && length_m <= self.max_length_m
+            && width_m >= self.min_width_m
+            && length_m / width_m >= self.min_aspect
+    }
+}
+
 impl VehicleClass {
     /// The limits of this class.
     pub fn spec(self) -> ClassSpec {
@@ -495,16 +507,8 @@ fn detect_at(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) ->
             let area_m2 = area_px as f64 * gsd_m * gsd_m;
             let length_m = m.len_px * gsd_m;
             let width_m = m.wid_px * gsd_m;
-            let fits = |area_m2: f64, length_m: f64, width_m: f64| {
-                area_m2 >= spec.min_area_m2
-                    && area_m2 <= spec.max_area_m2
-                    && length_m >= spec.min_length_m
-                    && length_m <= spec.max_length_m
-                    && width_m >= spec.min_width_m
-                    && length_m / width_m >= spec.min_aspect
-            };
             // A component too big for one vehicle may be a packed row of them.
-            let (parts, axis) = if fits(area_m2, length_m, width_m) {
+            let (parts, axis) = if spec.fits(area_m2, length_m, width_m) {
                 (1, m)
             } else if (area_m2 > spec.max_area_m2 || length_m > spec.max_length_m)
                 && width_m >= spec.min_width_m

@@ -92,13 +92,7 @@ pub fn period(p: &[f64], lo: usize, hi: usize) -> Option<(f64, f64)> {
 fn part_fits(m: &Moments, n: usize, gsd_m: f64, spec: &ClassSpec) -> bool {
     let (a, b) = (m.len_px * gsd_m / n as f64, m.wid_px * gsd_m);
     let (len, wid) = (a.max(b), a.min(b));
-    let area = m.area_px as f64 * gsd_m * gsd_m / n as f64;
-    area >= spec.min_area_m2
-        && area <= spec.max_area_m2
-        && len >= spec.min_length_m
-        && len <= spec.max_length_m
-        && wid >= spec.min_width_m
-        && len / wid >= spec.min_aspect
+    spec.fits(m.area_px as f64 * gsd_m * gsd_m / n as f64, len, wid)
 }
 
 /// How many vehicles a packed-row component holds along the axis of `m`, 0 when it

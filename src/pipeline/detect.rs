@@ -93,19 +93,7 @@ fn one_site(
             if c >= grid.width || r >= grid.height || !observed[r * grid.width + c] {
                 continue;
             }
-            let (x, y) = grid.transform.apply(b.col, b.row);
-            let (lon, lat) = to_wgs.apply_checked(x, y)?;
-            dets.push(Detection {
-                site_id: site.id.clone(),
-                date: "image".into(),
-                acquisition_date: date.clone(),
-                lon,
-                lat,
-                area_m2: b.area_m2,
-                length_m: b.length_m,
-                width_m: b.width_m,
-                polarity: b.polarity,
-            });
+            dets.push(Detection::from_blob(&b, &grid, &to_wgs, &site.id, "image", date)?);
         }
     }
     let rep = DetectSite {

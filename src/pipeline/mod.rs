@@ -331,19 +331,7 @@ fn write_site_outputs(
         ("after", &o.blobs_after, &inputs.after.date),
     ] {
         for b in blobs {
-            let (x, y) = grid.transform.apply(b.col, b.row);
-            let (lon, lat) = to_wgs.apply_checked(x, y)?;
-            detections.push(Detection {
-                site_id: site.id.clone(),
-                date: label.into(),
-                acquisition_date: date.clone(),
-                lon,
-                lat,
-                area_m2: b.area_m2,
-                length_m: b.length_m,
-                width_m: b.width_m,
-                polarity: b.polarity,
-            });
+            detections.push(Detection::from_blob(b, grid, &to_wgs, &site.id, label, date)?);
         }
     }
     Ok(())

@@ -100,16 +100,7 @@ impl RasterSource for GdalRaster {
     fn read_window(&self, window: Window) -> Result<Block> {
         let info = &self.info;
         let path = info.path.as_path();
-        if window.width == 0
-            || window.height == 0
-            || window.col_off + window.width > info.width
-            || window.row_off + window.height > info.height
-        {
-            return Err(Error::Usage(format!(
-                "{}: window {window:?} outside the raster",
-                path.display()
-            )));
-        }
+        window.check_inside(info)?;
         let ds = open_ds(path)?;
         let mut out = Array3::<f32>::zeros((info.bands, window.height, window.width));
         for b in 0..info.bands {

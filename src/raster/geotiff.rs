@@ -319,18 +319,7 @@ impl GeoTiff {
     fn read_inner(&self, window: Window) -> Result<Block> {
         let info = &self.info;
         let path = info.path.as_path();
-        if window.width == 0
-            || window.height == 0
-            || window.col_off + window.width > info.width
-            || window.row_off + window.height > info.height
-        {
-            return Err(Error::Usage(format!(
-                "{}: window {window:?} outside the {}x{} raster",
-                path.display(),
-                info.width,
-                info.height
-            )));
-        }
+        window.check_inside(info)?;
         let l = &self.layout;
         let mut out = Array3::<f32>::from_elem((l.samples, window.height, window.width), f32::NAN);
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;

@@ -43,19 +43,13 @@ impl Grid {
     }
 }
 
-/// Ground size (metres) of a pixel of `info` at fractional pixel position (col, row):
-/// the pixel's edges are carried into the local UTM zone and measured there, and the
-/// geometric mean of the two edge lengths returned.
-pub fn ground_pixel_size_m(info: &RasterInfo, crs: &Crs, col: f64, row: f64) -> Result<(f64, f64)> {
-    let wgs = Crs::wgs84();
-    let to_wgs = Transformer::new(crs, &wgs);
-    let (x, y) = info.transform.apply(col, row);
-    let (lon, lat) = to_wgs.apply_checked(x, y)?;
-    let utm = Crs::from_epsg(utm_epsg_for(lon, lat))?;
-    let to_utm = Transformer::new(crs, &utm);
+/// Lengths of the column and row edges of the pixel of `info` at fractional position
+/// (col, row), measured after carrying its corners through `to` (`info`'s CRS to the
+/// CRS to measure in); an error where the transform fails or the pixel is degenerate.
+fn edge_lengths(info: &RasterInfo, to: &Transformer, col: f64, row: f64) -> Result<(f64, f64)> {
     let p = |c: f64, r: f64| {
         let (x, y) = info.transform.apply(c, r);
-        to_utm.apply_checked(x, y)
+        to.apply_checked(x, y)
     };
     let o = p(col, row)?;
     let a = p(col + 1.0, row)?;
@@ -71,7 +65,17 @@ pub fn ground_pixel_size_m(info: &RasterInfo, crs: &Crs, col: f64, row: f64) -> 
     Ok((dx, dy))
 }
 
-/// Representative ground sample distance of a raster: measured at its centre.
+/// Ground size (metres) of a pixel of `info` at fractional pixel position (col, row):
+/// the pixel's edges are carried into the local UTM zone and measured there.
+pub fn ground_pixel_size_m(info: &RasterInfo, crs: &Crs, col: f64, row: f64) -> Result<(f64, f64)> {
+    let (x, y) = info.transform.apply(col, row);
+    let (lon, lat) = Transformer::new(crs, &Crs::wgs84()).apply_checked(x, y)?;
+    let utm = Crs::from_epsg(utm_epsg_for(lon, lat))?;
+    edge_lengths(info, &Transformer::new(crs, &utm), col, row)
+}
+
+/// Representative ground sample distance of a raster: measured at its centre, the
+/// geometric mean of the two edge lengths.
 pub fn raster_gsd_m(info: &RasterInfo, crs: &Crs) -> Result<f64> {
     let (dx, dy) = ground_pixel_size_m(info, crs, info.width as f64 / 2.0, info.height as f64 / 2.0)?;
     Ok((dx * dy).sqrt())
@@ -80,23 +84,13 @@ pub fn raster_gsd_m(info: &RasterInfo, crs: &Crs) -> Result<f64> {
 /// Size of one pixel of `info` expressed in units of `grid_crs`, measured at world
 /// point (gx, gy) of the grid CRS: the geometric mean of the transformed pixel edges.
 pub fn pixel_size_in(info: &RasterInfo, src_crs: &Crs, grid_crs: &Crs, gx: f64, gy: f64) -> Result<f64> {
-    let to_src = Transformer::new(grid_crs, src_crs);
-    let to_grid = Transformer::new(src_crs, grid_crs);
     let inv = info
         .transform
         .invert()
         .ok_or_else(|| Error::Crs("singular geotransform".into()))?;
-    let (sx, sy) = to_src.apply_checked(gx, gy)?;
+    let (sx, sy) = Transformer::new(grid_crs, src_crs).apply_checked(gx, gy)?;
     let (c, r) = inv.apply(sx, sy);
-    let p = |c: f64, r: f64| {
-        let (x, y) = info.transform.apply(c, r);
-        to_grid.apply_checked(x, y)
-    };
-    let o = p(c, r)?;
-    let a = p(c + 1.0, r)?;
-    let b = p(c, r + 1.0)?;
-    let dx = (a.0 - o.0).hypot(a.1 - o.1);
-    let dy = (b.0 - o.0).hypot(b.1 - o.1);
+    let (dx, dy) = edge_lengths(info, &Transformer::new(src_crs, grid_crs), c, r)?;
     Ok((dx * dy).sqrt())
 }
 

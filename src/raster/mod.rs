@@ -139,6 +139,25 @@ impl Window {
     }
 }
 
+impl Window {
+    /// An error unless the window is non-empty and lies inside `info`'s raster.
+    pub fn check_inside(&self, info: &RasterInfo) -> Result<()> {
+        if self.width == 0
+            || self.height == 0
+            || self.col_off + self.width > info.width
+            || self.row_off + self.height > info.height
+        {
+            return Err(crate::error::Error::Usage(format!(
+                "{}: window {self:?} outside the {}x{} raster",
+                info.path.display(),
+                info.width,
+                info.height
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Pixels of a window, `[band, row, col]`, nodata as NaN, with the window they came from.
 #[derive(Debug, Clone)]
 pub struct Block {

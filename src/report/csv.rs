@@ -1,6 +1,6 @@
 //! `sites.csv`: one row per site with the numbers of `report.json` (RFC 4180 quoting).
 
-use super::{Report, SiteStatus};
+use super::Report;
 
 /// Quotes a field when it holds a comma, quote or newline.
 pub fn field(s: &str) -> String {
@@ -8,15 +8,6 @@ pub fn field(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
-    }
-}
-
-fn status_name(s: SiteStatus) -> &'static str {
-    match s {
-        SiteStatus::Ok => "ok",
-        SiteStatus::PartialCoverage => "partial_coverage",
-        SiteStatus::NoCoverage => "no_coverage",
-        SiteStatus::Error => "error",
     }
 }
 
@@ -32,7 +23,7 @@ pub fn sites_csv(r: &Report) -> String {
             "{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{:.6},{}\n",
             field(&s.id),
             field(s.name.as_deref().unwrap_or("")),
-            status_name(s.status),
+            s.status.as_str(),
             s.observed_fraction,
             s.before.observed_fraction,
             s.after.observed_fraction,

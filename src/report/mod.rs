@@ -119,6 +119,18 @@ pub enum SiteStatus {
     Error,
 }
 
+impl SiteStatus {
+    /// The name used in `report.json` and `sites.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteStatus::Ok => "ok",
+            SiteStatus::PartialCoverage => "partial_coverage",
+            SiteStatus::NoCoverage => "no_coverage",
+            SiteStatus::Error => "error",
+        }
+    }
+}
+
 /// Counts of one date.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DateCounts {
@@ -235,6 +247,32 @@ pub struct Detection {
     pub length_m: f64,
     pub width_m: f64,
     pub polarity: Polarity,
+}
+
+impl Detection {
+    /// A detection from a blob on a site grid: its centroid carried to lon/lat.
+    pub fn from_blob(
+        b: &crate::blobs::Blob,
+        grid: &crate::raster::grid::Grid,
+        to_wgs: &crate::raster::crs::Transformer,
+        site_id: &str,
+        date: &str,
+        acquisition_date: &Option<String>,
+    ) -> crate::error::Result<Detection> {
+        let (x, y) = grid.transform.apply(b.col, b.row);
+        let (lon, lat) = to_wgs.apply_checked(x, y)?;
+        Ok(Detection {
+            site_id: site_id.into(),
+            date: date.into(),
+            acquisition_date: acquisition_date.clone(),
+            lon,
+            lat,
+            area_m2: b.area_m2,
+            length_m: b.length_m,
+            width_m: b.width_m,
+            polarity: b.polarity,
+        })
+    }
 }
 
 /// Serialises the report as pretty JSON with a trailing newline.

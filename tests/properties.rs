@@ -1,0 +1,102 @@
+//! Property tests: fast implementations against simple references (imageproc's
+//! practice), on random inputs.
+
+use proptest::prelude::*;
+use stagewatch::blobs::{label, Connectivity};
+use stagewatch::change::{morph, opening};
+
+/// Reference labelling: breadth-first flood fill from each unlabelled pixel in raster
+/// order (so labels are numbered in order of first pixel, as `label` promises).
+fn flood(mask: &[bool], w: usize, h: usize, conn: Connectivity) -> Vec<u32> {
+    let mut out = vec![0u32; w * h];
+    let mut next = 0;
+    for start in 0..w * h {
+        if !mask[start] || out[start] != 0 {
+            continue;
+        }
+        next += 1;
+        out[start] = next;
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(i) = queue.pop_front() {
+            let (x, y) = ((i % w) as isize, (i / w) as isize);
+            for (dx, dy) in [
+                (-1, -1),
+                (0, -1),
+                (1, -1),
+                (-1, 0),
+                (1, 0),
+                (-1, 1),
+                (0, 1),
+                (1, 1),
+            ] {
+                if conn == Connectivity::Four && dx != 0 && dy != 0 {
+                    continue;
+                }
+                let (nx, ny) = (x + dx, y + dy);
+                if nx < 0 || ny < 0 || nx >= w as isize || ny >= h as isize {
+                    continue;
+                }
+                let j = ny as usize * w + nx as usize;
+                if mask[j] && out[j] == 0 {
+                    out[j] = next;
+                    queue.push_back(j);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Reference erosion/dilation with a (2r+1)^2 square, pixel by pixel.
+fn naive_morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bool> {
+    (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as isize, (i / w) as isize);
+            let mut all = true;
+            let mut any = false;
+            for dy in -(r as isize)..=r as isize {
+                for dx in -(r as isize)..=r as isize {
+                    let (nx, ny) = (x + dx, y + dy);
+                    let v = nx >= 0
+                        && ny >= 0
+                        && nx < w as isize
+                        && ny < h as isize
+                        && mask[ny as usize * w + nx as usize];
+                    all &= v;
+                    any |= v;
+                }
+            }
+            if erode {
+                all
+            } else {
+                any
+            }
+        })
+        .collect()
+}
+
+fn masks() -> impl Strategy<Value = (usize, usize, Vec<bool>)> {
+    (1usize..24, 1usize..24)
+        .prop_flat_map(|(w, h)| (Just(w), Just(h), proptest::collection::vec(any::<bool>(), w * h)))
+}
+
+proptest! {
+    #[test]
+    fn union_find_labels_equal_flood_fill((w, h, mask) in masks()) {
+        for conn in [Connectivity::Four, Connectivity::Eight] {
+            let (l, n) = label(&mask, w, h, conn);
+            let reference = flood(&mask, w, h, conn);
+            prop_assert_eq!(&l, &reference);
+            prop_assert_eq!(n, reference.iter().copied().max().unwrap_or(0));
+        }
+    }
+
+    #[test]
+    fn separable_morphology_equals_naive((w, h, mask) in masks(), r in 0usize..3) {
+        for erode in [true, false] {
+            prop_assert_eq!(morph(&mask, w, h, r, erode), naive_morph(&mask, w, h, r, erode));
+        }
+        let want = naive_morph(&naive_morph(&mask, w, h, r, true), w, h, r, false);
+        prop_assert_eq!(opening(&mask, w, h, r), want);
+    }
+}
