@@ -200,24 +200,34 @@ pub fn main() -> ExitCode {
 
 fn summary(o: &CompareOutcome, out: &std::path::Path, truth: Option<&crate::synth::Truth>) {
     println!(
-        "{:<10} {:<17} {:>8} {:>7} {:>7} {:>8} {:>9}",
-        "site", "status", "observed", "before", "after", "changed", "truth"
+        "{:<10} {:<17} {:>8} {:>7} {:>7} {:>8} {:>9}  {:<18} remaining (90 %)",
+        "site", "status", "observed", "before", "after", "changed", "truth", "verdict"
     );
     for s in &o.report.sites {
         let t = truth
             .and_then(|t| t.sites.iter().find(|x| x.id == s.id))
             .map(|x| format!("{}->{}", x.before_vehicles, x.after_vehicles))
             .unwrap_or_default();
-        let status = s.status.as_str();
+        let (verdict, remaining) = match &s.evidence {
+            Some(e) => (
+                e.verdict.as_str(),
+                e.remaining_fraction
+                    .map(|r| format!("{:.2} ({:.2}-{:.2})", r.estimate, r.low, r.high))
+                    .unwrap_or_default(),
+            ),
+            None => ("", String::new()),
+        };
         println!(
-            "{:<10} {:<17} {:>7.1}% {:>7} {:>7} {:>7.1}% {:>9}",
+            "{:<10} {:<17} {:>7.1}% {:>7} {:>7} {:>7.1}% {:>9}  {:<18} {}",
             s.id,
-            status,
+            s.status.as_str(),
             100.0 * s.observed_fraction,
             s.before.vehicles,
             s.after.vehicles,
             100.0 * s.changed_fraction,
-            t
+            t,
+            verdict,
+            remaining
         );
         if let Some(e) = &s.error {
             println!("           error: {e}");
@@ -225,14 +235,21 @@ fn summary(o: &CompareOutcome, out: &std::path::Path, truth: Option<&crate::synt
     }
     let e = &o.report.withdrawal_evidence;
     println!(
-        "withdrawal evidence: score {:.2}, verdict {}, {} sites used",
+        "withdrawal evidence: score {:.2}, verdict {}, {} sites used, coverage {:.0} %",
         e.score,
-        serde_json::to_value(e.verdict)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-        e.sites_used
+        e.verdict.as_str(),
+        e.sites_used,
+        100.0 * e.coverage
     );
+    for r in &e.redeployments {
+        println!(
+            "  redeployment: about {:.0} vehicles from {} to {} ({:.1} km)",
+            r.vehicles,
+            r.from,
+            r.to,
+            r.distance_m / 1000.0
+        );
+    }
     println!("outputs: {}", out.display());
 }
 

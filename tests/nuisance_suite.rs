@@ -125,3 +125,59 @@ fn re_parked_vehicles_change_pixels_not_counts() {
         assert!(c.dx_px.hypot(c.dy_px) < 0.3, "{}: {c:?}", s.id);
     }
 }
+
+#[test]
+fn per_site_verdicts_on_the_end_to_end_scenarios() {
+    use Verdict::*;
+    let table: &[(&str, &[(&str, Verdict)], Verdict)] = &[
+        (
+            "clear",
+            &[
+                ("alpha", Withdrawal),
+                ("bravo", NoChange),
+                ("charlie", Buildup),
+                ("delta", PartialWithdrawal),
+            ],
+            PartialWithdrawal,
+        ),
+        (
+            "nuisance-all",
+            &[("alpha", NoChange), ("bravo", NoChange), ("delta", NoChange)],
+            NoChange,
+        ),
+        ("reparked", &[("alpha", NoChange), ("delta", NoChange)], NoChange),
+        ("cloud", &[("alpha", Inconclusive), ("bravo", NoChange)], NoChange),
+        (
+            "redeployment",
+            &[("alpha", Withdrawal), ("golf", Buildup), ("bravo", NoChange)],
+            Redeployment,
+        ),
+    ];
+    for (name, sites, overall) in table {
+        let (rep, _, _dir) = run(name);
+        for (id, want) in sites.iter() {
+            let s = rep.sites.iter().find(|s| s.id == *id).unwrap();
+            let e = s.evidence.as_ref().unwrap();
+            assert_eq!(e.verdict, *want, "{name}/{id}: {}", e.explanation);
+            assert!(!e.explanation.is_empty());
+            if *name == "reparked" {
+                assert!(e.explanation.contains("re-parked"), "{}", e.explanation);
+            }
+        }
+        let w = &rep.withdrawal_evidence;
+        assert_eq!(w.verdict, *overall, "{name}: {}", w.explanation);
+        assert!((0.0..=1.0).contains(&w.score));
+        if *name == "redeployment" {
+            assert_eq!(w.redeployments.len(), 1);
+            assert_eq!(
+                (w.redeployments[0].from.as_str(), w.redeployments[0].to.as_str()),
+                ("alpha", "golf")
+            );
+            assert!(w.score < 0.1, "{}", w.explanation);
+        }
+        if *name == "clear" {
+            let r = w.remaining_fraction.unwrap();
+            assert!(r.low < 0.73 && 0.73 < r.high, "{r:?}");
+        }
+    }
+}

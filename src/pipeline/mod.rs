@@ -19,7 +19,7 @@ use crate::align::radiometry::RadiometryParams;
 use crate::blobs::{DetectParams, VehicleClass};
 use crate::change::ChangeParams;
 use crate::error::{Error, Result};
-use crate::evidence::{score, EvidenceParams, SiteCounts};
+use crate::evidence::{evaluate, EvidenceParams, SiteInput};
 use crate::fsutil::{sha256_file, write_atomic};
 use crate::raster::crs::{Crs, Transformer};
 use crate::raster::grid::raster_gsd_m;
@@ -238,19 +238,28 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
             }
         }
     }
-    let counts: Vec<SiteCounts> = sites
+    let inputs_ev: Vec<SiteInput> = sites
         .iter()
         .zip(&reports)
-        .map(|(site, r)| SiteCounts {
-            usable: matches!(r.status, SiteStatus::Ok | SiteStatus::PartialCoverage)
-                && r.before.observed_fraction >= s.evidence.min_observed_fraction
-                && r.after.observed_fraction >= s.evidence.min_observed_fraction
-                && r.observed_fraction >= s.evidence.min_observed_fraction,
+        .map(|(site, r)| SiteInput {
+            id: site.id.clone(),
             weight: site.weight,
+            lon_lat: site.anchor(),
             before: r.before.vehicles,
             after: r.after.vehicles,
+            // Both dates are judged on the area observed on both.
+            observed_before: r.before.observed_fraction.min(r.observed_fraction),
+            observed_after: r.after.observed_fraction.min(r.observed_fraction),
+            observed_area_km2: r.observed_area_m2 / 1e6,
+            coregistration_unreliable: r.flags.iter().any(|f| f == "coregistration_unreliable"),
+            changed_fraction: r.changed_fraction,
+            analysed: matches!(r.status, SiteStatus::Ok | SiteStatus::PartialCoverage),
         })
         .collect();
+    let (site_ev, overall) = evaluate(&inputs_ev, &s.evidence);
+    for (r, e) in reports.iter_mut().zip(site_ev) {
+        r.evidence = Some(e);
+    }
     let report = Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool::this(),
@@ -273,7 +282,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
                 Backend::Gdal => "gdal".into(),
             },
         },
-        withdrawal_evidence: score(&counts, &s.evidence),
+        withdrawal_evidence: overall,
         sites: reports,
     };
     write_atomic(&args.out.join("report.json"), to_json(&report).as_bytes())?;

@@ -308,6 +308,8 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
         radiometry: Vec::new(),
         grid: Some(grid_report),
         change_raster: None,
+        observed_area_m2: valid_both.iter().filter(|&&v| v).count() as f64 * grid.pixel_area_m2(),
+        evidence: None,
     };
     if status == SiteStatus::NoCoverage || fboth == 0.0 {
         return Ok(SiteOutcome {

@@ -198,6 +198,10 @@ pub struct SiteReport {
     pub grid: Option<GridReport>,
     /// Relative path of the change raster, when written.
     pub change_raster: Option<String>,
+    /// Ground area observed on both dates, square metres.
+    pub observed_area_m2: f64,
+    /// Remaining fraction with its interval, the verdict and why.
+    pub evidence: Option<crate::evidence::SiteEvidence>,
 }
 
 impl SiteReport {
@@ -229,6 +233,8 @@ impl SiteReport {
             radiometry: Vec::new(),
             grid: None,
             change_raster: None,
+            observed_area_m2: 0.0,
+            evidence: None,
         }
     }
 }

@@ -24,6 +24,7 @@ pub const SCENARIOS: &[&str] = &[
     "cloud",
     "reparked",
     "mixed",
+    "redeployment",
 ];
 
 /// The watch list; `steady` makes every site keep its vehicles.
@@ -206,6 +207,28 @@ pub fn scenario(name: &str) -> Result<Scenario> {
             false,
             normal,
         ),
+        "redeployment" => {
+            let mut sites = base_sites(true);
+            sites[0].after = 2;
+            sites.push(SiteSpec {
+                id: "golf",
+                name: "Golf (new position 300 m east)",
+                centre_m: (460.0, 360.0),
+                heading_deg: 5.0,
+                rows: 4,
+                cols: 6,
+                before: 0,
+                after: 22,
+            });
+            Scenario {
+                name: "redeployment",
+                description: "alpha empties while golf, 300 m away, fills with as many vehicles; the rest hold",
+                before,
+                after,
+                sites,
+                layout: normal,
+            }
+        }
         other => {
             return Err(Error::Usage(format!("unknown scenario {other:?}; choose one of {}", SCENARIOS.join(", "))))
         }

@@ -1,0 +1,605 @@
+//! Withdrawal evidence an analyst can defend, per site and for the watched force.
+//!
+//! **Per site.** From the before/after detection counts N_b, N_a, the area observed on
+//! both dates and the detector's error model (recall, false positives per km2; documented
+//! defaults, overridable), the posterior of each date's true number of vehicles is
+//! computed ([`stats::posterior`]) and the remaining fraction r = T_a / T_b sampled from
+//! them (4000 seeded draws): `remaining_fraction = {estimate (median), low (5 %), high
+//! (95 %)}`, a 90 % interval. The verdict, checked in this order:
+//! 1. `inconclusive` when the site is observed below `min_observed_fraction` on either
+//!    date, its co-registration is unreliable, fewer than `min_before_vehicles` were
+//!    there before (unless the site filled up: `buildup`);
+//! 2. `withdrawal` when high <= `withdrawal_max_remaining` (0.25);
+//! 3. `partial_withdrawal` when high < `no_change_low` (0.9);
+//! 4. `buildup` when low > `no_change_high` (1.1);
+//! 5. `no_change` when the interval lies within `no_change_min_low`-`no_change_max_high`
+//!    (0.5-2.0), noted as re-parked when the changed fraction exceeds
+//!    `reparked_min_changed_fraction` although the count held;
+//! 6. otherwise `inconclusive`: too wide to tell no change from a large decrease or
+//!    increase.
+//!
+//! **Redeployment.** A site that lost vehicles (withdrawal or partial) and a site within
+//! `redeployment_max_distance_m` that gained (buildup) are paired, nearest first; the
+//! vehicles moved are min(loss, gain) of the estimates. They are listed and discounted.
+//!
+//! **Overall.** Only usable sites count (observed on both dates, reliable alignment).
+//! `remaining_fraction` is the interval of sum(w T_a) / sum(w T_b) over them (weights
+//! from the sites file). The **score** is 1 - its estimate, clamped to [0, 1]: the share
+//! of the watched force's vehicles that are gone from every watched site, so vehicles
+//! that left one site and reappeared at another (nearby or not) are discounted by
+//! construction. `coverage` is the share of all before-date detections that were on
+//! usable sites. Overall verdict: `inconclusive` without usable sites or with fewer than
+//! `min_before_vehicles` before; `redeployment` when at least half of the vehicles that
+//! left sites (D, summed estimates) reappeared at paired nearby sites (M); otherwise the
+//! per-site rules applied to the overall interval.
+
+pub mod stats;
+
+use serde::{Deserialize, Serialize};
+
+use stats::{posterior, sample_quantile, seed_of, Rng, Sampler};
+
+/// A verdict, per site or overall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Withdrawal,
+    PartialWithdrawal,
+    NoChange,
+    Buildup,
+    Redeployment,
+    Inconclusive,
+}
+
+impl Verdict {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Withdrawal => "withdrawal",
+            Verdict::PartialWithdrawal => "partial_withdrawal",
+            Verdict::NoChange => "no_change",
+            Verdict::Buildup => "buildup",
+            Verdict::Redeployment => "redeployment",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// The detector's measured error rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectorModel {
+    /// Share of vehicles present that are detected.
+    pub recall: f64,
+    /// False detections per km2 of observed area.
+    pub false_positives_per_km2: f64,
+}
+
+/// Tunables of the evidence (all documented in the module doc).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceParams {
+    pub min_observed_fraction: f64,
+    pub min_before_vehicles: f64,
+    pub withdrawal_max_remaining: f64,
+    pub no_change_low: f64,
+    pub no_change_high: f64,
+    pub no_change_min_low: f64,
+    pub no_change_max_high: f64,
+    pub reparked_min_changed_fraction: f64,
+    pub redeployment_max_distance_m: f64,
+    pub detector: DetectorModel,
+    pub samples: usize,
+}
+
+impl Default for EvidenceParams {
+    fn default() -> Self {
+        EvidenceParams {
+            min_observed_fraction: 0.8,
+            min_before_vehicles: 3.0,
+            withdrawal_max_remaining: 0.25,
+            no_change_low: 0.9,
+            no_change_high: 1.1,
+            no_change_min_low: 0.5,
+            no_change_max_high: 2.0,
+            reparked_min_changed_fraction: 0.05,
+            redeployment_max_distance_m: 20_000.0,
+            // The synthetic suite measures recall 1.0 and no false positives; real
+            // imagery is worse, so the defaults are deliberately conservative.
+            detector: DetectorModel {
+                recall: 0.95,
+                false_positives_per_km2: 20.0,
+            },
+            samples: 4000,
+        }
+    }
+}
+
+/// An estimate with its 90 % interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub estimate: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// What the evidence needs of a site.
+#[derive(Debug, Clone)]
+pub struct SiteInput {
+    pub id: String,
+    pub weight: f64,
+    /// (lon, lat) of the site, for distances between sites.
+    pub lon_lat: (f64, f64),
+    pub before: u32,
+    pub after: u32,
+    pub observed_before: f64,
+    pub observed_after: f64,
+    pub observed_area_km2: f64,
+    pub coregistration_unreliable: bool,
+    pub changed_fraction: f64,
+    /// False for sites in error or without coverage.
+    pub analysed: bool,
+}
+
+/// The evidence of one site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteEvidence {
+    pub before_vehicles: Interval,
+    pub after_vehicles: Interval,
+    pub remaining_fraction: Option<Interval>,
+    pub verdict: Verdict,
+    pub explanation: String,
+    pub usable: bool,
+}
+
+/// A pair of sites between which vehicles appear to have moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Redeployment {
+    pub from: String,
+    pub to: String,
+    pub vehicles: f64,
+    pub distance_m: f64,
+}
+
+/// The overall evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub score: f64,
+    pub verdict: Verdict,
+    pub sites_used: usize,
+    pub remaining_fraction: Option<Interval>,
+    pub coverage: f64,
+    pub before_vehicles: f64,
+    pub after_vehicles: f64,
+    pub redeployments: Vec<Redeployment>,
+    pub explanation: String,
+}
+
+fn interval_of(s: &Sampler) -> Interval {
+    Interval {
+        estimate: s.quantile(0.5),
+        low: s.quantile(0.05),
+        high: s.quantile(0.95),
+    }
+}
+
+/// Verdict for a remaining-fraction interval.
+pub fn verdict_for(r: &Interval, p: &EvidenceParams) -> Verdict {
+    if r.high <= p.withdrawal_max_remaining {
+        Verdict::Withdrawal
+    } else if r.high < p.no_change_low {
+        Verdict::PartialWithdrawal
+    } else if r.low > p.no_change_high {
+        Verdict::Buildup
+    } else if r.low >= p.no_change_min_low && r.high <= p.no_change_max_high {
+        Verdict::NoChange
+    } else {
+        Verdict::Inconclusive
+    }
+}
+
+fn fmt_iv(i: &Interval) -> String {
+    format!("{:.2} (90 % interval {:.2}-{:.2})", i.estimate, i.low, i.high)
+}
+
+/// Samplers of the before and after posteriors of a site.
+fn samplers(s: &SiteInput, p: &EvidenceParams) -> (Sampler, Sampler) {
+    let mu = p.detector.false_positives_per_km2 * s.observed_area_km2;
+    (
+        Sampler::new(&posterior(s.before, p.detector.recall, mu)),
+        Sampler::new(&posterior(s.after, p.detector.recall, mu)),
+    )
+}
+
+/// The 90 % interval of after / before from the two samplers.
+fn ratio_interval(b: &Sampler, a: &Sampler, seed: u64, n: usize) -> Option<Interval> {
+    let mut rng = Rng::new(seed);
+    let r: Vec<f64> = (0..n)
+        .filter_map(|_| {
+            let (tb, ta) = (b.draw(&mut rng), a.draw(&mut rng));
+            (tb > 0.0).then(|| ta / tb)
+        })
+        .collect();
+    (r.len() * 2 >= n).then(|| Interval {
+        estimate: sample_quantile(&r, 0.5),
+        low: sample_quantile(&r, 0.05),
+        high: sample_quantile(&r, 0.95),
+    })
+}
+
+/// The evidence of one site.
+pub fn site_evidence(s: &SiteInput, p: &EvidenceParams) -> SiteEvidence {
+    let (sb, sa) = samplers(s, p);
+    let (before_vehicles, after_vehicles) = (interval_of(&sb), interval_of(&sa));
+    let r = ratio_interval(&sb, &sa, seed_of(&s.id, 1), p.samples);
+    let counts = format!(
+        "counted {} before and {} after; true numbers estimated {:.0} ({:.0}-{:.0}) and {:.0} ({:.0}-{:.0})",
+        s.before,
+        s.after,
+        before_vehicles.estimate,
+        before_vehicles.low,
+        before_vehicles.high,
+        after_vehicles.estimate,
+        after_vehicles.low,
+        after_vehicles.high
+    );
+    let inconclusive = |why: String| SiteEvidence {
+        before_vehicles,
+        after_vehicles,
+        remaining_fraction: r,
+        verdict: Verdict::Inconclusive,
+        explanation: format!("inconclusive: {why}; {counts}"),
+        usable: false,
+    };
+    if !s.analysed {
+        return inconclusive("the site was not analysed (error or no coverage)".into());
+    }
+    let min_obs = s.observed_before.min(s.observed_after);
+    if min_obs < p.min_observed_fraction {
+        return inconclusive(format!(
+            "only {:.0} % of the site was observed before and {:.0} % after (at least {:.0} % needed on both)",
+            100.0 * s.observed_before,
+            100.0 * s.observed_after,
+            100.0 * p.min_observed_fraction
+        ));
+    }
+    if s.coregistration_unreliable {
+        return inconclusive("the dates could not be aligned reliably".into());
+    }
+    let Some(ri) = r.filter(|_| before_vehicles.estimate >= p.min_before_vehicles) else {
+        // An (almost) empty site that filled up is a buildup even without a ratio.
+        if after_vehicles.estimate >= p.min_before_vehicles && after_vehicles.low > before_vehicles.high {
+            return SiteEvidence {
+                before_vehicles,
+                after_vehicles,
+                remaining_fraction: r,
+                verdict: Verdict::Buildup,
+                explanation: format!("buildup: a site with few vehicles before filled up; {counts}"),
+                usable: true,
+            };
+        }
+        return SiteEvidence {
+            usable: true,
+            ..inconclusive(format!(
+                "fewer than {} vehicles were there before, so no fraction can be judged",
+                p.min_before_vehicles
+            ))
+        };
+    };
+    let verdict = verdict_for(&ri, p);
+    let rule = match verdict {
+        Verdict::Withdrawal => format!("its upper bound is at most {:.2}", p.withdrawal_max_remaining),
+        Verdict::PartialWithdrawal => format!("its upper bound is below {:.2}", p.no_change_low),
+        Verdict::Buildup => format!("its lower bound is above {:.2}", p.no_change_high),
+        _ => format!(
+            "the interval reaches the no-change band {:.2}-{:.2}",
+            p.no_change_low, p.no_change_high
+        ),
+    };
+    let mut explanation = format!(
+        "{}: remaining fraction {}, and {rule}; {counts}",
+        verdict.as_str(),
+        fmt_iv(&ri)
+    );
+    if verdict == Verdict::NoChange && s.changed_fraction >= p.reparked_min_changed_fraction {
+        explanation.push_str(&format!(
+            "; re-parked: the count held but {:.0} % of the site changed",
+            100.0 * s.changed_fraction
+        ));
+    }
+    SiteEvidence {
+        before_vehicles,
+        after_vehicles,
+        remaining_fraction: Some(ri),
+        verdict,
+        explanation,
+        usable: true,
+    }
+}
+
+/// Ground distance between two lon/lat points, metres (spherical).
+fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, la2) = (a.1.to_radians(), b.1.to_radians());
+    let dlat = la2 - la1;
+    let dlon = (b.0 - a.0).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * h.sqrt().asin()
+}
+
+/// Pairs losing and gaining sites within reach, nearest first.
+fn redeployments(sites: &[SiteInput], ev: &[SiteEvidence], p: &EvidenceParams) -> Vec<Redeployment> {
+    let delta = |i: usize| ev[i].after_vehicles.estimate - ev[i].before_vehicles.estimate;
+    let mut loss: Vec<f64> = (0..sites.len())
+        .map(|i| {
+            let lost = matches!(ev[i].verdict, Verdict::Withdrawal | Verdict::PartialWithdrawal);
+            if lost {
+                (-delta(i)).max(0.0) * sites[i].weight
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mut gain: Vec<f64> = (0..sites.len())
+        .map(|i| {
+            if ev[i].verdict == Verdict::Buildup {
+                delta(i).max(0.0) * sites[i].weight
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mut pairs = Vec::new();
+    for i in 0..sites.len() {
+        for j in 0..sites.len() {
+            if loss[i] > 0.0 && gain[j] > 0.0 {
+                let d = distance_m(sites[i].lon_lat, sites[j].lon_lat);
+                if d <= p.redeployment_max_distance_m {
+                    pairs.push((d, i, j));
+                }
+            }
+        }
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut out = Vec::new();
+    for (d, i, j) in pairs {
+        let moved = loss[i].min(gain[j]);
+        if moved > 0.0 {
+            loss[i] -= moved;
+            gain[j] -= moved;
+            out.push(Redeployment {
+                from: sites[i].id.clone(),
+                to: sites[j].id.clone(),
+                vehicles: moved,
+                distance_m: d,
+            });
+        }
+    }
+    out
+}
+
+/// Per-site evidence and the overall evidence.
+pub fn evaluate(sites: &[SiteInput], p: &EvidenceParams) -> (Vec<SiteEvidence>, Evidence) {
+    let ev: Vec<SiteEvidence> = sites.iter().map(|s| site_evidence(s, p)).collect();
+    let used: Vec<usize> = (0..sites.len()).filter(|&i| ev[i].usable).collect();
+    let all_before: f64 = sites.iter().map(|s| s.weight * s.before as f64).sum();
+    let used_before_counts: f64 = used
+        .iter()
+        .map(|&i| sites[i].weight * sites[i].before as f64)
+        .sum();
+    let coverage = if all_before > 0.0 {
+        used_before_counts / all_before
+    } else {
+        0.0
+    };
+    let b: f64 = used
+        .iter()
+        .map(|&i| sites[i].weight * ev[i].before_vehicles.estimate)
+        .sum();
+    let a: f64 = used
+        .iter()
+        .map(|&i| sites[i].weight * ev[i].after_vehicles.estimate)
+        .sum();
+    // Interval of the weighted total ratio.
+    let samp: Vec<(Sampler, Sampler, f64)> = used
+        .iter()
+        .map(|&i| {
+            let (sb, sa) = samplers(&sites[i], p);
+            (sb, sa, sites[i].weight)
+        })
+        .collect();
+    let mut rng = Rng::new(seed_of("overall", 7));
+    let ratios: Vec<f64> = (0..p.samples)
+        .filter_map(|_| {
+            let (mut tb, mut ta) = (0.0, 0.0);
+            for (sb, sa, w) in &samp {
+                tb += w * sb.draw(&mut rng);
+                ta += w * sa.draw(&mut rng);
+            }
+            (tb > 0.0).then(|| ta / tb)
+        })
+        .collect();
+    let remaining = (!ratios.is_empty() && ratios.len() * 2 >= p.samples).then(|| Interval {
+        estimate: sample_quantile(&ratios, 0.5),
+        low: sample_quantile(&ratios, 0.05),
+        high: sample_quantile(&ratios, 0.95),
+    });
+    let moves = redeployments(sites, &ev, p);
+    let moved: f64 = moves.iter().map(|m| m.vehicles).sum::<f64>() + 0.0;
+    let departed: f64 = used
+        .iter()
+        .filter(|&&i| matches!(ev[i].verdict, Verdict::Withdrawal | Verdict::PartialWithdrawal))
+        .map(|&i| sites[i].weight * (ev[i].before_vehicles.estimate - ev[i].after_vehicles.estimate).max(0.0))
+        .sum::<f64>()
+        + 0.0;
+    let score = remaining
+        .map(|r| (1.0 - r.estimate).clamp(0.0, 1.0))
+        .unwrap_or(0.0);
+    let (verdict, why) = match remaining {
+        _ if used.is_empty() => (
+            Verdict::Inconclusive,
+            "no site was observed well enough on both dates".to_string(),
+        ),
+        _ if b < p.min_before_vehicles => (
+            Verdict::Inconclusive,
+            format!("only {b:.0} vehicles were on usable sites before"),
+        ),
+        None => (
+            Verdict::Inconclusive,
+            "no remaining fraction can be computed".to_string(),
+        ),
+        Some(_) if departed >= 3.0 && moved >= 0.5 * departed => (
+            Verdict::Redeployment,
+            format!("{moved:.0} of the {departed:.0} vehicles that left reappeared at nearby watched sites"),
+        ),
+        Some(r) => (verdict_for(&r, p), format!("remaining fraction {}", fmt_iv(&r))),
+    };
+    let explanation = format!(
+        "{}: {why}; {} sites used covering {:.0} % of the before-date detections; {:.0} vehicles before and {:.0} after on them; \
+         score = 1 - remaining fraction = {score:.2}",
+        verdict.as_str(),
+        used.len(),
+        100.0 * coverage,
+        b,
+        a
+    );
+    let overall = Evidence {
+        score,
+        verdict,
+        sites_used: used.len(),
+        remaining_fraction: remaining,
+        coverage,
+        before_vehicles: b,
+        after_vehicles: a,
+        redeployments: moves,
+        explanation,
+    };
+    (ev, overall)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(id: &str, before: u32, after: u32) -> SiteInput {
+        SiteInput {
+            id: id.into(),
+            weight: 1.0,
+            lon_lat: (36.0, 48.0),
+            before,
+            after,
+            observed_before: 1.0,
+            observed_after: 1.0,
+            observed_area_km2: 0.004,
+            coregistration_unreliable: false,
+            changed_fraction: 0.0,
+            analysed: true,
+        }
+    }
+
+    #[test]
+    fn verdict_table() {
+        let p = EvidenceParams::default();
+        let cases: Vec<(SiteInput, Verdict)> = vec![
+            (site("w", 24, 1), Verdict::Withdrawal),
+            (site("p", 20, 10), Verdict::PartialWithdrawal),
+            (site("n", 16, 16), Verdict::NoChange),
+            (site("b", 6, 18), Verdict::Buildup),
+            (
+                SiteInput {
+                    observed_after: 0.3,
+                    ..site("c", 24, 0)
+                },
+                Verdict::Inconclusive,
+            ),
+            (
+                SiteInput {
+                    coregistration_unreliable: true,
+                    ..site("u", 24, 0)
+                },
+                Verdict::Inconclusive,
+            ),
+            (site("few", 1, 0), Verdict::Inconclusive),
+        ];
+        for (s, want) in cases {
+            let e = site_evidence(&s, &p);
+            assert_eq!(e.verdict, want, "{}: {}", s.id, e.explanation);
+        }
+        let re = site_evidence(
+            &SiteInput {
+                changed_fraction: 0.3,
+                ..site("r", 16, 16)
+            },
+            &p,
+        );
+        assert!(re.explanation.contains("re-parked"), "{}", re.explanation);
+    }
+
+    #[test]
+    fn redeployment_is_paired_and_discounted() {
+        let p = EvidenceParams::default();
+        let mut far = site("far", 0, 20);
+        far.lon_lat = (40.0, 48.0);
+        let (_, e) = evaluate(&[site("a", 24, 2), site("b", 1, 22), far.clone()], &p);
+        assert_eq!(e.verdict, Verdict::Redeployment, "{}", e.explanation);
+        assert_eq!(e.redeployments.len(), 1);
+        assert_eq!(
+            (e.redeployments[0].from.as_str(), e.redeployments[0].to.as_str()),
+            ("a", "b")
+        );
+        assert!(e.score < 0.2, "{}", e.explanation);
+        // Alone, the same departure is a withdrawal with a high score.
+        let (_, e) = evaluate(&[site("a", 24, 2)], &p);
+        assert_eq!(e.verdict, Verdict::Withdrawal, "{}", e.explanation);
+        assert!(e.score > 0.8);
+        // Vehicles reappearing far away are no redeployment pair, but the force as a
+        // whole did not shrink.
+        let (_, e) = evaluate(&[site("a", 24, 2), far], &p);
+        assert!(e.redeployments.is_empty());
+        assert!(
+            e.score < 0.2 && e.verdict != Verdict::Withdrawal,
+            "{}",
+            e.explanation
+        );
+    }
+
+    #[test]
+    fn interval_coverage_on_simulated_counts() {
+        // Simulate counts from the detector model and check that the 90 % interval of
+        // the remaining fraction holds the truth in at least 88 % of trials.
+        let p = EvidenceParams {
+            samples: 1500,
+            ..EvidenceParams::default()
+        };
+        let (recall, fp) = (p.detector.recall, p.detector.false_positives_per_km2);
+        let area = 0.004;
+        let mut rng = Rng::new(12345);
+        let pois = |mu: f64, rng: &mut Rng| {
+            let (l, mut k, mut prod) = ((-mu).exp(), 0u32, rng.next_f64());
+            while prod > l {
+                k += 1;
+                prod *= rng.next_f64();
+            }
+            k
+        };
+        let (mut hit, trials) = (0, 300);
+        for t in 0..trials {
+            let tb = 10 + (t % 30) as u32;
+            let ta = (tb as f64 * [0.0, 0.3, 0.6, 1.0, 1.3][t % 5]).round() as u32;
+            let det = |n: u32, rng: &mut Rng| {
+                (0..n).filter(|_| rng.next_f64() < recall).count() as u32 + pois(fp * area, rng)
+            };
+            let s = SiteInput {
+                before: det(tb, &mut rng),
+                after: det(ta, &mut rng),
+                ..site(&format!("s{t}"), 0, 0)
+            };
+            let e = site_evidence(&s, &p);
+            let truth = ta as f64 / tb as f64;
+            if let Some(r) = e.remaining_fraction {
+                if r.low <= truth + 1e-9 && truth <= r.high + 1e-9 {
+                    hit += 1;
+                }
+            }
+        }
+        let coverage = hit as f64 / trials as f64;
+        assert!(coverage >= 0.88, "coverage {coverage}");
+    }
+}
