@@ -129,7 +129,9 @@ fn re_parked_vehicles_change_pixels_not_counts() {
 #[test]
 fn per_site_verdicts_on_the_end_to_end_scenarios() {
     use Verdict::*;
-    let table: &[(&str, &[(&str, Verdict)], Verdict)] = &[
+    /// Scenario, expected per-site verdicts, expected overall verdict.
+    type Case<'a> = (&'a str, &'a [(&'a str, Verdict)], Verdict);
+    let table: &[Case] = &[
         (
             "clear",
             &[
