@@ -52,6 +52,18 @@ pub fn load_sites(path: &Path) -> Result<Vec<Site>> {
 }
 
 /// Parses a sites FeatureCollection; the error is a one-line description.
+///
+/// ```
+/// let text = r#"{"type": "FeatureCollection", "features": [{"type": "Feature",
+///   "properties": {"id": "depot-1", "weight": 2},
+///   "geometry": {"type": "Polygon", "coordinates": [[[35.9, 48.0], [35.91, 48.0],
+///     [35.91, 48.01], [35.9, 48.0]]]}}]}"#;
+/// let sites = stagewatch::sites::parse_sites(text).unwrap();
+/// assert_eq!((sites[0].id.as_str(), sites[0].weight), ("depot-1", 2.0));
+/// // A feature without an `id` is refused, saying which one.
+/// let bad = text.replace(r#""id": "depot-1", "#, "");
+/// assert!(stagewatch::sites::parse_sites(&bad).unwrap_err().contains("no \"id\""));
+/// ```
 pub fn parse_sites(text: &str) -> Result<Vec<Site>, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     if v.get("type").and_then(Value::as_str) != Some("FeatureCollection") {

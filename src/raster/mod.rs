@@ -36,6 +36,16 @@ impl GeoTransform {
     }
 
     /// World coordinates of fractional pixel position (col, row) (corner convention).
+    ///
+    /// ```
+    /// use stagewatch::raster::GeoTransform;
+    /// // 0.5 m pixels, upper-left corner at (500000, 5300000).
+    /// let gt = GeoTransform::north_up(500_000.0, 5_300_000.0, 0.5, 0.5);
+    /// // The centre of pixel (col 2, row 4) is half a pixel in from its corner.
+    /// assert_eq!(gt.apply(2.5, 4.5), (500_001.25, 5_299_997.75));
+    /// let inv = gt.invert().unwrap();
+    /// assert_eq!(inv.apply(500_001.25, 5_299_997.75), (2.5, 4.5));
+    /// ```
     pub fn apply(&self, col: f64, row: f64) -> (f64, f64) {
         let g = &self.0;
         (g[0] + col * g[1] + row * g[2], g[3] + col * g[4] + row * g[5])
