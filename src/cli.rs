@@ -92,6 +92,10 @@ pub enum Command {
         /// Do not detect clouds and haze.
         #[arg(long)]
         no_cloud_mask: bool,
+        /// JSON file overriding evidence parameters, e.g. the detector's measured
+        /// `{"detector": {"recall": 0.8, "false_positives_per_km2": 40}}`.
+        #[arg(long)]
+        evidence_config: Option<PathBuf>,
     },
     /// Count vehicles on a single date.
     Detect {
@@ -279,6 +283,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             no_coregistration,
             no_normalisation,
             no_cloud_mask,
+            evidence_config,
         } => {
             for (flag, d) in [("--before-date", &before_date), ("--after-date", &after_date)] {
                 if let Some(d) = d {
@@ -292,6 +297,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             settings.coregister = !no_coregistration;
             settings.normalise_radiometry = !no_normalisation;
             settings.masks.clouds = !no_cloud_mask;
+            if let Some(p) = &evidence_config {
+                settings.evidence = crate::evidence::load_params(p)?;
+            }
             let args = CompareArgs {
                 before,
                 after,

@@ -192,3 +192,62 @@ fn bad_dates_are_usage_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("YYYY-MM-DD"));
 }
+
+#[test]
+fn evidence_config_overrides_the_detector_model() {
+    let s = scene();
+    let cfg = s.root.join("evidence.json");
+    fs::write(
+        &cfg,
+        r#"{"detector": {"recall": 0.5, "false_positives_per_km2": 0}}"#,
+    )
+    .unwrap();
+    let out = s.root.join("out");
+    let o = common::run(&[
+        "--quiet",
+        "compare",
+        "--before",
+        s.r.before.to_str().unwrap(),
+        "--after",
+        s.r.after.to_str().unwrap(),
+        "--sites",
+        s.r.sites.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--evidence-config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: Report = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report.parameters.evidence.detector.recall, 0.5);
+    // Half the vehicles are assumed missed: 24 counted means about 48 there.
+    let e = report.sites[0].evidence.as_ref().unwrap();
+    assert!((e.before_vehicles.estimate - 48.0).abs() <= 4.0, "{e:?}");
+    // An unknown field is a one-line input error naming the file.
+    fs::write(&cfg, r#"{"detecter": {}}"#).unwrap();
+    expect_input_error_args(&s, &cfg);
+}
+
+fn expect_input_error_args(s: &Scene, cfg: &Path) {
+    let o = common::run(&[
+        "--quiet",
+        "compare",
+        "--before",
+        s.r.before.to_str().unwrap(),
+        "--after",
+        s.r.after.to_str().unwrap(),
+        "--sites",
+        s.r.sites.to_str().unwrap(),
+        "--out",
+        s.root.join("out2").to_str().unwrap(),
+        "--evidence-config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("evidence.json") && err.contains("invalid evidence config"),
+        "{err}"
+    );
+    assert!(!s.root.join("out2").exists());
+}

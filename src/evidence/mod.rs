@@ -67,6 +67,7 @@ impl Verdict {
 
 /// The detector's measured error rates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DetectorModel {
     /// Share of vehicles present that are detected.
     pub recall: f64,
@@ -74,8 +75,10 @@ pub struct DetectorModel {
     pub false_positives_per_km2: f64,
 }
 
-/// Tunables of the evidence (all documented in the module doc).
+/// Tunables of the evidence (all documented in the module doc). Read from a JSON file
+/// with `compare --evidence-config`; fields left out keep their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EvidenceParams {
     pub min_observed_fraction: f64,
     pub min_before_vehicles: f64,
@@ -179,6 +182,13 @@ fn interval_of(s: &Sampler) -> Interval {
         low: s.quantile(0.05),
         high: s.quantile(0.95),
     }
+}
+
+/// Reads evidence parameters from a JSON file (fields left out keep their defaults).
+pub fn load_params(path: &std::path::Path) -> crate::error::Result<EvidenceParams> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::error::Error::io(path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| crate::error::Error::input(path, format!("invalid evidence config: {e}")))
 }
 
 /// Verdict for a remaining-fraction interval.
