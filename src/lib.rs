@@ -9,6 +9,7 @@
 
 pub mod align;
 pub mod blobs;
+pub mod catalog;
 pub mod change;
 pub mod cli;
 pub mod error;
@@ -21,5 +22,6 @@ pub mod report;
 pub mod sites;
 pub mod stats;
 pub mod synth;
+pub mod timeline;
 
 pub use error::{Error, Result};

@@ -232,11 +232,16 @@ pub fn sanitize_id(id: &str) -> String {
 
 /// File-name stems for all ids, unique even when two ids sanitise alike.
 pub fn file_stems(sites: &[Site]) -> Vec<String> {
+    let ids: Vec<String> = sites.iter().map(|s| s.id.clone()).collect();
+    stems_of(&ids)
+}
+
+/// File stems for site ids (see [`file_stems`]).
+pub fn stems_of(ids: &[String]) -> Vec<String> {
     let mut used = HashSet::new();
-    sites
-        .iter()
-        .map(|s| {
-            let base = sanitize_id(&s.id);
+    ids.iter()
+        .map(|id| {
+            let base = sanitize_id(id);
             let mut stem = base.clone();
             let mut k = 2;
             while !used.insert(stem.to_ascii_lowercase()) {

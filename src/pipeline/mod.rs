@@ -7,6 +7,7 @@
 
 pub mod detect;
 pub mod site;
+pub mod timeline;
 
 use std::path::{Path, PathBuf};
 
@@ -130,117 +131,148 @@ pub(crate) fn image_input(src: &dyn RasterSource, crs: &Crs, date: Option<String
     })
 }
 
-fn progress_bar(n: usize, enabled: bool) -> ProgressBar {
+/// A progress bar on stderr (hidden when disabled or stderr is not a terminal).
+pub fn progress_bar(n: usize, enabled: bool, prefix: &str, unit: &str) -> ProgressBar {
     let pb = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
     if !enabled || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
     pb.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} sites, {elapsed} elapsed, eta {eta}")
-            .expect("template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(&format!(
+            "{{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{elapsed}} elapsed, eta {{eta}}"
+        ))
+        .expect("template")
+        .progress_chars("=> "),
     );
-    pb.set_prefix("compare");
+    pb.set_prefix(prefix.to_string());
     pb
 }
 
-/// Runs `compare` and writes its outputs to `args.out`.
-pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
-    for p in [&args.before, &args.after, &args.sites] {
-        if !p.is_file() {
-            return Err(Error::io(
-                p,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+/// Both images of a pair opened, with their CRSs, masks and input descriptions.
+pub struct OpenedPair {
+    before: Box<dyn RasterSource>,
+    after: Box<dyn RasterSource>,
+    crs_b: Crs,
+    crs_a: Crs,
+    mask_b: Option<(Box<dyn RasterSource>, Crs)>,
+    mask_a: Option<(Box<dyn RasterSource>, Crs)>,
+    pub before_input: ImageInput,
+    pub after_input: ImageInput,
+}
+
+/// Which images make a pair.
+#[derive(Debug, Clone, Default)]
+pub struct PairPaths {
+    pub before: PathBuf,
+    pub after: PathBuf,
+    pub before_date: Option<String>,
+    pub after_date: Option<String>,
+    pub before_mask: Option<PathBuf>,
+    pub after_mask: Option<PathBuf>,
+}
+
+impl OpenedPair {
+    /// Opens both images (and masks); fails on unreadable input or differing band counts.
+    pub fn open(p: &PairPaths, backend: Backend) -> Result<OpenedPair> {
+        for f in [&p.before, &p.after] {
+            if !f.is_file() {
+                return Err(Error::io(
+                    f,
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                ));
+            }
+        }
+        let before = open(&p.before, backend)?;
+        let after = open(&p.after, backend)?;
+        let crs_b = crs_of(before.as_ref())?;
+        let crs_a = crs_of(after.as_ref())?;
+        if before.info().bands != after.info().bands {
+            return Err(Error::input(
+                &p.after,
+                format!(
+                    "has {} bands where the before image {} has {}",
+                    after.info().bands,
+                    p.before.display(),
+                    before.info().bands
+                ),
             ));
         }
-    }
-    let before = open(&args.before, args.backend)?;
-    let after = open(&args.after, args.backend)?;
-    let crs_b = crs_of(before.as_ref())?;
-    let crs_a = crs_of(after.as_ref())?;
-    let sites = load_sites(&args.sites)?;
-    if before.info().bands != after.info().bands {
-        return Err(Error::input(
-            &args.after,
-            format!(
-                "has {} bands where the before image has {}",
-                after.info().bands,
-                before.info().bands
-            ),
-        ));
-    }
-    let inputs = Inputs {
-        before: image_input(before.as_ref(), &crs_b, args.before_date.clone())?,
-        after: image_input(after.as_ref(), &crs_a, args.after_date.clone())?,
-        sites: FileInput {
-            path: args.sites.display().to_string(),
-            sha256: sha256_file(&args.sites)?,
-        },
-    };
-    let s = &args.settings;
-    let open_mask = |p: &Option<PathBuf>| -> Result<Option<(Box<dyn RasterSource>, Crs)>> {
-        match p {
-            None => Ok(None),
-            Some(p) => {
-                let m = open(p, args.backend)?;
-                let c = crs_of(m.as_ref())?;
-                Ok(Some((m, c)))
-            }
-        }
-    };
-    let mask_b = open_mask(&args.before_mask)?;
-    let mask_a = open_mask(&args.after_mask)?;
-    let db = Dated {
-        src: before.as_ref(),
-        crs: crs_b,
-        mask: mask_b.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
-    };
-    let da = Dated {
-        src: after.as_ref(),
-        crs: crs_a,
-        mask: mask_a.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
-    };
-    let pb = progress_bar(sites.len(), args.progress);
-    let outcomes: Vec<std::result::Result<SiteOutcome, String>> = sites
-        .par_iter()
-        .map(|site| {
-            let r = process_site(site, &db, &da, s).map_err(|e| crate::error::one_line(&e.to_string()));
-            pb.inc(1);
-            r
-        })
-        .collect();
-    pb.finish_and_clear();
-
-    let stems = file_stems(&sites);
-    let mut reports = Vec::with_capacity(sites.len());
-    let mut detections = Vec::new();
-    let mut site_errors = 0;
-    for ((site, stem), outcome) in sites.iter().zip(&stems).zip(outcomes) {
-        match outcome {
-            Ok(o) => {
-                let mut rep = o.report.clone();
-                if let Err(e) =
-                    write_site_outputs(site, stem, &o, &inputs, &args.out, &mut rep, &mut detections)
-                {
-                    site_errors += 1;
-                    reports.push(SiteReport::failed(
-                        &site.id,
-                        site.name.clone(),
-                        crate::error::one_line(&e.to_string()),
-                    ));
-                } else {
-                    reports.push(rep);
+        let open_mask = |m: &Option<PathBuf>| -> Result<Option<(Box<dyn RasterSource>, Crs)>> {
+            match m {
+                None => Ok(None),
+                Some(m) => {
+                    let src = open(m, backend)?;
+                    let c = crs_of(src.as_ref())?;
+                    Ok(Some((src, c)))
                 }
             }
-            Err(msg) => {
-                site_errors += 1;
-                reports.push(SiteReport::failed(&site.id, site.name.clone(), msg));
+        };
+        Ok(OpenedPair {
+            before_input: image_input(before.as_ref(), &crs_b, p.before_date.clone())?,
+            after_input: image_input(after.as_ref(), &crs_a, p.after_date.clone())?,
+            mask_b: open_mask(&p.before_mask)?,
+            mask_a: open_mask(&p.after_mask)?,
+            before,
+            after,
+            crs_b,
+            crs_a,
+        })
+    }
+
+    /// Runs one site. A failure becomes a site with status `error`. With `out`, the
+    /// change raster is written under `out/change/<stem>.tif`.
+    pub fn run_site(
+        &self,
+        site: &Site,
+        stem: &str,
+        s: &Settings,
+        out: Option<&Path>,
+    ) -> (SiteReport, Vec<Detection>) {
+        let db = Dated {
+            src: self.before.as_ref(),
+            crs: self.crs_b.clone(),
+            mask: self.mask_b.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
+        };
+        let da = Dated {
+            src: self.after.as_ref(),
+            crs: self.crs_a.clone(),
+            mask: self.mask_a.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
+        };
+        let failed = |e: Error| {
+            SiteReport::failed(
+                &site.id,
+                site.name.clone(),
+                crate::error::one_line(&e.to_string()),
+            )
+        };
+        match process_site(site, &db, &da, s) {
+            Err(e) => (failed(e), Vec::new()),
+            Ok(o) => {
+                let mut rep = o.report.clone();
+                let mut dets = Vec::new();
+                match site_outputs(
+                    site,
+                    stem,
+                    &o,
+                    &self.before_input,
+                    &self.after_input,
+                    out,
+                    &mut rep,
+                    &mut dets,
+                ) {
+                    Ok(()) => (rep, dets),
+                    Err(e) => (failed(e), Vec::new()),
+                }
             }
         }
     }
-    let inputs_ev: Vec<SiteInput> = sites
+}
+
+/// What the evidence needs of each analysed site.
+pub fn evidence_inputs(sites: &[Site], reports: &[SiteReport]) -> Vec<SiteInput> {
+    sites
         .iter()
-        .zip(&reports)
+        .zip(reports)
         .map(|(site, r)| SiteInput {
             id: site.id.clone(),
             weight: site.weight,
@@ -255,89 +287,167 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
             changed_fraction: r.changed_fraction,
             analysed: matches!(r.status, SiteStatus::Ok | SiteStatus::PartialCoverage),
         })
-        .collect();
-    let (site_ev, overall) = evaluate(&inputs_ev, &s.evidence);
+        .collect()
+}
+
+/// The parameters block of a report.
+pub fn parameters(s: &Settings, backend: Backend) -> Parameters {
+    Parameters {
+        vehicle_class: s.detect.vehicle_class,
+        class_limits: s.detect.vehicle_class.spec(),
+        margin_m: s.margin_m,
+        full_coverage_fraction: s.full_coverage_fraction,
+        change: s.change.clone(),
+        detect: s.detect.clone(),
+        evidence: s.evidence.clone(),
+        coregister: s.coregister,
+        coreg: s.coreg.clone(),
+        normalise_radiometry: s.normalise_radiometry,
+        radiometry: s.radiometry.clone(),
+        masks: s.masks.clone(),
+        reader: match backend {
+            Backend::PureRust => "pure-rust".into(),
+            Backend::Gdal => "gdal".into(),
+        },
+    }
+}
+
+/// Scores the site reports of one pair and assembles the report.
+pub fn assemble_report(
+    inputs: Inputs,
+    s: &Settings,
+    backend: Backend,
+    sites: &[Site],
+    mut reports: Vec<SiteReport>,
+) -> Report {
+    let (site_ev, overall) = evaluate(&evidence_inputs(sites, &reports), &s.evidence);
     for (r, e) in reports.iter_mut().zip(site_ev) {
         r.evidence = Some(e);
     }
-    let report = Report {
+    Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool::this(),
         inputs,
-        parameters: Parameters {
-            vehicle_class: s.detect.vehicle_class,
-            class_limits: s.detect.vehicle_class.spec(),
-            margin_m: s.margin_m,
-            full_coverage_fraction: s.full_coverage_fraction,
-            change: s.change.clone(),
-            detect: s.detect.clone(),
-            evidence: s.evidence.clone(),
-            coregister: s.coregister,
-            coreg: s.coreg.clone(),
-            normalise_radiometry: s.normalise_radiometry,
-            radiometry: s.radiometry.clone(),
-            masks: s.masks.clone(),
-            reader: match args.backend {
-                Backend::PureRust => "pure-rust".into(),
-                Backend::Gdal => "gdal".into(),
-            },
-        },
+        parameters: parameters(s, backend),
         withdrawal_evidence: overall,
         sites: reports,
-    };
-    write_atomic(&args.out.join("report.json"), to_json(&report).as_bytes())?;
-    write_atomic(&args.out.join("sites.csv"), sites_csv(&report).as_bytes())?;
+    }
+}
+
+/// Writes `report.json`, `sites.csv` and `detections.geojson` into `out`.
+pub fn write_report_files(out: &Path, report: &Report, detections: &[Detection]) -> Result<()> {
+    write_atomic(&out.join("report.json"), to_json(report).as_bytes())?;
+    write_atomic(&out.join("sites.csv"), sites_csv(report).as_bytes())?;
     write_atomic(
-        &args.out.join("detections.geojson"),
-        detections_geojson(&detections).as_bytes(),
+        &out.join("detections.geojson"),
+        detections_geojson(detections).as_bytes(),
+    )
+}
+
+/// Runs `compare` and writes its outputs to `args.out`.
+pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
+    if !args.sites.is_file() {
+        return Err(Error::io(
+            &args.sites,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
+    }
+    let pair = OpenedPair::open(
+        &PairPaths {
+            before: args.before.clone(),
+            after: args.after.clone(),
+            before_date: args.before_date.clone(),
+            after_date: args.after_date.clone(),
+            before_mask: args.before_mask.clone(),
+            after_mask: args.after_mask.clone(),
+        },
+        args.backend,
     )?;
+    let sites = load_sites(&args.sites)?;
+    let inputs = Inputs {
+        before: pair.before_input.clone(),
+        after: pair.after_input.clone(),
+        sites: FileInput {
+            path: args.sites.display().to_string(),
+            sha256: sha256_file(&args.sites)?,
+        },
+    };
+    let s = &args.settings;
+    let stems = file_stems(&sites);
+    let pb = progress_bar(sites.len(), args.progress, "compare", "sites");
+    let outcomes: Vec<(SiteReport, Vec<Detection>)> = sites
+        .par_iter()
+        .zip(&stems)
+        .map(|(site, stem)| {
+            let r = pair.run_site(site, stem, s, Some(&args.out));
+            pb.inc(1);
+            r
+        })
+        .collect();
+    pb.finish_and_clear();
+    let site_errors = outcomes
+        .iter()
+        .filter(|(r, _)| r.status == SiteStatus::Error)
+        .count();
+    let mut reports = Vec::with_capacity(sites.len());
+    let mut detections = Vec::new();
+    for (r, d) in outcomes {
+        reports.push(r);
+        detections.extend(d);
+    }
+    let report = assemble_report(inputs, s, args.backend, &sites, reports);
+    write_report_files(&args.out, &report, &detections)?;
     Ok(CompareOutcome { report, site_errors })
 }
 
-/// Writes the change raster of a site and appends its detections.
-fn write_site_outputs(
+/// Writes the change raster of a site (when `out` is given) and collects its detections.
+#[allow(clippy::too_many_arguments)]
+fn site_outputs(
     site: &Site,
     stem: &str,
     o: &SiteOutcome,
-    inputs: &Inputs,
-    out: &Path,
+    before: &ImageInput,
+    after: &ImageInput,
+    out: Option<&Path>,
     rep: &mut SiteReport,
     detections: &mut Vec<Detection>,
 ) -> Result<()> {
-    let (Some(grid), Some(change)) = (&o.grid, &o.change) else {
+    let Some(grid) = &o.grid else {
         return Ok(());
     };
-    let n = grid.len();
-    let mut px = Vec::with_capacity(n * 2);
-    for i in 0..n {
-        if o.valid_both[i] {
-            px.push(change.magnitude[i]);
-            px.push(if change.mask[i] { 1.0 } else { 0.0 });
-        } else {
-            px.push(f32::NAN);
-            px.push(f32::NAN);
+    if let (Some(out), Some(change)) = (out, &o.change) {
+        let n = grid.len();
+        let mut px = Vec::with_capacity(n * 2);
+        for i in 0..n {
+            if o.valid_both[i] {
+                px.push(change.magnitude[i]);
+                px.push(if change.mask[i] { 1.0 } else { 0.0 });
+            } else {
+                px.push(f32::NAN);
+                px.push(f32::NAN);
+            }
         }
+        let rel = format!("change/{stem}.tif");
+        let meta = GeoMeta {
+            epsg: grid.epsg,
+            transform: grid.transform,
+            nodata: Some(f64::NAN),
+            datetime: None,
+        };
+        write_geotiff(
+            &out.join(&rel),
+            grid.width,
+            grid.height,
+            2,
+            Samples::F32(&px),
+            &meta,
+        )?;
+        rep.change_raster = Some(rel);
     }
-    let rel = format!("change/{stem}.tif");
-    let meta = GeoMeta {
-        epsg: grid.epsg,
-        transform: grid.transform,
-        nodata: Some(f64::NAN),
-        datetime: None,
-    };
-    write_geotiff(
-        &out.join(&rel),
-        grid.width,
-        grid.height,
-        2,
-        Samples::F32(&px),
-        &meta,
-    )?;
-    rep.change_raster = Some(rel);
     let to_wgs = Transformer::new(&Crs::from_epsg(grid.epsg)?, &Crs::wgs84());
     for (label, blobs, date) in [
-        ("before", &o.blobs_before, &inputs.before.date),
-        ("after", &o.blobs_after, &inputs.after.date),
+        ("before", &o.blobs_before, &before.date),
+        ("after", &o.blobs_after, &after.date),
     ] {
         for b in blobs {
             detections.push(Detection::from_blob(b, grid, &to_wgs, &site.id, label, date)?);

@@ -167,41 +167,89 @@ fn clouds(b: &OnGrid, a: &OnGrid, grid: &Grid, s: &Settings) -> (Vec<bool>, Vec<
     )
 }
 
-/// Residual shift of the after date, estimated on a context grid `coreg.context_m`
-/// wider than the site grid, with the site polygons, clouds and unobserved pixels
-/// masked out: vehicles that moved inside the site must not drive the alignment.
-fn coregistration(
-    polys: &[Polygon],
-    grid: &Grid,
-    grid_crs: &Crs,
-    before: &Dated,
-    after: &Dated,
-    s: &Settings,
-) -> Result<Option<Shift>> {
-    let pixel = grid.transform.0[1];
-    let ground_scale = grid.gsd_m / pixel;
-    let ctx = grid_for_bbox(
-        grid.epsg,
-        bbox(polys),
-        (s.margin_m + s.coreg.context_m) / ground_scale,
-        pixel,
-        ground_scale,
-    )?;
-    let inside = rasterize(polys, &ctx);
-    let b = date_on_grid(before, &ctx, grid_crs)?;
-    let a = date_on_grid(after, &ctx, grid_crs)?;
-    let (cb, ca) = clouds(&b, &a, &ctx, s);
-    let usable: Vec<bool> = (0..ctx.len())
-        .map(|i| b.clear[i] && a.clear[i] && !cb[i] && !ca[i] && !inside[i])
-        .collect();
-    Ok(estimate_shift(
-        &brightness(&visible(&b.data)),
-        &brightness(&visible(&a.data)),
-        &usable,
-        ctx.width,
-        ctx.height,
-        &s.coreg,
-    ))
+/// Both dates read on a context grid `coreg.context_m` wider than the site grid, with
+/// the clouds found on it. Clouds are found here rather than on the site grid because
+/// their test needs the typical brightness ratio between the dates (the mode of the
+/// log-ratio), and a cloud can cover a whole site window; the surroundings still show
+/// the ground. The residual shift is estimated here too, with the site polygons,
+/// clouds and unobserved pixels masked out: vehicles that moved inside the site must
+/// not drive the alignment.
+struct Context {
+    grid: Grid,
+    before: OnGrid,
+    after: OnGrid,
+    cloud_b: Vec<bool>,
+    cloud_a: Vec<bool>,
+    inside: Vec<bool>,
+}
+
+impl Context {
+    fn read(
+        polys: &[Polygon],
+        grid: &Grid,
+        grid_crs: &Crs,
+        before: &Dated,
+        after: &Dated,
+        s: &Settings,
+    ) -> Result<Context> {
+        let pixel = grid.transform.0[1];
+        let ground_scale = grid.gsd_m / pixel;
+        let ctx = grid_for_bbox(
+            grid.epsg,
+            bbox(polys),
+            (s.margin_m + s.coreg.context_m) / ground_scale,
+            pixel,
+            ground_scale,
+        )?;
+        let inside = rasterize(polys, &ctx);
+        let b = date_on_grid(before, &ctx, grid_crs)?;
+        let a = date_on_grid(after, &ctx, grid_crs)?;
+        let (cloud_b, cloud_a) = clouds(&b, &a, &ctx, s);
+        Ok(Context {
+            grid: ctx,
+            before: b,
+            after: a,
+            cloud_b,
+            cloud_a,
+            inside,
+        })
+    }
+
+    /// A context mask sampled at the site grid's pixel centres (same CRS and pixel size).
+    fn to_site(&self, m: &[bool], grid: &Grid) -> Vec<bool> {
+        let t = &self.grid.transform.0;
+        let mut out = vec![false; grid.len()];
+        for r in 0..grid.height {
+            for c in 0..grid.width {
+                let (x, y) = grid.transform.apply(c as f64 + 0.5, r as f64 + 0.5);
+                let cc = ((x - t[0]) / t[1]).floor();
+                let rr = ((y - t[3]) / t[5]).floor();
+                if cc >= 0.0
+                    && rr >= 0.0
+                    && (cc as usize) < self.grid.width
+                    && (rr as usize) < self.grid.height
+                {
+                    out[r * grid.width + c] = m[rr as usize * self.grid.width + cc as usize];
+                }
+            }
+        }
+        out
+    }
+
+    fn shift(&self, s: &Settings) -> Option<Shift> {
+        let (b, a) = (&self.before, &self.after);
+        let usable: Vec<bool> = (0..self.grid.len())
+            .map(|i| b.clear[i] && a.clear[i] && !self.cloud_b[i] && !self.cloud_a[i] && !self.inside[i])
+            .collect();
+        estimate_shift(
+            &brightness(&visible(&b.data)),
+            &brightness(&visible(&a.data)),
+            &usable,
+            self.grid.width,
+            self.grid.height,
+            &s.coreg,
+        )
+    }
 }
 
 /// Runs one site end to end; errors become an `error` status by the caller.
@@ -224,15 +272,23 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
             a.data.dim().0
         )));
     }
-    let (mut cloud_b, mut cloud_a) = clouds(&b, &a, &grid, s);
-    let mut flags = Vec::new();
-
-    // Co-registration on the stable surroundings, then re-resampling of the after date.
-    let shift = if s.coregister {
-        coregistration(&polys, &grid, &grid_crs, before, after, s)?
+    let ctx = if s.coregister || s.masks.clouds {
+        Some(Context::read(&polys, &grid, &grid_crs, before, after, s)?)
     } else {
         None
     };
+    let (cloud_b, cloud_a) = match &ctx {
+        Some(c) => (c.to_site(&c.cloud_b, &grid), c.to_site(&c.cloud_a, &grid)),
+        None => (vec![false; grid.len()], vec![false; grid.len()]),
+    };
+    let mut flags = Vec::new();
+
+    // Co-registration on the stable surroundings, then re-resampling of the after date.
+    let shift = match &ctx {
+        Some(c) if s.coregister => c.shift(s),
+        _ => None,
+    };
+    drop(ctx);
     let mut applied = false;
     if let Some(sh) = shift {
         if !sh.reliable {
@@ -243,7 +299,6 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
             shifted.transform.0[0] = x0;
             shifted.transform.0[3] = y0;
             a = date_on_grid(after, &shifted, &grid_crs)?;
-            (cloud_b, cloud_a) = clouds(&b, &a, &grid, s);
             applied = true;
         }
     }

@@ -10,6 +10,7 @@
 pub mod render;
 pub mod scenarios;
 pub mod scene;
+pub mod series;
 
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
@@ -317,6 +318,33 @@ fn covered(spec: &ImageSpec, s: &SiteSpec, layout: Layout) -> (bool, bool) {
     (full, any)
 }
 
+/// The sites GeoJSON features: each pad plus 6 m, in lon/lat.
+fn site_features(
+    sites: &[SiteSpec],
+    origin: (f64, f64),
+    layout: Layout,
+    to_wgs: &Transformer,
+) -> Result<Vec<serde_json::Value>> {
+    let mut features = Vec::new();
+    for s in sites {
+        let mut pad = pad_rect(s, origin, layout);
+        pad.half_len += 6.0;
+        pad.half_wid += 6.0;
+        let mut ring: Vec<[f64; 2]> = Vec::new();
+        for (x, y) in pad.corners() {
+            let (lon, lat) = to_wgs.apply_checked(x, y)?;
+            ring.push([lon, lat]);
+        }
+        ring.push(ring[0]);
+        features.push(serde_json::json!({
+            "type": "Feature",
+            "properties": {"id": s.id, "name": s.name},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }));
+    }
+    Ok(features)
+}
+
 /// Renders scenario `name` into `dir`: `before.tif`, `after.tif`, `sites.geojson`,
 /// `truth.json` (per-site counts and vehicles) and `truth.geojson` (a point per vehicle
 /// with `site_id` and `date`, for `stagewatch eval`).
@@ -338,24 +366,10 @@ pub fn render_scenario(name: &str, dir: &Path) -> Result<Rendered> {
     render::write_date(&after, &sc.after, &wa, origin)?;
 
     let to_wgs = Transformer::new(&Crs::from_epsg(WORLD_EPSG)?, &Crs::wgs84());
-    let mut features = Vec::new();
+    let features = site_features(&sc.sites, origin, sc.layout, &to_wgs)?;
     let mut truth_sites = Vec::new();
     let mut vehicles = Vec::new();
     for s in &sc.sites {
-        let mut pad = pad_rect(s, origin, sc.layout);
-        pad.half_len += 6.0;
-        pad.half_wid += 6.0;
-        let mut ring: Vec<[f64; 2]> = Vec::new();
-        for (x, y) in pad.corners() {
-            let (lon, lat) = to_wgs.apply_checked(x, y)?;
-            ring.push([lon, lat]);
-        }
-        ring.push(ring[0]);
-        features.push(serde_json::json!({
-            "type": "Feature",
-            "properties": {"id": s.id, "name": s.name},
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
-        }));
         let (fb, ab) = covered(&sc.before, s, sc.layout);
         let (fa, aa) = covered(&sc.after, s, sc.layout);
         let status = if !ab && !aa {

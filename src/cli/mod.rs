@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod batch;
+
 use crate::blobs::VehicleClass;
 use crate::error::{Error, Result};
 use crate::pipeline::{run_compare, CompareArgs, CompareOutcome, Settings};
@@ -24,6 +26,48 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Analysis options shared by `compare`, `timeline` and `plan`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AnalysisOpts {
+    /// Vehicle sizes to count.
+    #[arg(long, value_enum, default_value_t = VehicleClass::Military)]
+    pub vehicle_class: VehicleClass,
+    /// Margin around each site's bounding box, metres.
+    #[arg(long, default_value_t = 25.0)]
+    pub margin_m: f64,
+    /// Raster reader.
+    #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
+    pub reader: ReaderArg,
+    /// Do not estimate and correct the residual shift between the dates.
+    #[arg(long)]
+    pub no_coregistration: bool,
+    /// Do not map the after date onto the before date's radiometry.
+    #[arg(long)]
+    pub no_normalisation: bool,
+    /// Do not detect clouds and haze.
+    #[arg(long)]
+    pub no_cloud_mask: bool,
+    /// JSON file overriding evidence parameters, e.g. the detector's measured
+    /// `{"detector": {"recall": 0.8, "false_positives_per_km2": 40}}`.
+    #[arg(long)]
+    pub evidence_config: Option<PathBuf>,
+}
+
+impl AnalysisOpts {
+    /// The settings these options select.
+    pub fn settings(&self) -> Result<Settings> {
+        let mut s = Settings::for_class(self.vehicle_class);
+        s.margin_m = self.margin_m;
+        s.coregister = !self.no_coregistration;
+        s.normalise_radiometry = !self.no_normalisation;
+        s.masks.clouds = !self.no_cloud_mask;
+        if let Some(p) = &self.evidence_config {
+            s.evidence = crate::evidence::load_params(p)?;
+        }
+        Ok(s)
+    }
+}
+
 /// Which raster reader to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReaderArg {
@@ -36,7 +80,8 @@ pub enum ReaderArg {
 }
 
 impl ReaderArg {
-    fn backend(self) -> Backend {
+    /// The backend this choice selects.
+    pub fn backend(self) -> Backend {
         match self {
             ReaderArg::Auto => Backend::default_for_build(),
             ReaderArg::Rust => Backend::PureRust,
@@ -68,34 +113,32 @@ pub enum Command {
         /// Acquisition date of the after image.
         #[arg(long)]
         after_date: Option<String>,
-        /// Vehicle sizes to count.
-        #[arg(long, value_enum, default_value_t = VehicleClass::Military)]
-        vehicle_class: VehicleClass,
-        /// Margin around each site's bounding box, metres.
-        #[arg(long, default_value_t = 25.0)]
-        margin_m: f64,
-        /// Raster reader.
-        #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
-        reader: ReaderArg,
         /// Mask raster for the before date (nonzero = cloud or otherwise not observed).
         #[arg(long)]
         before_mask: Option<PathBuf>,
         /// Mask raster for the after date.
         #[arg(long)]
         after_mask: Option<PathBuf>,
-        /// Do not estimate and correct the residual shift between the dates.
+        #[command(flatten)]
+        analysis: AnalysisOpts,
+    },
+    /// Compare every date of a catalogue with the first: per-site and overall series,
+    /// confirmation of lasting withdrawals, timeline.json/csv and PNG charts.
+    Timeline {
+        /// Catalogue: CSV or JSON Lines of `path,date`, or a local STAC ItemCollection.
         #[arg(long)]
-        no_coregistration: bool,
-        /// Do not map the after date onto the before date's radiometry.
+        images: PathBuf,
+        /// Sites GeoJSON.
         #[arg(long)]
-        no_normalisation: bool,
-        /// Do not detect clouds and haze.
+        sites: PathBuf,
+        /// Output folder.
         #[arg(long)]
-        no_cloud_mask: bool,
-        /// JSON file overriding evidence parameters, e.g. the detector's measured
-        /// `{"detector": {"recall": 0.8, "false_positives_per_km2": 40}}`.
+        out: PathBuf,
+        /// STAC asset key of the image (default: the item's only GeoTIFF asset).
         #[arg(long)]
-        evidence_config: Option<PathBuf>,
+        asset: Option<String>,
+        #[command(flatten)]
+        analysis: AnalysisOpts,
     },
     /// Count vehicles on a single date.
     Detect {
@@ -161,9 +204,12 @@ pub enum Command {
         /// Scenario name (see --list).
         #[arg(long, default_value = "demo")]
         scenario: String,
-        /// List the scenarios and exit.
+        /// List the scenarios and series and exit.
         #[arg(long)]
         list: bool,
+        /// Render a multi-date series (catalog.csv, images/, sites.geojson) instead of a pair.
+        #[arg(long)]
+        series: Option<String>,
     },
     /// Render the demo scenario into a temporary folder, compare it and print the result.
     Demo {
@@ -275,15 +321,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             out,
             before_date,
             after_date,
-            vehicle_class,
-            margin_m,
-            reader,
             before_mask,
             after_mask,
-            no_coregistration,
-            no_normalisation,
-            no_cloud_mask,
-            evidence_config,
+            analysis,
         } => {
             for (flag, d) in [("--before-date", &before_date), ("--after-date", &after_date)] {
                 if let Some(d) = d {
@@ -292,14 +332,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
-            let mut settings = Settings::for_class(vehicle_class);
-            settings.margin_m = margin_m;
-            settings.coregister = !no_coregistration;
-            settings.normalise_radiometry = !no_normalisation;
-            settings.masks.clouds = !no_cloud_mask;
-            if let Some(p) = &evidence_config {
-                settings.evidence = crate::evidence::load_params(p)?;
-            }
+            let settings = analysis.settings()?;
             let args = CompareArgs {
                 before,
                 after,
@@ -310,7 +343,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 before_mask,
                 after_mask,
                 settings,
-                backend: reader.backend(),
+                backend: analysis.reader.backend(),
                 progress: !cli.quiet,
             };
             let o = run_compare(&args)?;
@@ -322,6 +355,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(exit_for(&o))
         }
+        Command::Timeline {
+            images,
+            sites,
+            out,
+            asset,
+            analysis,
+        } => batch::timeline(images, sites, out, asset, &analysis, cli.quiet),
         Command::Detect {
             image,
             sites,
@@ -394,10 +434,30 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Synth { out, scenario, list } => {
+        Command::Synth {
+            out,
+            scenario,
+            list,
+            series,
+        } => {
             if list {
                 for name in SCENARIOS {
                     println!("{name}: {}", crate::synth::scenario(name)?.description);
+                }
+                for name in crate::synth::series::SERIES {
+                    println!("{name} (series, use --series)");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            if let Some(name) = series {
+                let r = crate::synth::series::render_series(&name, &out)?;
+                if !cli.quiet {
+                    println!(
+                        "wrote {} ({} images), {}",
+                        r.catalog.display(),
+                        r.images.len(),
+                        r.sites.display()
+                    );
                 }
                 return Ok(ExitCode::SUCCESS);
             }

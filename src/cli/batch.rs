@@ -1,0 +1,84 @@
+//! Handlers of the multi-date subcommands (`timeline`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::AnalysisOpts;
+use crate::error::Result;
+use crate::evidence::Verdict;
+use crate::pipeline::timeline::{run_timeline, TimelineArgs};
+use crate::timeline::Confirmation;
+
+fn fmt_opt<T>(v: Option<T>, f: impl Fn(T) -> &'static str) -> &'static str {
+    v.map(f).unwrap_or("-")
+}
+
+/// `stagewatch timeline`.
+pub fn timeline(
+    images: PathBuf,
+    sites: PathBuf,
+    out: PathBuf,
+    asset: Option<String>,
+    analysis: &AnalysisOpts,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let args = TimelineArgs {
+        catalog: images,
+        sites,
+        out: out.clone(),
+        asset,
+        settings: analysis.settings()?,
+        backend: analysis.reader.backend(),
+        progress: !quiet,
+    };
+    let o = run_timeline(&args)?;
+    let t = &o.timeline;
+    if !quiet {
+        print!("{:<12}", "site");
+        for d in &t.dates {
+            print!(" {d:>22}");
+        }
+        println!();
+        for s in &t.sites {
+            print!("{:<12}", s.id);
+            for p in &s.points {
+                let cell = format!(
+                    "{} {}{}",
+                    p.vehicles,
+                    fmt_opt(p.verdict, Verdict::as_str),
+                    match p.withdrawal {
+                        Some(Confirmation::Confirmed) => "*",
+                        Some(Confirmation::NotSustained) => "!",
+                        Some(Confirmation::Pending) => "?",
+                        None => "",
+                    }
+                );
+                print!(" {cell:>22}");
+            }
+            println!();
+        }
+        print!("{:<12}", "overall");
+        for p in &t.overall {
+            let cell = format!("{:.2} {}", p.score, fmt_opt(p.verdict, Verdict::as_str));
+            print!(" {cell:>22}");
+        }
+        println!();
+        println!("* confirmed, ? pending, ! not sustained; {}", t.summary);
+        println!("outputs: {}", out.display());
+    }
+    for s in &t.sites {
+        for p in s.points.iter().filter(|p| p.error.is_some()) {
+            eprintln!(
+                "stagewatch: site {} on {}: {}",
+                s.id,
+                p.date,
+                p.error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(if o.site_errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
