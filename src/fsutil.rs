@@ -37,6 +37,71 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Creates `path` with `bytes` unless it exists (returns false then), never leaving a
+/// partial file behind even when killed: on Linux the data goes to an unnamed
+/// `O_TMPFILE` inode in the target folder, fsynced, then linked under its final name in
+/// one step; a kill before the link leaves nothing. Elsewhere (or on file systems
+/// without `O_TMPFILE`) a hidden temporary sibling is written and hard-linked.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<bool> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if path.exists() {
+        return Ok(false);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::io::AsRawFd;
+        if let Ok(mut f) = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_TMPFILE)
+            .mode(0o644)
+            .open(dir)
+        {
+            f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+            f.sync_all().map_err(|e| Error::io(path, e))?;
+            let src = std::ffi::CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).expect("no NUL");
+            let dst = std::ffi::CString::new(path.as_os_str().as_bytes())
+                .map_err(|_| Error::Usage(format!("{}: path contains NUL", path.display())))?;
+            // SAFETY: both are valid NUL-terminated strings; linkat does not retain them.
+            let rc = unsafe {
+                libc::linkat(
+                    libc::AT_FDCWD,
+                    src.as_ptr(),
+                    libc::AT_FDCWD,
+                    dst.as_ptr(),
+                    libc::AT_SYMLINK_FOLLOW,
+                )
+            };
+            if rc == 0 {
+                return Ok(true);
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                return Ok(false);
+            }
+            // Fall through to the portable way (e.g. /proc not mounted).
+        }
+    }
+    let tmp = temp_path(path);
+    let res = (|| -> std::io::Result<bool> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    })();
+    let _ = fs::remove_file(&tmp);
+    res.map_err(|e| Error::io(path, e))
+}
+
 /// SHA-256 of a file's contents, lower-case hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
@@ -49,6 +114,16 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_new_creates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("jobs/k.json");
+        assert!(write_new(&p, b"1").unwrap());
+        assert!(!write_new(&p, b"2").unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"1");
+        assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
 
     #[test]
     fn atomic_write_leaves_no_temp() {

@@ -8,6 +8,7 @@
 //! [`synth`] (scenes with known truth) and [`cli`].
 
 pub mod align;
+pub mod batch;
 pub mod blobs;
 pub mod catalog;
 pub mod change;

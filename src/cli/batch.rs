@@ -1,10 +1,12 @@
-//! Handlers of the multi-date subcommands (`timeline`).
+//! Handlers of the multi-date subcommands (`timeline`, `plan`, `run`, `status`, `merge`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::AnalysisOpts;
-use crate::error::Result;
+use crate::batch::run::{run_shard, LogFormat, RunArgs};
+use crate::batch::{make_plan, Pairing, PlanArgs, Shard};
+use crate::error::{Error, Result};
 use crate::evidence::Verdict;
 use crate::pipeline::timeline::{run_timeline, TimelineArgs};
 use crate::timeline::Confirmation;
@@ -77,6 +79,111 @@ pub fn timeline(
         }
     }
     Ok(if o.site_errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `stagewatch plan`.
+pub fn plan(
+    images: PathBuf,
+    sites: PathBuf,
+    pairs: Pairing,
+    out: PathBuf,
+    asset: Option<String>,
+    analysis: &AnalysisOpts,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let jobs = make_plan(&PlanArgs {
+        catalog: images,
+        sites,
+        pairing: pairs,
+        out: out.clone(),
+        asset,
+        settings: analysis.settings()?,
+        backend: analysis.reader.backend(),
+    })?;
+    if !quiet {
+        println!("{} jobs written to {}", jobs.len(), out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `stagewatch run`: exit 0 when every job of the shard is done or failed for good, 75
+/// (EX_TEMPFAIL) when some hit a transient error and should be retried.
+pub fn run(
+    plan: PathBuf,
+    out: PathBuf,
+    shard: Option<String>,
+    shards: Option<usize>,
+    log: LogFormat,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let shard = Shard::resolve(shard.as_deref(), shards, |k| std::env::var(k).ok()).map_err(Error::Usage)?;
+    let o = run_shard(&RunArgs {
+        plan,
+        out,
+        shard,
+        quiet,
+        log,
+    })?;
+    if !quiet && log == LogFormat::Text {
+        eprintln!(
+            "shard {}/{}: {} jobs, {} already done, {} done now, {} failed, {} to retry",
+            shard.index, shard.count, o.jobs, o.skipped, o.done, o.failed, o.transient
+        );
+    }
+    Ok(if o.transient > 0 {
+        ExitCode::from(75)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `stagewatch status`: exit 0 when nothing is missing, 3 otherwise.
+pub fn status(plan: &Path, out: &Path, shards: usize, json: bool) -> Result<ExitCode> {
+    let s = crate::batch::merge::status(plan, out, shards)?;
+    if json {
+        println!("{}", serde_json::to_string(&s).expect("json"));
+    } else {
+        println!(
+            "{} jobs: {} done, {} failed, {} missing; missing shards (of {}): {}",
+            s.jobs,
+            s.done,
+            s.failed,
+            s.missing,
+            s.shards,
+            if s.missing_shards.is_empty() {
+                "none"
+            } else {
+                &s.missing_shards
+            }
+        );
+    }
+    Ok(if s.missing > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `stagewatch merge`: exit 1 when some jobs failed for good.
+pub fn merge(plan: &Path, out: &Path, quiet: bool) -> Result<ExitCode> {
+    let m = crate::batch::merge::merge(plan, out)?;
+    if !quiet {
+        for r in &m.reports {
+            println!(
+                "{} -> {}: score {:.2}, {}",
+                r.inputs.before.date.as_deref().unwrap_or("?"),
+                r.inputs.after.date.as_deref().unwrap_or("?"),
+                r.withdrawal_evidence.score,
+                r.withdrawal_evidence.verdict.as_str()
+            );
+        }
+        println!("outputs: {}", out.display());
+    }
+    Ok(if m.failed_jobs > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

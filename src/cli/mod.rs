@@ -140,6 +140,65 @@ pub enum Command {
         #[command(flatten)]
         analysis: AnalysisOpts,
     },
+    /// Plan a batch: one JSON line per (site, before, after) job, keyed by a hash of
+    /// its inputs, parameters and the tool version.
+    Plan {
+        /// Catalogue: CSV or JSON Lines of `path,date`, or a local STAC ItemCollection.
+        #[arg(long)]
+        images: PathBuf,
+        /// Sites GeoJSON.
+        #[arg(long)]
+        sites: PathBuf,
+        /// consecutive | baseline:YYYY-MM-DD | all-vs-latest
+        #[arg(long, default_value = "consecutive")]
+        pairs: crate::batch::Pairing,
+        /// The plan to write (JSON Lines).
+        #[arg(long)]
+        out: PathBuf,
+        /// STAC asset key of the image.
+        #[arg(long)]
+        asset: Option<String>,
+        #[command(flatten)]
+        analysis: AnalysisOpts,
+    },
+    /// Run the jobs of one shard of a plan that have no output yet.
+    Run {
+        #[arg(long)]
+        plan: PathBuf,
+        /// Output folder shared by all shards.
+        #[arg(long)]
+        out: PathBuf,
+        /// This shard, I/N; default from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or
+        /// AWS_BATCH_JOB_ARRAY_INDEX with --shards (or SLURM_ARRAY_TASK_COUNT).
+        #[arg(long)]
+        shard: Option<String>,
+        /// Number of shards when the index comes from the environment.
+        #[arg(long)]
+        shards: Option<usize>,
+        /// Events on stderr: a progress bar, or one JSON object per event.
+        #[arg(long, value_enum, default_value_t = crate::batch::run::LogFormat::Text)]
+        log_format: crate::batch::run::LogFormat,
+    },
+    /// Done, failed and missing jobs of a plan, and the missing shards in Slurm syntax.
+    Status {
+        #[arg(long)]
+        plan: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of shards the plan is run with.
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Combine the job outputs of a complete plan (report, CSV, detections, timeline).
+    Merge {
+        #[arg(long)]
+        plan: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Count vehicles on a single date.
     Detect {
         /// The image.
@@ -362,6 +421,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             asset,
             analysis,
         } => batch::timeline(images, sites, out, asset, &analysis, cli.quiet),
+        Command::Plan {
+            images,
+            sites,
+            pairs,
+            out,
+            asset,
+            analysis,
+        } => batch::plan(images, sites, pairs, out, asset, &analysis, cli.quiet),
+        Command::Run {
+            plan,
+            out,
+            shard,
+            shards,
+            log_format,
+        } => batch::run(plan, out, shard, shards, log_format, cli.quiet),
+        Command::Status {
+            plan,
+            out,
+            shards,
+            json,
+        } => batch::status(&plan, &out, shards, json),
+        Command::Merge { plan, out } => batch::merge(&plan, &out, cli.quiet),
         Command::Detect {
             image,
             sites,

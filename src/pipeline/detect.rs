@@ -129,7 +129,7 @@ pub fn run_detect(args: &DetectArgs) -> Result<(DetectReport, usize)> {
         }
         None => None,
     };
-    let image = image_input(src.as_ref(), &crs, args.date.clone())?;
+    let image = image_input(src.as_ref(), &crs, args.date.clone(), None)?;
     let d = Dated {
         src: src.as_ref(),
         crs,

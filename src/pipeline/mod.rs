@@ -71,6 +71,33 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The settings recorded in a report's or plan's parameters block.
+    pub fn from_parameters(p: &Parameters) -> Settings {
+        Settings {
+            margin_m: p.margin_m,
+            full_coverage_fraction: p.full_coverage_fraction,
+            change: p.change.clone(),
+            detect: p.detect.clone(),
+            evidence: p.evidence.clone(),
+            coregister: p.coregister,
+            coreg: p.coreg.clone(),
+            normalise_radiometry: p.normalise_radiometry,
+            radiometry: p.radiometry.clone(),
+            masks: p.masks.clone(),
+        }
+    }
+}
+
+/// The backend named in a parameters block.
+pub fn backend_named(reader: &str) -> Backend {
+    if reader == "gdal" {
+        Backend::Gdal
+    } else {
+        Backend::PureRust
+    }
+}
+
 /// What `compare` needs.
 #[derive(Debug, Clone)]
 pub struct CompareArgs {
@@ -115,12 +142,20 @@ pub(crate) fn crs_of(src: &dyn RasterSource) -> Result<Crs> {
     Crs::from_epsg(info.epsg).map_err(|e| Error::unsupported(&info.path, format!("its CRS ({e})")))
 }
 
-pub(crate) fn image_input(src: &dyn RasterSource, crs: &Crs, date: Option<String>) -> Result<ImageInput> {
+pub(crate) fn image_input(
+    src: &dyn RasterSource,
+    crs: &Crs,
+    date: Option<String>,
+    sha256: Option<&str>,
+) -> Result<ImageInput> {
     let info = src.info();
     let gsd_m = raster_gsd_m(info, crs).map_err(|e| Error::no_georef(&info.path, e.to_string()))?;
     Ok(ImageInput {
         path: info.path.display().to_string(),
-        sha256: sha256_file(&info.path)?,
+        sha256: match sha256 {
+            Some(h) => h.to_string(),
+            None => sha256_file(&info.path)?,
+        },
         crs: crs.name(),
         gsd_m,
         date: date.or_else(|| info.datetime.as_deref().and_then(normalise_date)),
@@ -169,6 +204,9 @@ pub struct PairPaths {
     pub after_date: Option<String>,
     pub before_mask: Option<PathBuf>,
     pub after_mask: Option<PathBuf>,
+    /// Checksums already known (from a plan), so the files are not read again.
+    pub before_sha256: Option<String>,
+    pub after_sha256: Option<String>,
 }
 
 impl OpenedPair {
@@ -208,8 +246,18 @@ impl OpenedPair {
             }
         };
         Ok(OpenedPair {
-            before_input: image_input(before.as_ref(), &crs_b, p.before_date.clone())?,
-            after_input: image_input(after.as_ref(), &crs_a, p.after_date.clone())?,
+            before_input: image_input(
+                before.as_ref(),
+                &crs_b,
+                p.before_date.clone(),
+                p.before_sha256.as_deref(),
+            )?,
+            after_input: image_input(
+                after.as_ref(),
+                &crs_a,
+                p.after_date.clone(),
+                p.after_sha256.as_deref(),
+            )?,
             mask_b: open_mask(&p.before_mask)?,
             mask_a: open_mask(&p.after_mask)?,
             before,
@@ -217,6 +265,40 @@ impl OpenedPair {
             crs_b,
             crs_a,
         })
+    }
+
+    /// Runs one site, returning its error rather than recording it.
+    pub fn try_site(
+        &self,
+        site: &Site,
+        stem: &str,
+        s: &Settings,
+        out: Option<&Path>,
+    ) -> Result<(SiteReport, Vec<Detection>)> {
+        let db = Dated {
+            src: self.before.as_ref(),
+            crs: self.crs_b.clone(),
+            mask: self.mask_b.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
+        };
+        let da = Dated {
+            src: self.after.as_ref(),
+            crs: self.crs_a.clone(),
+            mask: self.mask_a.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
+        };
+        let o = process_site(site, &db, &da, s)?;
+        let mut rep = o.report.clone();
+        let mut dets = Vec::new();
+        site_outputs(
+            site,
+            stem,
+            &o,
+            &self.before_input,
+            &self.after_input,
+            out,
+            &mut rep,
+            &mut dets,
+        )?;
+        Ok((rep, dets))
     }
 
     /// Runs one site. A failure becomes a site with status `error`. With `out`, the
@@ -228,43 +310,16 @@ impl OpenedPair {
         s: &Settings,
         out: Option<&Path>,
     ) -> (SiteReport, Vec<Detection>) {
-        let db = Dated {
-            src: self.before.as_ref(),
-            crs: self.crs_b.clone(),
-            mask: self.mask_b.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
-        };
-        let da = Dated {
-            src: self.after.as_ref(),
-            crs: self.crs_a.clone(),
-            mask: self.mask_a.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
-        };
-        let failed = |e: Error| {
-            SiteReport::failed(
-                &site.id,
-                site.name.clone(),
-                crate::error::one_line(&e.to_string()),
+        self.try_site(site, stem, s, out).unwrap_or_else(|e| {
+            (
+                SiteReport::failed(
+                    &site.id,
+                    site.name.clone(),
+                    crate::error::one_line(&e.to_string()),
+                ),
+                Vec::new(),
             )
-        };
-        match process_site(site, &db, &da, s) {
-            Err(e) => (failed(e), Vec::new()),
-            Ok(o) => {
-                let mut rep = o.report.clone();
-                let mut dets = Vec::new();
-                match site_outputs(
-                    site,
-                    stem,
-                    &o,
-                    &self.before_input,
-                    &self.after_input,
-                    out,
-                    &mut rep,
-                    &mut dets,
-                ) {
-                    Ok(()) => (rep, dets),
-                    Err(e) => (failed(e), Vec::new()),
-                }
-            }
-        }
+        })
     }
 }
 
@@ -360,6 +415,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
             after_date: args.after_date.clone(),
             before_mask: args.before_mask.clone(),
             after_mask: args.after_mask.clone(),
+            ..PairPaths::default()
         },
         args.backend,
     )?;

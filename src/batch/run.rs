@@ -1,0 +1,291 @@
+//! `stagewatch run`: the jobs of one shard, each written once as `jobs/<key>.json`.
+//!
+//! Only the site windows are read (the readers fetch the strips or tiles a window
+//! needs), so memory is bounded by the largest site grid times the rayon threads, not by
+//! the image size. Events go to stderr as a progress bar (jobs done/total, ETA) or, with
+//! `--log-format json`, as one JSON object per line.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{load_plan, Job, Shard};
+use crate::error::{Error, Result};
+use crate::fsutil::{sha256_file, write_new};
+use crate::pipeline::{backend_named, progress_bar, OpenedPair, PairPaths, Settings};
+use crate::report::{Detection, ImageInput, SiteReport};
+use crate::sites::{file_stems, load_sites, Site};
+
+/// A finished job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub key: String,
+    pub site_id: String,
+    pub before: ImageInput,
+    pub after: ImageInput,
+    pub report: SiteReport,
+    pub detections: Vec<Detection>,
+}
+
+/// A job that failed for good (corrupt input, site the images cannot serve).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobError {
+    pub key: String,
+    pub site_id: String,
+    pub error: String,
+}
+
+/// Where a job's outputs go.
+pub fn result_path(out: &Path, key: &str) -> PathBuf {
+    out.join("jobs").join(format!("{key}.json"))
+}
+
+/// Where a job's permanent error goes.
+pub fn error_path(out: &Path, key: &str) -> PathBuf {
+    out.join("jobs").join(format!("{key}.err.json"))
+}
+
+/// Event output on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// A progress bar (on a terminal) and one line per failure.
+    Text,
+    /// One JSON object per event, for batch systems.
+    Json,
+}
+
+/// What `run` needs.
+pub struct RunArgs {
+    pub plan: PathBuf,
+    pub out: PathBuf,
+    pub shard: Shard,
+    pub quiet: bool,
+    pub log: LogFormat,
+}
+
+/// Counts of a `run`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunOutcome {
+    pub jobs: usize,
+    pub skipped: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub transient: usize,
+}
+
+/// True for errors worth retrying (I/O), false for ones a retry cannot fix.
+pub fn is_transient(e: &Error) -> bool {
+    matches!(e, Error::Io { .. })
+}
+
+struct Logger {
+    format: LogFormat,
+    quiet: bool,
+    lock: Mutex<()>,
+}
+
+impl Logger {
+    fn event(&self, v: serde_json::Value) {
+        if self.format == LogFormat::Json {
+            let _g = self.lock.lock().expect("log lock");
+            let mut e = std::io::stderr().lock();
+            let _ = writeln!(e, "{v}");
+        }
+    }
+    fn problem(&self, msg: &str) {
+        if self.format == LogFormat::Text && !self.quiet {
+            eprintln!("stagewatch: {msg}");
+        }
+    }
+}
+
+/// Runs the shard's jobs that have no output yet.
+pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
+    let t0 = Instant::now();
+    let plan = load_plan(&args.plan)?;
+    let mine: Vec<&Job> = plan
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| args.shard.owns(*j))
+        .map(|(_, j)| j)
+        .collect();
+    let todo: Vec<&Job> = mine
+        .iter()
+        .copied()
+        .filter(|j| !result_path(&args.out, &j.key).exists() && !error_path(&args.out, &j.key).exists())
+        .collect();
+    let log = Logger {
+        format: args.log,
+        quiet: args.quiet,
+        lock: Mutex::new(()),
+    };
+    let mut outcome = RunOutcome {
+        jobs: mine.len(),
+        skipped: mine.len() - todo.len(),
+        ..RunOutcome::default()
+    };
+    log.event(
+        serde_json::json!({"event": "start", "shard": format!("{}/{}", args.shard.index, args.shard.count),
+        "jobs": outcome.jobs, "already_done": outcome.skipped}),
+    );
+
+    // Sites files (checked against the plan) and pairs, opened once each.
+    let mut sites: HashMap<String, (Vec<Site>, Vec<String>)> = HashMap::new();
+    for j in &todo {
+        if !sites.contains_key(&j.sites.path) {
+            let p = Path::new(&j.sites.path);
+            if sha256_file(p)? != j.sites.sha256 {
+                return Err(Error::input(p, "changed since the plan was made; plan again"));
+            }
+            let s = load_sites(p)?;
+            let stems = file_stems(&s);
+            sites.insert(j.sites.path.clone(), (s, stems));
+        }
+    }
+    let mut pair_keys: Vec<(String, String)> = todo
+        .iter()
+        .map(|j| (j.before.path.clone(), j.after.path.clone()))
+        .collect();
+    pair_keys.sort();
+    pair_keys.dedup();
+    let opened: Vec<std::result::Result<OpenedPair, Error>> = pair_keys
+        .par_iter()
+        .map(|(b, a)| {
+            let j = todo
+                .iter()
+                .find(|j| &j.before.path == b && &j.after.path == a)
+                .expect("a job of the pair");
+            OpenedPair::open(
+                &PairPaths {
+                    before: b.into(),
+                    after: a.into(),
+                    before_date: Some(j.before.date.clone()),
+                    after_date: Some(j.after.date.clone()),
+                    before_sha256: Some(j.before.sha256.clone()),
+                    after_sha256: Some(j.after.sha256.clone()),
+                    ..PairPaths::default()
+                },
+                backend_named(&j.parameters.reader),
+            )
+        })
+        .collect();
+    let pair_of: HashMap<(&str, &str), usize> = pair_keys
+        .iter()
+        .enumerate()
+        .map(|(i, (b, a))| ((b.as_str(), a.as_str()), i))
+        .collect();
+
+    let pb = progress_bar(
+        outcome.jobs,
+        !args.quiet && args.log == LogFormat::Text,
+        "run",
+        "jobs",
+    );
+    pb.set_position(outcome.skipped as u64);
+    let settings_cache: HashMap<String, Settings> = todo
+        .iter()
+        .map(|j| {
+            let k = serde_json::to_string(&j.parameters).expect("json");
+            (k, Settings::from_parameters(&j.parameters))
+        })
+        .collect();
+    // Ok(true) done, Ok(false) failed for good, Err(()) transient.
+    let results: Vec<Result<bool>> = todo
+        .par_iter()
+        .map(|j| {
+            let tj = Instant::now();
+            let (site_list, stems) = &sites[&j.sites.path];
+            let res = (|| -> Result<bool> {
+                let pair = opened[pair_of[&(j.before.path.as_str(), j.after.path.as_str())]]
+                    .as_ref()
+                    .map_err(clone_error)?;
+                let site = site_list
+                    .get(j.site_index)
+                    .filter(|s| s.id == j.site_id)
+                    .ok_or_else(|| {
+                        Error::input(Path::new(&j.sites.path), format!("has no site {:?}", j.site_id))
+                    })?;
+                let settings = &settings_cache[&serde_json::to_string(&j.parameters).expect("json")];
+                let (report, detections) = pair.try_site(site, &stems[j.site_index], settings, None)?;
+                let r = JobResult {
+                    key: j.key.clone(),
+                    site_id: j.site_id.clone(),
+                    before: pair.before_input.clone(),
+                    after: pair.after_input.clone(),
+                    report,
+                    detections,
+                };
+                write_new(
+                    &result_path(&args.out, &j.key),
+                    &serde_json::to_vec(&r).expect("result serialises"),
+                )?;
+                Ok(true)
+            })();
+            let res = match res {
+                Err(e) if !is_transient(&e) => {
+                    let msg = crate::error::one_line(&e.to_string());
+                    let je = JobError {
+                        key: j.key.clone(),
+                        site_id: j.site_id.clone(),
+                        error: msg.clone(),
+                    };
+                    log.problem(&format!("job {} (site {}): {msg}", &j.key[..12], j.site_id));
+                    write_new(
+                        &error_path(&args.out, &j.key),
+                        &serde_json::to_vec(&je).expect("error serialises"),
+                    )
+                    .map(|_| false)
+                }
+                other => other,
+            };
+            let status = match &res {
+                Ok(true) => "done",
+                Ok(false) => "failed",
+                Err(e) => {
+                    log.problem(&format!(
+                        "job {} (site {}): will be retried: {}",
+                        &j.key[..12],
+                        j.site_id,
+                        crate::error::one_line(&e.to_string())
+                    ));
+                    "transient"
+                }
+            };
+            log.event(
+                serde_json::json!({"event": "job", "key": j.key, "site_id": j.site_id,
+                "before": j.before.date, "after": j.after.date, "status": status,
+                "error": res.as_ref().err().map(|e| crate::error::one_line(&e.to_string())),
+                "ms": tj.elapsed().as_millis() as u64}),
+            );
+            pb.inc(1);
+            res
+        })
+        .collect();
+    pb.finish_and_clear();
+    for r in results {
+        match r {
+            Ok(true) => outcome.done += 1,
+            Ok(false) => outcome.failed += 1,
+            Err(_) => outcome.transient += 1,
+        }
+    }
+    log.event(
+        serde_json::json!({"event": "end", "jobs": outcome.jobs, "already_done": outcome.skipped,
+        "done": outcome.done, "failed": outcome.failed, "transient": outcome.transient,
+        "elapsed_s": t0.elapsed().as_secs_f64()}),
+    );
+    Ok(outcome)
+}
+
+/// A copy of a shared opening error, keeping its kind (transient or not).
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Io { path, source } => Error::io(path, std::io::Error::new(source.kind(), source.to_string())),
+        other => Error::Usage(other.to_string()),
+    }
+}
