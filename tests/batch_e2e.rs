@@ -1,0 +1,191 @@
+//! `plan`/`run`/`status`/`merge` end to end on the synthetic five-date series: sharded
+//! runs merge byte-identically to one unsharded run, a run killed with SIGKILL part-way
+//! leaves no partial file and completes when rerun, and a corrupt image becomes
+//! permanent per-job errors while the other jobs finish.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use stagewatch::batch::run::JobResult;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn plan(catalog: &Path, sites: &Path, pairs: &str, out: &Path) {
+    let o = common::run(&[
+        "--quiet", "plan", "--images", s(catalog), "--sites", s(sites), "--pairs", pairs, "--out", s(out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn run(plan: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut a = vec!["--quiet", "run", "--plan", s(plan), "--out", s(out)];
+    a.extend_from_slice(extra);
+    common::run(&a)
+}
+
+fn merge(plan: &Path, out: &Path) -> std::process::Output {
+    common::run(&["--quiet", "merge", "--plan", s(plan), "--out", s(out)])
+}
+
+/// Every file under `dir`, relative, with its bytes.
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                v.push((p.strip_prefix(dir).unwrap().to_path_buf(), fs::read(&p).unwrap()));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+fn series(dir: &Path) -> stagewatch::synth::series::RenderedSeries {
+    stagewatch::synth::series::render_series("withdrawal-series", &dir.join("scene")).unwrap()
+}
+
+#[test]
+fn shards_merge_like_one_run_and_status_lists_missing_shards() {
+    let d = tempfile::tempdir().unwrap();
+    let r = series(d.path());
+    let p = d.path().join("plan.jsonl");
+    plan(&r.catalog, &r.sites, "baseline:2026-03-02", &p);
+    assert_eq!(fs::read_to_string(&p).unwrap().lines().count(), 4 * 6);
+
+    let single = d.path().join("single");
+    assert!(run(&p, &single, &[]).status.success());
+    assert!(merge(&p, &single).status.success());
+
+    let sharded = d.path().join("sharded");
+    // Shards 0, 2 via flags; 1 via a Slurm index; 3 left out at first.
+    assert!(run(&p, &sharded, &["--shard", "0/4"]).status.success());
+    assert!(run(&p, &sharded, &["--shard", "2/4"]).status.success());
+    let o = common::bin()
+        .args(["--quiet", "run", "--plan", s(&p), "--out", s(&sharded), "--shards", "4"])
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let st = common::run(&["status", "--plan", s(&p), "--out", s(&sharded), "--shards", "4", "--json"]);
+    assert_eq!(st.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(v["missing_shards"], "3");
+    assert_eq!(v["missing"], 6);
+    let m = merge(&p, &sharded);
+    assert_eq!(m.status.code(), Some(2), "merge must refuse an incomplete plan");
+    assert!(String::from_utf8_lossy(&m.stderr).contains("6 of 24 jobs have no output yet"));
+    // A Kubernetes Indexed Job pod runs the last shard; a duplicate run is harmless.
+    for _ in 0..2 {
+        let o = common::bin()
+            .args(["--quiet", "run", "--plan", s(&p), "--out", s(&sharded), "--shards", "4"])
+            .env("JOB_COMPLETION_INDEX", "3")
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+    }
+    assert!(merge(&p, &sharded).status.success());
+    assert_eq!(tree(&single), tree(&sharded));
+
+    // The merged timeline agrees with `timeline` on the same catalogue.
+    let tl = d.path().join("tl");
+    let o = common::run(&["--quiet", "timeline", "--images", s(&r.catalog), "--sites", s(&r.sites), "--out", s(&tl)]);
+    assert!(o.status.success());
+    let a: stagewatch::timeline::Timeline =
+        serde_json::from_slice(&fs::read(tl.join("timeline.json")).unwrap()).unwrap();
+    let b: stagewatch::timeline::Timeline =
+        serde_json::from_slice(&fs::read(single.join("timeline.json")).unwrap()).unwrap();
+    assert_eq!(a.sites, b.sites);
+    assert_eq!(a.overall, b.overall);
+}
+
+#[test]
+fn killed_run_leaves_no_partial_file_and_resumes() {
+    let d = tempfile::tempdir().unwrap();
+    let r = series(d.path());
+    let p = d.path().join("plan.jsonl");
+    plan(&r.catalog, &r.sites, "consecutive", &p);
+    let total = fs::read_to_string(&p).unwrap().lines().count();
+
+    let reference = d.path().join("reference");
+    assert!(run(&p, &reference, &[]).status.success());
+    assert!(merge(&p, &reference).status.success());
+
+    let out = d.path().join("out");
+    let jobs = out.join("jobs");
+    let mut child = common::bin()
+        .args(["--quiet", "run", "--plan", s(&p), "--out", s(&out)])
+        .env("RAYON_NUM_THREADS", "1")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let count = || fs::read_dir(&jobs).map(|d| d.count()).unwrap_or(0);
+    while count() < 3 && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let after_kill = count();
+    assert!(
+        after_kill >= 3 && after_kill < total,
+        "killed part-way: {after_kill} of {total}"
+    );
+    // Everything in the output folder is a complete job result under its final name.
+    for (rel, bytes) in tree(&out) {
+        assert!(rel.starts_with("jobs") && rel.extension().unwrap() == "json", "{rel:?}");
+        let _: JobResult = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{rel:?}: {e}"));
+    }
+    let o = run(&p, &out, &["--log-format", "json"]);
+    assert!(o.status.success());
+    let end = String::from_utf8_lossy(&o.stderr).lines().last().unwrap().to_string();
+    let ev: serde_json::Value = serde_json::from_str(&end).unwrap();
+    assert_eq!(ev["event"], "end");
+    assert_eq!(ev["already_done"], after_kill);
+    assert_eq!(ev["done"].as_u64().unwrap() as usize, total - after_kill);
+    assert!(merge(&p, &out).status.success());
+    assert_eq!(tree(&reference), tree(&out));
+}
+
+#[test]
+fn corrupt_image_fails_its_jobs_for_good_and_the_rest_finish() {
+    let d = tempfile::tempdir().unwrap();
+    let r = series(d.path());
+    // Replace the third date's image with a truncated copy of itself.
+    let bad = &r.images[2];
+    let bytes = fs::read(bad).unwrap();
+    fs::write(bad, &bytes[..bytes.len() / 3]).unwrap();
+    let p = d.path().join("plan.jsonl");
+    plan(&r.catalog, &r.sites, "consecutive", &p);
+    let out = d.path().join("out");
+    let o = run(&p, &out, &[]);
+    assert!(o.status.success(), "permanent errors are done: {}", String::from_utf8_lossy(&o.stderr));
+    let errs: Vec<_> = fs::read_dir(out.join("jobs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_str().unwrap().ends_with(".err.json"))
+        .collect();
+    assert!(!errs.is_empty());
+    let e: serde_json::Value = serde_json::from_slice(&fs::read(&errs[0]).unwrap()).unwrap();
+    assert!(e["error"].as_str().unwrap().contains("2026-05-20.tif"), "{e}");
+    let st = common::run(&["status", "--plan", s(&p), "--out", s(&out)]);
+    assert!(st.status.success());
+    let m = merge(&p, &out);
+    assert_eq!(m.status.code(), Some(1));
+    let rep: serde_json::Value = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    let pairs = rep["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 4);
+    // The first pair does not touch the corrupt date: every site analysed.
+    assert!(pairs[0]["sites"].as_array().unwrap().iter().all(|s| s["status"] != "error"));
+    assert!(pairs[1]["sites"].as_array().unwrap().iter().any(|s| s["status"] == "error"));
+}
