@@ -18,7 +18,16 @@ fn s(p: &Path) -> &str {
 
 fn plan(catalog: &Path, sites: &Path, pairs: &str, out: &Path) {
     let o = common::run(&[
-        "--quiet", "plan", "--images", s(catalog), "--sites", s(sites), "--pairs", pairs, "--out", s(out),
+        "--quiet",
+        "plan",
+        "--images",
+        s(catalog),
+        "--sites",
+        s(sites),
+        "--pairs",
+        pairs,
+        "--out",
+        s(out),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
@@ -72,12 +81,30 @@ fn shards_merge_like_one_run_and_status_lists_missing_shards() {
     assert!(run(&p, &sharded, &["--shard", "0/4"]).status.success());
     assert!(run(&p, &sharded, &["--shard", "2/4"]).status.success());
     let o = common::bin()
-        .args(["--quiet", "run", "--plan", s(&p), "--out", s(&sharded), "--shards", "4"])
+        .args([
+            "--quiet",
+            "run",
+            "--plan",
+            s(&p),
+            "--out",
+            s(&sharded),
+            "--shards",
+            "4",
+        ])
         .env("SLURM_ARRAY_TASK_ID", "1")
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let st = common::run(&["status", "--plan", s(&p), "--out", s(&sharded), "--shards", "4", "--json"]);
+    let st = common::run(&[
+        "status",
+        "--plan",
+        s(&p),
+        "--out",
+        s(&sharded),
+        "--shards",
+        "4",
+        "--json",
+    ]);
     assert_eq!(st.status.code(), Some(3));
     let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(v["missing_shards"], "3");
@@ -88,7 +115,16 @@ fn shards_merge_like_one_run_and_status_lists_missing_shards() {
     // A Kubernetes Indexed Job pod runs the last shard; a duplicate run is harmless.
     for _ in 0..2 {
         let o = common::bin()
-            .args(["--quiet", "run", "--plan", s(&p), "--out", s(&sharded), "--shards", "4"])
+            .args([
+                "--quiet",
+                "run",
+                "--plan",
+                s(&p),
+                "--out",
+                s(&sharded),
+                "--shards",
+                "4",
+            ])
             .env("JOB_COMPLETION_INDEX", "3")
             .output()
             .unwrap();
@@ -99,7 +135,16 @@ fn shards_merge_like_one_run_and_status_lists_missing_shards() {
 
     // The merged timeline agrees with `timeline` on the same catalogue.
     let tl = d.path().join("tl");
-    let o = common::run(&["--quiet", "timeline", "--images", s(&r.catalog), "--sites", s(&r.sites), "--out", s(&tl)]);
+    let o = common::run(&[
+        "--quiet",
+        "timeline",
+        "--images",
+        s(&r.catalog),
+        "--sites",
+        s(&r.sites),
+        "--out",
+        s(&tl),
+    ]);
     assert!(o.status.success());
     let a: stagewatch::timeline::Timeline =
         serde_json::from_slice(&fs::read(tl.join("timeline.json")).unwrap()).unwrap();
@@ -143,12 +188,19 @@ fn killed_run_leaves_no_partial_file_and_resumes() {
     );
     // Everything in the output folder is a complete job result under its final name.
     for (rel, bytes) in tree(&out) {
-        assert!(rel.starts_with("jobs") && rel.extension().unwrap() == "json", "{rel:?}");
+        assert!(
+            rel.starts_with("jobs") && rel.extension().unwrap() == "json",
+            "{rel:?}"
+        );
         let _: JobResult = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{rel:?}: {e}"));
     }
     let o = run(&p, &out, &["--log-format", "json"]);
     assert!(o.status.success());
-    let end = String::from_utf8_lossy(&o.stderr).lines().last().unwrap().to_string();
+    let end = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
     let ev: serde_json::Value = serde_json::from_str(&end).unwrap();
     assert_eq!(ev["event"], "end");
     assert_eq!(ev["already_done"], after_kill);
@@ -169,7 +221,11 @@ fn corrupt_image_fails_its_jobs_for_good_and_the_rest_finish() {
     plan(&r.catalog, &r.sites, "consecutive", &p);
     let out = d.path().join("out");
     let o = run(&p, &out, &[]);
-    assert!(o.status.success(), "permanent errors are done: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "permanent errors are done: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let errs: Vec<_> = fs::read_dir(out.join("jobs"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -186,6 +242,14 @@ fn corrupt_image_fails_its_jobs_for_good_and_the_rest_finish() {
     let pairs = rep["pairs"].as_array().unwrap();
     assert_eq!(pairs.len(), 4);
     // The first pair does not touch the corrupt date: every site analysed.
-    assert!(pairs[0]["sites"].as_array().unwrap().iter().all(|s| s["status"] != "error"));
-    assert!(pairs[1]["sites"].as_array().unwrap().iter().any(|s| s["status"] == "error"));
+    assert!(pairs[0]["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"] != "error"));
+    assert!(pairs[1]["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["status"] == "error"));
 }

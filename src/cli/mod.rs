@@ -269,6 +269,12 @@ pub enum Command {
         /// Render a multi-date series (catalog.csv, images/, sites.geojson) instead of a pair.
         #[arg(long)]
         series: Option<String>,
+        /// Render a large tiled archive pair of this many pixels square (memory tests).
+        #[arg(long)]
+        archive: Option<usize>,
+        /// Number of sites of --archive.
+        #[arg(long, default_value_t = 20)]
+        archive_sites: usize,
     },
     /// Render the demo scenario into a temporary folder, compare it and print the result.
     Demo {
@@ -520,7 +526,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             scenario,
             list,
             series,
+            archive,
+            archive_sites,
         } => {
+            if let Some(size) = archive {
+                let a = crate::synth::archive::render_archive(&out, size, archive_sites)?;
+                if !cli.quiet {
+                    println!("wrote {}, {}", a.catalog.display(), a.sites.display());
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             if list {
                 for name in SCENARIOS {
                     println!("{name}: {}", crate::synth::scenario(name)?.description);

@@ -17,6 +17,7 @@ pub mod geotiff;
 pub mod grid;
 pub mod resample;
 pub mod write;
+pub mod write_tiled;
 
 use std::path::{Path, PathBuf};
 

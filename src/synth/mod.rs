@@ -7,6 +7,7 @@
 //! noise. Sites are written as a lon/lat GeoJSON and the truth (per-site counts,
 //! expected status and every vehicle's position) as `truth.json`.
 
+pub mod archive;
 pub mod render;
 pub mod scenarios;
 pub mod scene;
