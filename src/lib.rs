@@ -16,6 +16,7 @@ pub mod cli;
 pub mod error;
 pub mod eval;
 pub mod evidence;
+pub mod fast;
 pub mod fsutil;
 pub mod pipeline;
 pub mod raster;

@@ -100,3 +100,35 @@ proptest! {
         prop_assert_eq!(opening(&mask, w, h, r), want);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The fused, strip-parallel hot path equals the full-size reference (mask,
+    /// opening, flood fill) whatever the strip height, and serial equals parallel.
+    #[test]
+    fn hot_path_matches_reference(
+        w in 1usize..48,
+        h in 1usize..48,
+        strip_rows in 1usize..12,
+        seed in any::<u64>(),
+        density in 0.05f64..0.6,
+    ) {
+        use stagewatch::fast::{changed_blobs, changed_blobs_serial, reference_blobs, HotParams};
+        let mut s = seed | 1;
+        let mut next = || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+        let a: Vec<u8> = (0..w * h).map(|_| (next() % 256) as u8).collect();
+        // Changed pixels in blocks so that openings keep some of them.
+        let b: Vec<u8> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w / 3, i / w / 3);
+                let hsh = (x as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (y as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F) ^ seed;
+                if (hsh >> 11) as f64 / (1u64 << 53) as f64 % 1.0 < density { a[i].wrapping_add(128) } else { a[i] }
+            })
+            .collect();
+        let p = HotParams { threshold: 40, min_area_px: 1, max_area_px: 10_000, strip_rows };
+        let want = reference_blobs(&a, &b, w, h, &p);
+        prop_assert_eq!(&changed_blobs(&a, &b, w, h, &p), &want);
+        prop_assert_eq!(&changed_blobs_serial(&a, &b, w, h, &p), &want);
+    }
+}

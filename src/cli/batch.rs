@@ -189,3 +189,40 @@ pub fn merge(plan: &Path, out: &Path, quiet: bool) -> Result<ExitCode> {
         ExitCode::SUCCESS
     })
 }
+
+/// `stagewatch bench-hotpath` (hidden): Mpx/s of the fused hot path on 1 and 2 threads.
+pub fn bench_hotpath(
+    size: usize,
+    vehicles: usize,
+    write_raw: Option<PathBuf>,
+    repeats: usize,
+) -> Result<ExitCode> {
+    use crate::fast::{bench_pair, changed_blobs, HotParams};
+    let (a, b) = bench_pair(size, vehicles);
+    if let Some(dir) = write_raw {
+        crate::fsutil::write_atomic(&dir.join("before.u8"), &a)?;
+        crate::fsutil::write_atomic(&dir.join("after.u8"), &b)?;
+    }
+    let p = HotParams::default();
+    let mut out = serde_json::Map::new();
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let mut best = f64::INFINITY;
+        let mut n = 0;
+        for _ in 0..repeats.max(1) {
+            let t = std::time::Instant::now();
+            let blobs = pool.install(|| changed_blobs(&a, &b, size, size, &p));
+            best = best.min(t.elapsed().as_secs_f64());
+            n = blobs.len();
+        }
+        out.insert(
+            format!("threads_{threads}"),
+            serde_json::json!({"seconds": best, "mpx_per_s": (size * size) as f64 / best / 1e6, "blobs": n}),
+        );
+    }
+    println!("{}", serde_json::Value::Object(out));
+    Ok(ExitCode::SUCCESS)
+}

@@ -285,6 +285,19 @@ pub enum Command {
         #[arg(long, default_value = "demo")]
         scenario: String,
     },
+    /// Hot-path benchmark (used by scripts/bench-vs-opencv): prints JSON.
+    #[command(hide = true)]
+    BenchHotpath {
+        #[arg(long, default_value_t = 8192)]
+        size: usize,
+        #[arg(long, default_value_t = 4000)]
+        vehicles: usize,
+        /// Also write the pair as raw bytes (before.u8, after.u8) here.
+        #[arg(long)]
+        write_raw: Option<PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
     /// Print what the reader knows of a raster (size, bands, CRS, transform) as JSON.
     Info {
         /// The raster.
@@ -598,6 +611,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             summary(&o, &args.out, Some(&r.truth_data));
             Ok(exit_for(&o))
         }
+        Command::BenchHotpath {
+            size,
+            vehicles,
+            write_raw,
+            repeats,
+        } => batch::bench_hotpath(size, vehicles, write_raw, repeats),
         Command::Info {
             path,
             reader,
