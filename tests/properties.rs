@@ -108,9 +108,9 @@ proptest! {
     /// opening, flood fill) whatever the strip height, and serial equals parallel.
     #[test]
     fn hot_path_matches_reference(
-        w in 1usize..48,
+        w in 1usize..200,
         h in 1usize..48,
-        strip_rows in 1usize..12,
+        strip_rows in 1usize..20,
         seed in any::<u64>(),
         density in 0.05f64..0.6,
     ) {

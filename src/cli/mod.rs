@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod batch;
+mod bench;
 
 use crate::blobs::VehicleClass;
 use crate::error::{Error, Result};
@@ -292,7 +293,9 @@ pub enum Command {
         size: usize,
         #[arg(long, default_value_t = 4000)]
         vehicles: usize,
-        /// Also write the pair as raw bytes (before.u8, after.u8) here.
+        /// Also write the pair here (raw bytes before.u8/after.u8, tiled DEFLATE
+        /// before.tif/after.tif, tiled uncompressed before_raw.tif/after_raw.tif) and
+        /// time the streamed path and inflate-only reads on those files.
         #[arg(long)]
         write_raw: Option<PathBuf>,
         #[arg(long, default_value_t = 5)]
@@ -616,7 +619,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             vehicles,
             write_raw,
             repeats,
-        } => batch::bench_hotpath(size, vehicles, write_raw, repeats),
+        } => bench::bench_hotpath(size, vehicles, write_raw, repeats),
         Command::Info {
             path,
             reader,

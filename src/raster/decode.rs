@@ -29,11 +29,9 @@ pub fn decompress(codec: Codec, data: &[u8], expected: usize) -> Result<Vec<u8>,
             .map(<[u8]>::to_vec)
             .ok_or("uncompressed chunk is truncated")?,
         Codec::Deflate => {
-            let mut out = Vec::with_capacity(expected);
-            flate2::read::ZlibDecoder::new(data)
-                .take(expected as u64)
-                .read_to_end(&mut out)
-                .map_err(|e| format!("DEFLATE stream: {e}"))?;
+            let mut out = vec![0u8; expected];
+            let n = inflate_into(data, &mut out)?;
+            out.truncate(n);
             out
         }
         Codec::Lzw => lzw(data, expected)?,
@@ -47,6 +45,35 @@ pub fn decompress(codec: Codec, data: &[u8], expected: usize) -> Result<Vec<u8>,
         ));
     }
     Ok(out)
+}
+
+thread_local! {
+    static INFLATER: std::cell::RefCell<libdeflater::Decompressor> =
+        std::cell::RefCell::new(libdeflater::Decompressor::new());
+}
+
+/// Inflates a zlib stream (TIFF compression 8 and 32946) into `out`, returning the
+/// bytes written. libdeflate (one reusable decompressor per thread) does the work; a
+/// stream that decodes to more than `out` holds is cut to fit, as libtiff does, through
+/// the streaming inflater.
+pub fn inflate_into(data: &[u8], out: &mut [u8]) -> Result<usize, String> {
+    let r = INFLATER.with(|d| d.borrow_mut().zlib_decompress(data, out));
+    match r {
+        Ok(n) => Ok(n),
+        Err(libdeflater::DecompressionError::InsufficientSpace) => {
+            let mut dec = flate2::read::ZlibDecoder::new(data);
+            let mut pos = 0;
+            while pos < out.len() {
+                match dec.read(&mut out[pos..]) {
+                    Ok(0) => break,
+                    Ok(n) => pos += n,
+                    Err(e) => return Err(format!("DEFLATE stream: {e}")),
+                }
+            }
+            Ok(pos)
+        }
+        Err(e) => Err(format!("DEFLATE stream: {e}")),
+    }
 }
 
 fn lzw(data: &[u8], expected: usize) -> Result<Vec<u8>, String> {

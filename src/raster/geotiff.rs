@@ -22,7 +22,7 @@ use ndarray::Array3;
 use tiff::decoder::{ChunkType, Decoder, Limits};
 use tiff::tags::{ByteOrder, Tag};
 
-use super::decode::{decompress, samples_to_f64, Codec, SampleKind};
+use super::decode::{decompress, inflate_into, samples_to_f64, Codec, SampleKind};
 
 use super::{Block, DataType, GeoTransform, RasterInfo, RasterSource, Window};
 use crate::error::{Error, Result};
@@ -74,6 +74,22 @@ struct Layout {
     little_endian: bool,
     offsets: Vec<u64>,
     byte_counts: Vec<u64>,
+}
+
+/// Chunk layout facts of an opened file (see [`GeoTiff::chunk_geometry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkGeometry {
+    pub chunk_w: usize,
+    pub chunk_h: usize,
+    pub chunks_across: usize,
+    pub chunks_down: usize,
+    pub samples: usize,
+    pub tiled: bool,
+    pub planar: bool,
+    /// 8-bit unsigned samples.
+    pub byte_samples: bool,
+    /// TIFF predictor tag (1 none, 2 horizontal, 3 floating point).
+    pub predictor: u16,
 }
 
 /// An opened GeoTIFF. Cheap to share across threads: each read opens its own handle.
@@ -314,6 +330,87 @@ impl GeoTiff {
             }
         }
         out
+    }
+
+    /// The chunk layout, for fast paths that work on stored bytes.
+    pub fn chunk_geometry(&self) -> ChunkGeometry {
+        let l = &self.layout;
+        ChunkGeometry {
+            chunk_w: l.chunk_w,
+            chunk_h: l.chunk_h,
+            chunks_across: l.chunks_across,
+            chunks_down: l.chunks_down,
+            samples: l.samples,
+            tiled: l.tiled,
+            planar: l.planar,
+            byte_samples: l.kind == SampleKind::U8,
+            predictor: l.predictor,
+        }
+    }
+
+    /// Reads chunk `idx` with `pread` on `file` (an open handle of this file, so that
+    /// threads can share it) and decompresses it into `out`, resized to the chunk's
+    /// decoded size. The bytes are as stored: the predictor is not undone. `raw` is a
+    /// reusable buffer for the compressed bytes. A sparse chunk decodes to zeros.
+    pub fn read_chunk_bytes(
+        &self,
+        file: &File,
+        idx: usize,
+        raw: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let (info, l) = (&self.info, &self.layout);
+        let path = info.path.as_path();
+        let cy = idx % (l.chunks_across * l.chunks_down) / l.chunks_across;
+        let (dw, dh) = if l.tiled {
+            (l.chunk_w, l.chunk_h)
+        } else {
+            (info.width, l.chunk_h.min(info.height - cy * l.chunk_h))
+        };
+        let spp = if l.planar { 1 } else { l.samples };
+        let expected = dw * dh * spp * l.kind.size();
+        out.resize(expected, 0);
+        let (off, cnt) = match (l.offsets.get(idx), l.byte_counts.get(idx)) {
+            (Some(&o), Some(&c)) => (o, c),
+            _ => return Err(Error::not_raster(path, format!("no strip/tile {idx}"))),
+        };
+        if cnt == 0 {
+            out.fill(0);
+            return Ok(());
+        }
+        if cnt > MAX_CHUNK_BYTES {
+            return Err(Error::not_raster(path, format!("strip/tile {idx} is too large")));
+        }
+        raw.resize(cnt as usize, 0);
+        file.read_exact_at(raw, off).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                Error::not_raster(path, format!("strip/tile {idx} lies outside the file"))
+            }
+            _ => Error::io(path, e),
+        })?;
+        let n = match l.codec {
+            Codec::None => {
+                let n = expected.min(raw.len());
+                out[..n].copy_from_slice(&raw[..n]);
+                n
+            }
+            Codec::Deflate => inflate_into(raw, out)
+                .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?,
+            codec => {
+                let v = decompress(codec, raw, expected)
+                    .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
+                out.copy_from_slice(&v[..expected]);
+                expected
+            }
+        };
+        if n < expected {
+            return Err(Error::not_raster(
+                path,
+                format!("strip/tile {idx} decodes to {n} bytes, {expected} expected"),
+            ));
+        }
+        Ok(())
     }
 
     fn read_inner(&self, window: Window) -> Result<Block> {

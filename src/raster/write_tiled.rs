@@ -70,6 +70,37 @@ pub fn write_tiled_u8<F>(
 where
     F: Fn(usize, usize, &mut [u8]) + Sync,
 {
+    write_tiled_u8_with(
+        path,
+        (width, height, bands, tile),
+        TileCompression::Deflate,
+        meta,
+        fill,
+    )
+}
+
+/// Tile compression of [`write_tiled_u8_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileCompression {
+    /// TIFF compression 8 (zlib), at the fast level (1).
+    Deflate,
+    /// Uncompressed tiles.
+    None,
+}
+
+/// [`write_tiled_u8`] with a choice of compression; `shape` is (width, height, bands,
+/// tile size).
+pub fn write_tiled_u8_with<F>(
+    path: &Path,
+    shape: (usize, usize, usize, usize),
+    compression: TileCompression,
+    meta: &GeoMeta,
+    fill: F,
+) -> Result<()>
+where
+    F: Fn(usize, usize, &mut [u8]) + Sync,
+{
+    let (_, _, bands, tile) = shape;
     if !(1..=4).contains(&bands) || tile == 0 || tile % 16 != 0 {
         return Err(Error::Usage(format!(
             "{}: tiled writer needs 1-4 bands and a tile size multiple of 16",
@@ -80,7 +111,7 @@ where
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     let tmp = temp_path(path);
-    let res = write_inner(&tmp, width, height, bands, tile, meta, &fill);
+    let res = write_inner(&tmp, shape, compression, meta, &fill);
     match res.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))) {
         Ok(()) => Ok(()),
         Err(e) => {
@@ -92,10 +123,8 @@ where
 
 fn write_inner<F>(
     tmp: &Path,
-    width: usize,
-    height: usize,
-    bands: usize,
-    tile: usize,
+    (width, height, bands, tile): (usize, usize, usize, usize),
+    compression: TileCompression,
     meta: &GeoMeta,
     fill: &F,
 ) -> Result<()>
@@ -117,6 +146,9 @@ where
             .map(|tx| {
                 let mut buf = vec![0u8; tile * tile * bands];
                 fill(tx, ty, &mut buf);
+                if compression == TileCompression::None {
+                    return buf;
+                }
                 let px = &buf[..bands];
                 if buf.chunks_exact(bands).all(|c| c == px) {
                     if let Some(z) = uniform.lock().expect("cache").get(px) {
@@ -146,7 +178,14 @@ where
         (256, Val::Long(vec![width as u32])),
         (257, Val::Long(vec![height as u32])),
         (258, Val::Short(vec![8; bands])),
-        (259, Val::Short(vec![8])),
+        (
+            259,
+            Val::Short(vec![if compression == TileCompression::None {
+                1
+            } else {
+                8
+            }]),
+        ),
         (262, Val::Short(vec![if bands >= 3 { 2 } else { 1 }])),
         (277, Val::Short(vec![bands as u16])),
         (284, Val::Short(vec![1])),
