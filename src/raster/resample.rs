@@ -34,8 +34,29 @@ pub struct Resampled {
     pub window: Option<Window>,
 }
 
+/// Spacing of the grid pixels carried exactly through the CRS transform; positions in
+/// between are interpolated bilinearly (GDAL's approximate transformer does the same).
+const KNOT_STEP: usize = 16;
+/// Largest interpolation error accepted in a cell, source pixels (GDAL's default).
+const MAX_APPROX_ERROR_PX: f64 = 0.125;
+
+/// Lattice positions along an axis of `n` pixels: every [`KNOT_STEP`] and the last.
+fn knots(n: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).step_by(KNOT_STEP).collect();
+    if v.last() != Some(&(n - 1)) {
+        v.push(n - 1);
+    }
+    v
+}
+
 /// Source pixel coordinates (fractional, corner convention) of every grid pixel centre,
 /// row-major; NaN where the transform fails.
+///
+/// The exact transform (proj4rs, two projections and a datum shift per point) is run on
+/// a lattice every [`KNOT_STEP`] pixels; each lattice cell is interpolated bilinearly
+/// when the interpolation at its centre is within [`MAX_APPROX_ERROR_PX`] of the exact
+/// position and all its corners transform, and transformed exactly otherwise. Map
+/// projections are smooth, so over a site grid the error is far below that bound.
 pub fn source_coords(
     src_crs: &Crs,
     src_inv: &super::GeoTransform,
@@ -43,15 +64,61 @@ pub fn source_coords(
     grid_crs: &Crs,
 ) -> Vec<(f64, f64)> {
     let tr = Transformer::new(grid_crs, src_crs);
-    (0..grid.height)
+    let exact = |c: usize, r: usize| {
+        let (x, y) = grid.pixel_center(c, r);
+        match tr.apply(x, y) {
+            Some((sx, sy)) => src_inv.apply(sx, sy),
+            None => (f64::NAN, f64::NAN),
+        }
+    };
+    let (w, h) = (grid.width, grid.height);
+    if w < 2 || h < 2 {
+        return (0..h)
+            .flat_map(|r| (0..w).map(move |c| (c, r)))
+            .map(|(c, r)| exact(c, r))
+            .collect();
+    }
+    let (kc, kr) = (knots(w), knots(h));
+    let lattice: Vec<Vec<(f64, f64)>> = kr
+        .par_iter()
+        .map(|&r| kc.iter().map(|&c| exact(c, r)).collect())
+        .collect();
+    let lerp = |i: usize, j: usize, c: usize, r: usize| {
+        let fx = (c - kc[i]) as f64 / (kc[i + 1] - kc[i]) as f64;
+        let fy = (r - kr[j]) as f64 / (kr[j + 1] - kr[j]) as f64;
+        let (p00, p01) = (lattice[j][i], lattice[j][i + 1]);
+        let (p10, p11) = (lattice[j + 1][i], lattice[j + 1][i + 1]);
+        let mix = |a: f64, b: f64, cc: f64, d: f64| {
+            (1.0 - fy) * ((1.0 - fx) * a + fx * b) + fy * ((1.0 - fx) * cc + fx * d)
+        };
+        (mix(p00.0, p01.0, p10.0, p11.0), mix(p00.1, p01.1, p10.1, p11.1))
+    };
+    // Whether each cell may be interpolated.
+    let approx_ok: Vec<Vec<bool>> = (0..kr.len() - 1)
+        .into_par_iter()
+        .map(|j| {
+            (0..kc.len() - 1)
+                .map(|i| {
+                    let (c, r) = ((kc[i] + kc[i + 1]) / 2, (kr[j] + kr[j + 1]) / 2);
+                    let (e, a) = (exact(c, r), lerp(i, j, c, r));
+                    let err = (e.0 - a.0).hypot(e.1 - a.1);
+                    err.is_finite() && err <= MAX_APPROX_ERROR_PX
+                })
+                .collect()
+        })
+        .collect();
+    let cell = |k: &[usize], v: usize| k.partition_point(|&x| x <= v).clamp(1, k.len() - 1) - 1;
+    (0..h)
         .into_par_iter()
         .flat_map_iter(|r| {
-            let tr = &tr;
-            (0..grid.width).map(move |c| {
-                let (x, y) = grid.pixel_center(c, r);
-                match tr.apply(x, y) {
-                    Some((sx, sy)) => src_inv.apply(sx, sy),
-                    None => (f64::NAN, f64::NAN),
+            let j = cell(&kr, r);
+            let (kc, approx_ok, exact, lerp) = (&kc, &approx_ok, &exact, &lerp);
+            (0..w).map(move |c| {
+                let i = cell(kc, c);
+                if approx_ok[j][i] {
+                    lerp(i, j, c, r)
+                } else {
+                    exact(c, r)
                 }
             })
         })
@@ -229,5 +296,43 @@ mod tests {
         assert_eq!(area_average(&band, 2, 2, 1.0, 1.0, 2.0), 4.0);
         let with_nan = [1.0, f32::NAN, f32::NAN, f32::NAN];
         assert!(area_average(&with_nan, 2, 2, 1.0, 1.0, 2.0).is_nan());
+    }
+
+    #[test]
+    fn interpolated_coordinates_match_the_exact_transform() {
+        use crate::raster::GeoTransform;
+        // Grids in UTM 37N read from UTM 36N (0.5 m pixels) and from WGS 84 degrees.
+        let cases = [
+            (32636u32, GeoTransform::north_up(700_000.0, 5_600_000.0, 0.5, 0.5)),
+            (4326, GeoTransform::north_up(35.5, 50.5, 5e-6, 5e-6)),
+        ];
+        for (src_epsg, src_t) in cases {
+            let (src_crs, grid_crs) = (Crs::from_epsg(src_epsg).unwrap(), Crs::from_epsg(32637).unwrap());
+            let inv = src_t.invert().unwrap();
+            // Put the grid where the source is: its corner, carried into the grid CRS.
+            let (x0, y0) = Transformer::new(&src_crs, &grid_crs)
+                .apply(src_t.0[0], src_t.0[3])
+                .unwrap();
+            let grid = Grid {
+                epsg: 32637,
+                transform: GeoTransform::north_up(x0 + 50.0, y0 - 50.0, 0.6, 0.6),
+                width: 301,
+                height: 77,
+                gsd_m: 0.6,
+            };
+            let got = source_coords(&src_crs, &inv, &grid, &grid_crs);
+            let tr = Transformer::new(&grid_crs, &src_crs);
+            let mut worst = 0.0f64;
+            for r in 0..grid.height {
+                for c in 0..grid.width {
+                    let (x, y) = grid.pixel_center(c, r);
+                    let (sx, sy) = tr.apply(x, y).unwrap();
+                    let want = inv.apply(sx, sy);
+                    let g = got[r * grid.width + c];
+                    worst = worst.max((g.0 - want.0).hypot(g.1 - want.1));
+                }
+            }
+            assert!(worst < 1e-3, "EPSG:{src_epsg}: worst error {worst} px");
+        }
     }
 }
