@@ -103,3 +103,28 @@ fn unsuitable_files_are_refused_by_name() {
     assert!(e.contains("small.tif") && e.contains("differs"), "{e}");
     assert!(!e.contains('\n'));
 }
+
+#[test]
+fn striped_deflate_with_horizontal_predictor() {
+    use tiff::encoder::{colortype::Gray8, compression::DeflateLevel, Compression, Predictor, TiffEncoder};
+    let dir = tempfile::tempdir().unwrap();
+    let n = 300;
+    let (a, b) = bench_pair(n, 30);
+    let write = |path: &Path, img: &[u8]| {
+        let f = std::fs::File::create(path).unwrap();
+        TiffEncoder::new(f)
+            .unwrap()
+            .with_predictor(Predictor::Horizontal)
+            .with_compression(Compression::Deflate(DeflateLevel::Balanced))
+            .write_image::<Gray8>(n as u32, n as u32, img)
+            .unwrap();
+    };
+    let (pa, pb) = (dir.path().join("p_a.tif"), dir.path().join("p_b.tif"));
+    write(&pa, &a);
+    write(&pb, &b);
+    let pair = TiffPair::open(&pa, &pb).unwrap();
+    let p = HotParams::default();
+    let want = changed_blobs(&a, &b, n, n, &p);
+    assert!(want.len() > 20);
+    assert_eq!(changed_blobs_files(&pair, &p).unwrap(), want);
+}
