@@ -139,6 +139,16 @@ fn chunk_at(pair: &TiffPair, cx: usize, cy: usize) -> (usize, usize, usize, usiz
     )
 }
 
+/// Chunk `idx` of both files into the scratch buffers (as stored, predictor not undone).
+fn read_both(pair: &TiffPair, idx: usize, s: &mut Scratch) -> Result<()> {
+    pair.before
+        .tiff
+        .read_chunk_bytes(&pair.before.file, idx, &mut s.raw, &mut s.a)?;
+    pair.after
+        .tiff
+        .read_chunk_bytes(&pair.after.file, idx, &mut s.raw, &mut s.b)
+}
+
 fn fill_strip(pair: &TiffPair, t: u8, r0: usize, r1: usize, band: &mut Band) -> Result<()> {
     let g = pair.geo;
     let spp = if g.planar { 1 } else { g.samples };
@@ -147,12 +157,7 @@ fn fill_strip(pair: &TiffPair, t: u8, r0: usize, r1: usize, band: &mut Band) -> 
         for cy in r0 / g.chunk_h..r1.div_ceil(g.chunk_h) {
             for cx in 0..g.chunks_across {
                 let (idx, x0, cw, y0, ch, stride) = chunk_at(pair, cx, cy);
-                pair.before
-                    .tiff
-                    .read_chunk_bytes(&pair.before.file, idx, &mut s.raw, &mut s.a)?;
-                pair.after
-                    .tiff
-                    .read_chunk_bytes(&pair.after.file, idx, &mut s.raw, &mut s.b)?;
+                read_both(pair, idx, s)?;
                 if g.predictor == 2 {
                     undo_predictor(&mut s.a, stride, spp);
                     undo_predictor(&mut s.b, stride, spp);
@@ -193,12 +198,7 @@ pub fn inflate_only(pair: &TiffPair, strip_rows: usize) -> Result<u64> {
                 for cy in r0 / g.chunk_h..r1.div_ceil(g.chunk_h) {
                     for cx in 0..g.chunks_across {
                         let idx = cy * g.chunks_across + cx;
-                        pair.before
-                            .tiff
-                            .read_chunk_bytes(&pair.before.file, idx, &mut s.raw, &mut s.a)?;
-                        pair.after
-                            .tiff
-                            .read_chunk_bytes(&pair.after.file, idx, &mut s.raw, &mut s.b)?;
+                        read_both(pair, idx, s)?;
                         sum += s.a[s.a.len() / 2] as u64 + s.b[s.b.len() / 3] as u64;
                     }
                 }
