@@ -73,6 +73,16 @@ fn streamed_equals_in_memory() {
             }
         }
         assert!(inflate_only(&pair, 64).unwrap() > 0);
+        if bands == 3 {
+            // Band 2 is the same in both files: nothing changed there.
+            let band2 = TiffPair::open_band(&pa, &pb, 2).unwrap();
+            assert!(changed_blobs_files(&band2, &p).unwrap().is_empty());
+            let e = TiffPair::open_band(&pa, &pb, 4)
+                .err()
+                .expect("no band 4")
+                .to_string();
+            assert!(e.contains("band 4") && e.contains(name), "{e}");
+        }
     }
     // Striped (the default layout of the general writer).
     let (pa, pb) = (dir.path().join("s_a.tif"), dir.path().join("s_b.tif"));

@@ -286,6 +286,34 @@ pub enum Command {
         #[arg(long, default_value = "demo")]
         scenario: String,
     },
+    /// Screen a whole pair on one grid for changed vehicle-sized blobs (fast triage:
+    /// no alignment or cloud masking) and write them as lon/lat polygons.
+    Scan {
+        /// Earlier Byte GeoTIFF.
+        #[arg(long)]
+        before: PathBuf,
+        /// Later Byte GeoTIFF on the same grid (CRS, geotransform, size).
+        #[arg(long)]
+        after: PathBuf,
+        /// GeoJSON file written (temporary file, then rename).
+        #[arg(long)]
+        out: PathBuf,
+        /// Band compared (counted from 1).
+        #[arg(long, default_value_t = 1)]
+        band: usize,
+        /// A pixel changed when |after - before| exceeds this many digital numbers.
+        #[arg(long, default_value_t = 40)]
+        threshold: u8,
+        /// Smallest blob kept, square metres.
+        #[arg(long, default_value_t = 4.0)]
+        min_area_m2: f64,
+        /// Largest blob kept, square metres.
+        #[arg(long, default_value_t = 60.0)]
+        max_area_m2: f64,
+        /// No summary on stderr.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Hot-path benchmark (used by scripts/bench-vs-opencv): prints JSON.
     #[command(hide = true)]
     BenchHotpath {
@@ -613,6 +641,40 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let o = run_compare(&args)?;
             summary(&o, &args.out, Some(&r.truth_data));
             Ok(exit_for(&o))
+        }
+        Command::Scan {
+            before,
+            after,
+            out,
+            band,
+            threshold,
+            min_area_m2,
+            max_area_m2,
+            quiet,
+        } => {
+            let args = crate::pipeline::scan::ScanArgs {
+                before,
+                after,
+                out,
+                band,
+                threshold,
+                min_area_m2,
+                max_area_m2,
+            };
+            let t = std::time::Instant::now();
+            let o = crate::pipeline::scan::run_scan(&args)?;
+            if !quiet {
+                let s = t.elapsed().as_secs_f64();
+                eprintln!(
+                    "scan: {} changed blobs in {:.1} Mpx ({:.2} s, {:.0} Mpx/s) -> {}",
+                    o.blobs,
+                    o.pixels as f64 / 1e6,
+                    s,
+                    o.pixels as f64 / 1e6 / s,
+                    args.out.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::BenchHotpath {
             size,

@@ -6,7 +6,8 @@
 //!
 //! Requirements (checked, with a one-line error naming the file): Byte samples, the
 //! same size and chunk layout in both files, predictor 1 or 2, and tiles whose width is
-//! a multiple of 64 pixels (striped files always qualify). Band 1 is used.
+//! a multiple of 64 pixels (striped files always qualify). One band is read (band 1
+//! unless [`TiffPair::open_band`] says otherwise).
 //!
 //! [`inflate_only`] reads and decodes the same chunks and does nothing else: the
 //! ceiling the streamed path is measured against.
@@ -36,6 +37,8 @@ pub struct TiffPair {
     geo: ChunkGeometry,
     w: usize,
     h: usize,
+    /// Band read, 0-based.
+    band: usize,
 }
 
 fn open_input(path: &Path) -> Result<Input> {
@@ -45,8 +48,13 @@ fn open_input(path: &Path) -> Result<Input> {
 }
 
 impl TiffPair {
-    /// Opens both files and checks that the fast path can read them.
+    /// Opens both files and checks that the fast path can read them (band 1).
     pub fn open(before: &Path, after: &Path) -> Result<TiffPair> {
+        Self::open_band(before, after, 1)
+    }
+
+    /// The same for band `band` (1-based, as in GDAL).
+    pub fn open_band(before: &Path, after: &Path, band: usize) -> Result<TiffPair> {
         let (b, a) = (open_input(before)?, open_input(after)?);
         let geo = b.tiff.chunk_geometry();
         let (w, h) = (b.tiff.info().width, b.tiff.info().height);
@@ -69,12 +77,22 @@ impl TiffPair {
                 format!("size or tiling differs from {}", before.display()),
             ));
         }
+        if band == 0 || band > geo.samples {
+            return Err(Error::input(
+                before,
+                format!(
+                    "band {band} asked for; the file has {} (bands count from 1)",
+                    geo.samples
+                ),
+            ));
+        }
         Ok(TiffPair {
             before: b,
             after: a,
             geo,
             w,
             h,
+            band: band - 1,
         })
     }
 
@@ -113,13 +131,13 @@ fn undo_predictor(buf: &mut [u8], row_len: usize, spp: usize) {
     }
 }
 
-/// Band 1 of an interleaved row into `out`.
-fn band1<'a>(row: &'a [u8], spp: usize, out: &'a mut Vec<u8>) -> &'a [u8] {
+/// Band `band` (0-based) of an interleaved row into `out`.
+fn band_of<'a>(row: &'a [u8], spp: usize, band: usize, out: &'a mut Vec<u8>) -> &'a [u8] {
     if spp == 1 {
         return row;
     }
     out.clear();
-    out.extend(row.iter().step_by(spp));
+    out.extend(row.iter().skip(band).step_by(spp));
     out
 }
 
@@ -129,8 +147,9 @@ fn chunk_at(pair: &TiffPair, cx: usize, cy: usize) -> (usize, usize, usize, usiz
     let g = &pair.geo;
     let (x0, y0) = (cx * g.chunk_w, cy * g.chunk_h);
     let stride = if g.tiled { g.chunk_w } else { pair.w };
+    let plane = if g.planar { pair.band } else { 0 };
     (
-        cy * g.chunks_across + cx,
+        (plane * g.chunks_down + cy) * g.chunks_across + cx,
         x0,
         stride.min(pair.w - x0),
         y0,
@@ -165,8 +184,8 @@ fn fill_strip(pair: &TiffPair, t: u8, r0: usize, r1: usize, band: &mut Band) -> 
                 let (w0, nwords) = (x0 / 64, words(cw));
                 for r in y0.max(r0)..(y0 + ch).min(r1) {
                     let off = (r - y0) * stride * spp;
-                    let ra = band1(&s.a[off..off + cw * spp], spp, &mut s.row_a);
-                    let rb = band1(&s.b[off..off + cw * spp], spp, &mut s.row_b);
+                    let ra = band_of(&s.a[off..off + cw * spp], spp, pair.band, &mut s.row_a);
+                    let rb = band_of(&s.b[off..off + cw * spp], spp, pair.band, &mut s.row_b);
                     diff_bits(ra, rb, t, &mut band.row_mut(r)[w0..w0 + nwords]);
                 }
             }
@@ -197,7 +216,7 @@ pub fn inflate_only(pair: &TiffPair, strip_rows: usize) -> Result<u64> {
                 let mut sum = 0u64;
                 for cy in r0 / g.chunk_h..r1.div_ceil(g.chunk_h) {
                     for cx in 0..g.chunks_across {
-                        let idx = cy * g.chunks_across + cx;
+                        let idx = chunk_at(pair, cx, cy).0;
                         read_both(pair, idx, s)?;
                         sum += s.a[s.a.len() / 2] as u64 + s.b[s.b.len() / 3] as u64;
                     }

@@ -6,6 +6,7 @@
 //! collected in input order; every output file is written atomically.
 
 pub mod detect;
+pub mod scan;
 pub mod site;
 pub mod timeline;
 
