@@ -317,4 +317,47 @@ mod tests {
         let e = load(&write(d.path(), "e.csv", "path,date\n"), None).unwrap_err();
         assert!(e.to_string().contains("no images"), "{e}");
     }
+
+    #[test]
+    fn dates_come_from_the_tiff_datetime_tag_when_missing() {
+        use crate::raster::write::{write_geotiff, GeoMeta, Samples};
+        use crate::raster::GeoTransform;
+        let d = tempfile::tempdir().unwrap();
+        let meta = |dt: Option<&str>| GeoMeta {
+            epsg: 32636,
+            transform: GeoTransform::north_up(500_000.0, 5_600_000.0, 0.5, 0.5),
+            nodata: None,
+            datetime: dt.map(String::from),
+        };
+        let px = vec![7u8; 16 * 16];
+        write_geotiff(
+            &d.path().join("tagged.tif"),
+            16,
+            16,
+            1,
+            Samples::U8(&px),
+            &meta(Some("2026:05:20 10:30:00")),
+        )
+        .unwrap();
+        write_geotiff(
+            &d.path().join("bare.tif"),
+            16,
+            16,
+            1,
+            Samples::U8(&px),
+            &meta(None),
+        )
+        .unwrap();
+        let c = write(d.path(), "c.csv", "path,date\ntagged.tif,\n");
+        let entries = fill_dates(&c, load(&c, None).unwrap(), Backend::PureRust).unwrap();
+        assert_eq!(entries[0].date.as_deref(), Some("2026-05-20"));
+        let c = write(d.path(), "b.csv", "path\nbare.tif\n");
+        let e = fill_dates(&c, load(&c, None).unwrap(), Backend::PureRust)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("b.csv") && e.contains("bare.tif") && e.contains("no DateTime tag"),
+            "{e}"
+        );
+    }
 }
