@@ -112,6 +112,11 @@ fn a_clouded_site_is_partial_and_left_out_of_the_score() {
     // turns into a withdrawal.
     assert_eq!(rep.withdrawal_evidence.sites_used, 4);
     assert_eq!(rep.withdrawal_evidence.verdict, Verdict::NoChange);
+    // Its 24 vehicles were seen on the before date: coverage says a third is unknown
+    // (50 of 74 before-date vehicles were compared: 16 + 6 + 20 + 8 of 24 + those).
+    assert_eq!(alpha.before.vehicles_on_date, 24);
+    let cov = rep.withdrawal_evidence.coverage;
+    assert!((cov - 50.0 / 74.0).abs() < 1e-9, "coverage {cov}");
 }
 
 #[test]

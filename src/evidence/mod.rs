@@ -27,8 +27,9 @@
 //! from the sites file). The **score** is 1 - its estimate, clamped to [0, 1]: the share
 //! of the watched force's vehicles that are gone from every watched site, so vehicles
 //! that left one site and reappeared at another (nearby or not) are discounted by
-//! construction. `coverage` is the share of all before-date detections that were on
-//! usable sites. Overall verdict: `inconclusive` without usable sites or with fewer than
+//! construction. `coverage` is the share of all before-date detections (each site's
+//! count over everything the before date observed of it) that were on usable sites and
+//! compared on both dates: a site hidden by cloud on the after date lowers it. Overall verdict: `inconclusive` without usable sites or with fewer than
 //! `min_before_vehicles` before; `redeployment` when at least half of the vehicles that
 //! left sites (D, summed estimates) reappeared at paired nearby sites (M); otherwise the
 //! per-site rules applied to the overall interval.
@@ -133,6 +134,9 @@ pub struct SiteInput {
     pub lon_lat: (f64, f64),
     pub before: u32,
     pub after: u32,
+    /// Before-date vehicles over all of the site the before date observed (at least
+    /// `before`): what `coverage` is measured against.
+    pub before_on_date: u32,
     pub observed_before: f64,
     pub observed_after: f64,
     pub observed_area_km2: f64,
@@ -389,7 +393,10 @@ fn redeployments(sites: &[SiteInput], ev: &[SiteEvidence], p: &EvidenceParams) -
 pub fn evaluate(sites: &[SiteInput], p: &EvidenceParams) -> (Vec<SiteEvidence>, Evidence) {
     let ev: Vec<SiteEvidence> = sites.iter().map(|s| site_evidence(s, p)).collect();
     let used: Vec<usize> = (0..sites.len()).filter(|&i| ev[i].usable).collect();
-    let all_before: f64 = sites.iter().map(|s| s.weight * s.before as f64).sum();
+    let all_before: f64 = sites
+        .iter()
+        .map(|s| s.weight * s.before_on_date.max(s.before) as f64)
+        .sum();
     let used_before_counts: f64 = used
         .iter()
         .map(|&i| sites[i].weight * sites[i].before as f64)
@@ -495,6 +502,7 @@ mod tests {
             lon_lat: (36.0, 48.0),
             before,
             after,
+            before_on_date: before,
             observed_before: 1.0,
             observed_after: 1.0,
             observed_area_km2: 0.004,
@@ -540,6 +548,22 @@ mod tests {
             &p,
         );
         assert!(re.explanation.contains("re-parked"), "{}", re.explanation);
+    }
+
+    #[test]
+    fn a_site_hidden_on_the_after_date_lowers_coverage() {
+        let p = EvidenceParams::default();
+        // 24 vehicles seen before at the clouded site, none comparable on both dates.
+        let hidden = SiteInput {
+            before: 0,
+            after: 0,
+            before_on_date: 24,
+            observed_after: 0.0,
+            ..site("hidden", 0, 0)
+        };
+        let (_, e) = evaluate(&[hidden, site("a", 16, 16), site("b", 20, 20)], &p);
+        assert!((e.coverage - 36.0 / 60.0).abs() < 1e-9, "coverage {}", e.coverage);
+        assert!(e.explanation.contains("60 %"), "{}", e.explanation);
     }
 
     #[test]

@@ -339,11 +339,13 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
         observed_fraction: fboth,
         before: DateCounts {
             vehicles: 0,
+            vehicles_on_date: 0,
             observed_fraction: fb,
             cloud_fraction: cloud_frac(&cloud_b),
         },
         after: DateCounts {
             vehicles: 0,
+            vehicles_on_date: 0,
             observed_fraction: fa,
             cloud_fraction: cloud_frac(&cloud_a),
         },
@@ -366,7 +368,25 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
         observed_area_m2: valid_both.iter().filter(|&&v| v).count() as f64 * grid.pixel_area_m2(),
         evidence: None,
     };
+    // Vehicles over all of the site one date observed (unnormalised; the count of that
+    // date alone), when that is more than the area both dates observed.
+    let on_date = |img: &Array3<f32>, clear: &[bool], obs: &[bool]| -> u32 {
+        detect(&visible(img), clear, grid.gsd_m, &s.detect)
+            .iter()
+            .filter(|bl| {
+                let (c, r) = (bl.col.floor() as usize, bl.row.floor() as usize);
+                c < grid.width && r < grid.height && obs[r * grid.width + c]
+            })
+            .count() as u32
+    };
+    let (extra_b, extra_a) = (obs_b != valid_both, obs_a != valid_both);
     if status == SiteStatus::NoCoverage || fboth == 0.0 {
+        if fb > 0.0 {
+            report.before.vehicles_on_date = on_date(&b.data, &clear_b, &obs_b);
+        }
+        if fa > 0.0 {
+            report.after.vehicles_on_date = on_date(&a.data, &clear_a, &obs_a);
+        }
         return Ok(SiteOutcome {
             report,
             blobs_before: vec![],
@@ -420,6 +440,16 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     let (nb, na) = (blobs_before.len() as u32, blobs_after.len() as u32);
     report.before.vehicles = nb;
     report.after.vehicles = na;
+    report.before.vehicles_on_date = if extra_b {
+        on_date(&b.data, &clear_b, &obs_b)
+    } else {
+        nb
+    };
+    report.after.vehicles_on_date = if extra_a {
+        on_date(&a.data, &clear_a, &obs_a)
+    } else {
+        na
+    };
     report.delta = Delta {
         vehicles: na as i64 - nb as i64,
         ratio: (nb > 0).then(|| na as f64 / nb as f64),

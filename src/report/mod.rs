@@ -134,7 +134,13 @@ impl SiteStatus {
 /// Counts of one date.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DateCounts {
+    /// Vehicles counted on the area observed on both dates (what deltas compare).
     pub vehicles: u32,
+    /// Vehicles counted over all of the site this date observed (equal to `vehicles`
+    /// when both dates saw the same area; larger when the other date is clouded). The
+    /// before date's is the denominator of `coverage`.
+    #[serde(default)]
+    pub vehicles_on_date: u32,
     /// Share of the site polygon observed on this date: inside the image, not nodata,
     /// not saturated, not masked, not under a cloud.
     pub observed_fraction: f64,
@@ -215,11 +221,13 @@ impl SiteReport {
             observed_fraction: 0.0,
             before: DateCounts {
                 vehicles: 0,
+                vehicles_on_date: 0,
                 observed_fraction: 0.0,
                 cloud_fraction: 0.0,
             },
             after: DateCounts {
                 vehicles: 0,
+                vehicles_on_date: 0,
                 observed_fraction: 0.0,
                 cloud_fraction: 0.0,
             },
