@@ -84,9 +84,11 @@ fn morphology_and_components(c: &mut Criterion) {
     let band = img.as_slice().unwrap();
     let mut g = c.benchmark_group("blobs");
     g.throughput(Throughput::Elements((w * h) as u64));
-    g.bench_function("top_hat_r5_512", |bch| {
-        bch.iter(|| top_hat(band, w, h, 5, Polarity::Bright))
-    });
+    for r in [5, 9] {
+        g.bench_with_input(BenchmarkId::new("top_hat_512", r), &r, |bch, &r| {
+            bch.iter(|| top_hat(band, w, h, r, Polarity::Bright))
+        });
+    }
     let mask: Vec<bool> = top_hat(band, w, h, 5, Polarity::Bright)
         .iter()
         .map(|v| *v > 40.0)

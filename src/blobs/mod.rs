@@ -12,10 +12,12 @@
 //! along the principal axes (exact for a pixel-aligned rectangle). A component is a
 //! vehicle when its area, length and elongation fit the [`VehicleClass`].
 
+mod morph;
 pub mod split;
 
+pub use morph::{gray_morph, gray_morph_reference};
+
 use ndarray::Array3;
-use rayon::prelude::*;
 
 use crate::stats::{quantile, robust_sigma};
 
@@ -165,36 +167,6 @@ pub fn brightness(img: &Array3<f32>) -> Vec<f32> {
     }
     out.iter_mut().for_each(|v| *v /= bands as f32);
     out
-}
-
-/// Grayscale dilation (`max = true`) or erosion with a (2r+1)^2 square, separable.
-pub fn gray_morph(img: &[f32], w: usize, h: usize, r: usize, max: bool) -> Vec<f32> {
-    let pick = |a: f32, b: f32| if max { a.max(b) } else { a.min(b) };
-    let horiz: Vec<f32> = (0..h)
-        .into_par_iter()
-        .flat_map_iter(|y| {
-            let row = &img[y * w..(y + 1) * w];
-            (0..w).map(move |x| {
-                let lo = x.saturating_sub(r);
-                let hi = (x + r).min(w - 1);
-                row[lo..=hi].iter().copied().reduce(pick).unwrap_or(f32::NAN)
-            })
-        })
-        .collect();
-    (0..h)
-        .into_par_iter()
-        .flat_map_iter(|y| {
-            let horiz = &horiz;
-            (0..w).map(move |x| {
-                let lo = y.saturating_sub(r);
-                let hi = (y + r).min(h - 1);
-                (lo..=hi)
-                    .map(|yy| horiz[yy * w + x])
-                    .reduce(pick)
-                    .unwrap_or(f32::NAN)
-            })
-        })
-        .collect()
 }
 
 /// Black (dark objects) or white (bright objects) top-hat with a (2r+1)^2 square.
