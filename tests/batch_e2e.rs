@@ -253,3 +253,26 @@ fn corrupt_image_fails_its_jobs_for_good_and_the_rest_finish() {
         .iter()
         .any(|s| s["status"] == "error"));
 }
+
+#[test]
+fn a_plan_from_other_analysis_code_is_refused_by_run() {
+    let d = tempfile::tempdir().unwrap();
+    let r = series(d.path());
+    let p = d.path().join("plan.jsonl");
+    plan(&r.catalog, &r.sites, "consecutive", &p);
+    let text = fs::read_to_string(&p).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let ours = first["tool_version"].as_str().unwrap().to_string();
+    assert_eq!(ours, stagewatch::batch::TOOL_VERSION);
+    assert!(ours.contains("+src."), "{ours}");
+    // The same plan as written by a build of other source.
+    let old = d.path().join("old.jsonl");
+    fs::write(&old, text.replace(&ours, "0.1.0+src.0000000000000000")).unwrap();
+    let out = d.path().join("out");
+    let o = run(&old, &out, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("old.jsonl") && err.contains("plan` again"), "{err}");
+    assert!(!out.join("jobs").exists() || fs::read_dir(out.join("jobs")).unwrap().next().is_none());
+}

@@ -83,6 +83,11 @@ pub struct Job {
     pub tool_version: String,
 }
 
+/// The version recorded in plans and hashed into job keys: the package version and the
+/// identity of the source it was built from (see `build.rs`), so that job outputs of
+/// different analysis code never stand in for each other.
+pub const TOOL_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+src.", env!("STAGEWATCH_SOURCE_ID"));
+
 /// The key of a job: SHA-256 over its inputs' checksums, site, parameters and version.
 pub fn job_key(
     before: &JobImage,
@@ -99,7 +104,7 @@ pub fn job_key(
         sites.sha256.as_str(),
         site_id,
         params.as_str(),
-        env!("CARGO_PKG_VERSION"),
+        TOOL_VERSION,
     ] {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
@@ -167,7 +172,7 @@ pub fn make_plan(args: &PlanArgs) -> Result<Vec<Job>> {
                 after,
                 sites: sites_in.clone(),
                 parameters: params.clone(),
-                tool_version: env!("CARGO_PKG_VERSION").into(),
+                tool_version: TOOL_VERSION.into(),
             });
         }
     }

@@ -108,6 +108,16 @@ impl Logger {
 pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
     let t0 = Instant::now();
     let plan = load_plan(&args.plan)?;
+    if let Some(j) = plan.iter().find(|j| j.tool_version != super::TOOL_VERSION) {
+        return Err(Error::input(
+            &args.plan,
+            format!(
+                "made by stagewatch {}, this is {}: run `stagewatch plan` again (job keys depend on the analysis code)",
+                j.tool_version,
+                super::TOOL_VERSION
+            ),
+        ));
+    }
     let mine: Vec<&Job> = plan
         .iter()
         .enumerate()
