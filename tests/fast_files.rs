@@ -138,3 +138,44 @@ fn striped_deflate_with_horizontal_predictor() {
     assert!(want.len() > 20);
     assert_eq!(changed_blobs_files(&pair, &p).unwrap(), want);
 }
+
+#[test]
+fn declared_nodata_is_never_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 400;
+    let (a, mut b) = bench_pair(n, 30);
+    // Vehicle-sized holes of nodata (0) in the after image.
+    for k in 0..12 {
+        let (x0, y0) = (20 + 30 * k, 15 + 29 * k);
+        for y in y0..y0 + 12 {
+            for x in x0..x0 + 18 {
+                b[y * n + x] = 0;
+            }
+        }
+    }
+    // Every pixel equal to the nodata value (the holes, and any vehicle pixel that
+    // saturated to 0) counts as unchanged.
+    let healed: Vec<u8> = b
+        .iter()
+        .zip(&a)
+        .map(|(&bv, &av)| if bv == 0 { av } else { bv })
+        .collect();
+    let p = HotParams::default();
+    let holes_seen = changed_blobs(&a, &b, n, n, &p);
+    let want = changed_blobs(&a, &healed, n, n, &p);
+    assert!(
+        holes_seen.len() >= want.len() + 5,
+        "{} vs {}",
+        holes_seen.len(),
+        want.len()
+    );
+    let with_nodata = GeoMeta {
+        nodata: Some(0.0),
+        ..meta()
+    };
+    let (pa, pb) = (dir.path().join("a.tif"), dir.path().join("b.tif"));
+    write_geotiff(&pa, n, n, 1, Samples::U8(&a), &meta()).unwrap();
+    write_geotiff(&pb, n, n, 1, Samples::U8(&b), &with_nodata).unwrap();
+    let pair = TiffPair::open(&pa, &pb).unwrap();
+    assert_eq!(changed_blobs_files(&pair, &p).unwrap(), want);
+}

@@ -115,6 +115,26 @@ pub fn diff_word_scalar(a: &[u8], b: &[u8], t: u8) -> u64 {
     m
 }
 
+/// Clears bit `x` of `out` where `a[x] == nd_a` or `b[x] == nd_b` (nodata on either
+/// date is never change). `out` has `words(a.len())` words.
+pub fn clear_nodata(a: &[u8], b: &[u8], nd_a: Option<u8>, nd_b: Option<u8>, out: &mut [u64]) {
+    if nd_a.is_none() && nd_b.is_none() {
+        return;
+    }
+    for (k, o) in out.iter_mut().enumerate() {
+        if *o == 0 {
+            continue; // nothing to clear: most words of a sparse mask
+        }
+        let (s, e) = (k * 64, ((k + 1) * 64).min(a.len()));
+        let mut m = 0u64;
+        for i in s..e {
+            let hole = nd_a == Some(a[i]) || nd_b == Some(b[i]);
+            m |= (hole as u64) << (i - s);
+        }
+        *o &= !m;
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;

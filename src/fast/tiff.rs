@@ -9,6 +9,9 @@
 //! a multiple of 64 pixels (striped files always qualify). One band is read (band 1
 //! unless [`TiffPair::open_band`] says otherwise).
 //!
+//! Pixels equal to a file's declared nodata value (GDAL_NODATA, when it is a Byte
+//! value) are never change, on either date.
+//!
 //! [`inflate_only`] reads and decodes the same chunks and does nothing else: the
 //! ceiling the streamed path is measured against.
 
@@ -18,7 +21,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::bits::{diff_bits, words, Band};
+use super::bits::{clear_nodata, diff_bits, words, Band};
 use super::{label_strips, strip_bounds, Blob, HotParams};
 use crate::error::{Error, Result};
 use crate::raster::geotiff::{ChunkGeometry, GeoTiff};
@@ -39,6 +42,8 @@ pub struct TiffPair {
     h: usize,
     /// Band read, 0-based.
     band: usize,
+    /// Byte nodata values of the before and after files, if declared.
+    nodata: (Option<u8>, Option<u8>),
 }
 
 fn open_input(path: &Path) -> Result<Input> {
@@ -86,6 +91,14 @@ impl TiffPair {
                 ),
             ));
         }
+        let byte_nodata = |i: &Input| {
+            i.tiff
+                .info()
+                .nodata
+                .filter(|v| v.fract() == 0.0 && (0.0..=255.0).contains(v))
+                .map(|v| v as u8)
+        };
+        let nodata = (byte_nodata(&b), byte_nodata(&a));
         Ok(TiffPair {
             before: b,
             after: a,
@@ -93,6 +106,7 @@ impl TiffPair {
             w,
             h,
             band: band - 1,
+            nodata,
         })
     }
 
@@ -186,7 +200,9 @@ fn fill_strip(pair: &TiffPair, t: u8, r0: usize, r1: usize, band: &mut Band) -> 
                     let off = (r - y0) * stride * spp;
                     let ra = band_of(&s.a[off..off + cw * spp], spp, pair.band, &mut s.row_a);
                     let rb = band_of(&s.b[off..off + cw * spp], spp, pair.band, &mut s.row_b);
-                    diff_bits(ra, rb, t, &mut band.row_mut(r)[w0..w0 + nwords]);
+                    let out = &mut band.row_mut(r)[w0..w0 + nwords];
+                    diff_bits(ra, rb, t, out);
+                    clear_nodata(ra, rb, pair.nodata.0, pair.nodata.1, out);
                 }
             }
         }
