@@ -179,7 +179,8 @@ fn read_both(pair: &TiffPair, idx: usize, s: &mut Scratch) -> Result<()> {
         .read_chunk_bytes(&pair.before.file, idx, &mut s.raw, &mut s.a)?;
     pair.after
         .tiff
-        .read_chunk_bytes(&pair.after.file, idx, &mut s.raw, &mut s.b)
+        .read_chunk_bytes(&pair.after.file, idx, &mut s.raw, &mut s.b)?;
+    Ok(())
 }
 
 fn fill_strip(pair: &TiffPair, t: u8, r0: usize, r1: usize, band: &mut Band) -> Result<()> {

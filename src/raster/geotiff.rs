@@ -14,7 +14,7 @@
 //! the user to build with `--features gdal`.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
@@ -351,14 +351,15 @@ impl GeoTiff {
     /// Reads chunk `idx` with `pread` on `file` (an open handle of this file, so that
     /// threads can share it) and decompresses it into `out`, resized to the chunk's
     /// decoded size. The bytes are as stored: the predictor is not undone. `raw` is a
-    /// reusable buffer for the compressed bytes. A sparse chunk decodes to zeros.
+    /// reusable buffer for the compressed bytes. A sparse chunk (GDAL SPARSE_OK, no bytes
+    /// stored) decodes to zeros and returns `false`; otherwise `true`.
     pub fn read_chunk_bytes(
         &self,
         file: &File,
         idx: usize,
         raw: &mut Vec<u8>,
         out: &mut Vec<u8>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         use std::os::unix::fs::FileExt;
         let (info, l) = (&self.info, &self.layout);
         let path = info.path.as_path();
@@ -377,16 +378,18 @@ impl GeoTiff {
         };
         if cnt == 0 {
             out.fill(0);
-            return Ok(());
+            return Ok(false);
         }
         if cnt > MAX_CHUNK_BYTES {
             return Err(Error::not_raster(path, format!("strip/tile {idx} is too large")));
         }
+        let outside = || Error::not_raster(path, format!("strip/tile {idx} lies outside the file"));
+        if off.checked_add(cnt).is_none_or(|end| end > i64::MAX as u64) {
+            return Err(outside());
+        }
         raw.resize(cnt as usize, 0);
         file.read_exact_at(raw, off).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => {
-                Error::not_raster(path, format!("strip/tile {idx} lies outside the file"))
-            }
+            std::io::ErrorKind::UnexpectedEof => outside(),
             _ => Error::io(path, e),
         })?;
         let n = match l.codec {
@@ -410,7 +413,7 @@ impl GeoTiff {
                 format!("strip/tile {idx} decodes to {n} bytes, {expected} expected"),
             ));
         }
-        Ok(())
+        Ok(true)
     }
 
     fn read_inner(&self, window: Window) -> Result<Block> {
@@ -419,59 +422,41 @@ impl GeoTiff {
         window.check_inside(info)?;
         let l = &self.layout;
         let mut out = Array3::<f32>::from_elem((l.samples, window.height, window.width), f32::NAN);
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let nodata = info.nodata;
         let spp = if l.planar { 1 } else { l.samples };
-        let mut raw = Vec::new();
+        let (mut raw, mut bytes) = (Vec::new(), Vec::new());
         for (idx, plane, cx, cy) in self.chunks_for(window) {
-            {
-                {
-                    // Tiles are stored full size; a strip holds only the rows left.
-                    let (dw, dh) = if l.tiled {
-                        (l.chunk_w, l.chunk_h)
-                    } else {
-                        (info.width, l.chunk_h.min(info.height - cy * l.chunk_h))
-                    };
-                    let (off, cnt) = (l.offsets[idx], l.byte_counts[idx]);
-                    if cnt == 0 {
-                        continue; // sparse chunk (GDAL SPARSE_OK): stays nodata
-                    }
-                    if cnt > MAX_CHUNK_BYTES || off.checked_add(cnt).is_none_or(|end| end > file_len) {
-                        return Err(Error::not_raster(
-                            path,
-                            format!("strip/tile {idx} lies outside the file"),
-                        ));
-                    }
-                    raw.resize(cnt as usize, 0);
-                    file.seek(SeekFrom::Start(off)).map_err(|e| Error::io(path, e))?;
-                    file.read_exact(&mut raw).map_err(|e| Error::io(path, e))?;
-                    let expected = dw * dh * spp * l.kind.size();
-                    let bytes = decompress(l.codec, &raw, expected)
-                        .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
-                    let vals = samples_to_f64(&bytes, l.kind, l.little_endian, l.predictor, dw, spp)
-                        .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
-                    let vals = to_f32(&vals, nodata);
-                    let (dw, dh) = (
-                        dw.min(info.width - cx * l.chunk_w),
-                        dh.min(info.height - cy * l.chunk_h),
-                    );
-                    let stride = if l.tiled { l.chunk_w } else { info.width };
-                    let x0 = cx * l.chunk_w;
-                    let y0 = cy * l.chunk_h;
-                    let r_lo = window.row_off.max(y0);
-                    let r_hi = (window.row_off + window.height).min(y0 + dh);
-                    let c_lo = window.col_off.max(x0);
-                    let c_hi = (window.col_off + window.width).min(x0 + dw);
-                    for r in r_lo..r_hi {
-                        let src_row = (r - y0) * stride * spp;
-                        for c in c_lo..c_hi {
-                            let base = src_row + (c - x0) * spp;
-                            for s in 0..spp {
-                                let band = if l.planar { plane } else { s };
-                                out[[band, r - window.row_off, c - window.col_off]] = vals[base + s];
-                            }
-                        }
+            // Tiles are stored full size; a strip holds only the rows left.
+            let (dw, dh) = if l.tiled {
+                (l.chunk_w, l.chunk_h)
+            } else {
+                (info.width, l.chunk_h.min(info.height - cy * l.chunk_h))
+            };
+            if !self.read_chunk_bytes(&file, idx, &mut raw, &mut bytes)? {
+                continue; // sparse chunk: stays nodata
+            }
+            let vals = samples_to_f64(&bytes, l.kind, l.little_endian, l.predictor, dw, spp)
+                .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
+            let vals = to_f32(&vals, nodata);
+            let (dw, dh) = (
+                dw.min(info.width - cx * l.chunk_w),
+                dh.min(info.height - cy * l.chunk_h),
+            );
+            let stride = if l.tiled { l.chunk_w } else { info.width };
+            let x0 = cx * l.chunk_w;
+            let y0 = cy * l.chunk_h;
+            let r_lo = window.row_off.max(y0);
+            let r_hi = (window.row_off + window.height).min(y0 + dh);
+            let c_lo = window.col_off.max(x0);
+            let c_hi = (window.col_off + window.width).min(x0 + dw);
+            for r in r_lo..r_hi {
+                let src_row = (r - y0) * stride * spp;
+                for c in c_lo..c_hi {
+                    let base = src_row + (c - x0) * spp;
+                    for s in 0..spp {
+                        let band = if l.planar { plane } else { s };
+                        out[[band, r - window.row_off, c - window.col_off]] = vals[base + s];
                     }
                 }
             }
