@@ -134,8 +134,9 @@ pub struct SiteInput {
     pub lon_lat: (f64, f64),
     pub before: u32,
     pub after: u32,
-    /// Before-date vehicles over all of the site the before date observed (at least
-    /// `before`): what `coverage` is measured against.
+    /// Before-date vehicles over all of the site the before date observed: what
+    /// `coverage` is measured against (with `before` when larger, e.g. 0 in job files of
+    /// older builds).
     pub before_on_date: u32,
     pub observed_before: f64,
     pub observed_after: f64,

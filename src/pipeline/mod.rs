@@ -335,7 +335,7 @@ pub fn evidence_inputs(sites: &[Site], reports: &[SiteReport]) -> Vec<SiteInput>
             lon_lat: site.anchor(),
             before: r.before.vehicles,
             after: r.after.vehicles,
-            before_on_date: r.before.vehicles_on_date.max(r.before.vehicles),
+            before_on_date: r.before.vehicles_on_date,
             // Both dates are judged on the area observed on both.
             observed_before: r.before.observed_fraction.min(r.observed_fraction),
             observed_after: r.after.observed_fraction.min(r.observed_fraction),

@@ -368,17 +368,19 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
         observed_area_m2: valid_both.iter().filter(|&&v| v).count() as f64 * grid.pixel_area_m2(),
         evidence: None,
     };
-    // Vehicles over all of the site one date observed (unnormalised; the count of that
-    // date alone), when that is more than the area both dates observed.
-    let on_date = |img: &Array3<f32>, clear: &[bool], obs: &[bool]| -> u32 {
-        detect(&visible(img), clear, grid.gsd_m, &s.detect)
-            .iter()
+    // Vehicles detected where `look` is clear, kept when their centre is in `region`.
+    let detected_in = |img: &Array3<f32>, look: &[bool], region: &[bool]| -> Vec<Blob> {
+        detect(&visible(img), look, grid.gsd_m, &s.detect)
+            .into_iter()
             .filter(|bl| {
                 let (c, r) = (bl.col.floor() as usize, bl.row.floor() as usize);
-                c < grid.width && r < grid.height && obs[r * grid.width + c]
+                c < grid.width && r < grid.height && region[r * grid.width + c]
             })
-            .count() as u32
+            .collect()
     };
+    // Vehicles over all of the site one date observed (unnormalised; the count of that
+    // date alone), when that is more than the area both dates observed.
+    let on_date = |img: &Array3<f32>, clear: &[bool], obs: &[bool]| detected_in(img, clear, obs).len() as u32;
     let (extra_b, extra_a) = (obs_b != valid_both, obs_a != valid_both);
     if status == SiteStatus::NoCoverage || fboth == 0.0 {
         if fb > 0.0 {
@@ -425,17 +427,8 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     }
     report.radiometry = fits;
 
-    let counted = |img: &Array3<f32>, look: &[bool]| -> Vec<Blob> {
-        detect(&visible(img), look, grid.gsd_m, &s.detect)
-            .into_iter()
-            .filter(|bl| {
-                let (c, r) = (bl.col.floor() as usize, bl.row.floor() as usize);
-                c < grid.width && r < grid.height && valid_both[r * grid.width + c]
-            })
-            .collect()
-    };
-    let blobs_before = counted(&b.data, &clear_b);
-    let blobs_after = counted(&a.data, &clear_a);
+    let blobs_before = detected_in(&b.data, &clear_b, &valid_both);
+    let blobs_after = detected_in(&a.data, &clear_a, &valid_both);
     let change = detect_change(&b.data, &a.data, &valid_both, &s.change);
     let (nb, na) = (blobs_before.len() as u32, blobs_after.len() as u32);
     report.before.vehicles = nb;
