@@ -46,9 +46,9 @@ pub struct TiffPair {
     nodata: (Option<u8>, Option<u8>),
 }
 
-fn open_input(path: &Path) -> Result<Input> {
-    let tiff = GeoTiff::open_pixels_only(path)?;
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+fn open_input(tiff: GeoTiff) -> Result<Input> {
+    let path = tiff.info().path.clone();
+    let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
     Ok(Input { tiff, file })
 }
 
@@ -60,7 +60,18 @@ impl TiffPair {
 
     /// The same for band `band` (1-based, as in GDAL).
     pub fn open_band(before: &Path, after: &Path, band: usize) -> Result<TiffPair> {
+        let (b, a) = (
+            GeoTiff::open_pixels_only(before)?,
+            GeoTiff::open_pixels_only(after)?,
+        );
+        Self::from_opened(b, a, band)
+    }
+
+    /// The same from files already opened (e.g. with georeferencing required).
+    pub fn from_opened(before: GeoTiff, after: GeoTiff, band: usize) -> Result<TiffPair> {
         let (b, a) = (open_input(before)?, open_input(after)?);
+        let (before, after) = (b.tiff.info().path.clone(), a.tiff.info().path.clone());
+        let (before, after) = (before.as_path(), after.as_path());
         let geo = b.tiff.chunk_geometry();
         let (w, h) = (b.tiff.info().width, b.tiff.info().height);
         let refuse = |p: &Path, why: &str| Err(Error::input(p, why));
@@ -108,6 +119,11 @@ impl TiffPair {
             band: band - 1,
             nodata,
         })
+    }
+
+    /// The before file as opened.
+    pub fn before(&self) -> &GeoTiff {
+        &self.before.tiff
     }
 
     /// Image size (width, height) in pixels.

@@ -43,7 +43,7 @@ pub struct ScanOutcome {
 }
 
 /// Checks that both files share one grid; the error names the after file.
-fn same_grid(before: &Path, after: &Path) -> Result<(GeoTiff, f64)> {
+fn same_grid(before: &Path, after: &Path) -> Result<(GeoTiff, GeoTiff, f64)> {
     let (b, a) = (GeoTiff::open(before)?, GeoTiff::open(after)?);
     let (ib, ia) = (b.info(), a.info());
     let close = ib
@@ -83,7 +83,7 @@ fn same_grid(before: &Path, after: &Path) -> Result<(GeoTiff, f64)> {
         ));
     }
     let (px, py) = ib.transform.pixel_size();
-    Ok((b, px * py))
+    Ok((b, a, px * py))
 }
 
 /// Renders blobs as lon/lat bounding-box polygons.
@@ -125,8 +125,8 @@ pub fn changes_geojson(blobs: &[Blob], tiff: &GeoTiff, pixel_area_m2: f64) -> Re
 
 /// Runs a scan on the current rayon pool and writes `args.out` atomically.
 pub fn run_scan(args: &ScanArgs) -> Result<ScanOutcome> {
-    let (tiff, pixel_area_m2) = same_grid(&args.before, &args.after)?;
-    let pair = TiffPair::open_band(&args.before, &args.after, args.band)?;
+    let (b, a, pixel_area_m2) = same_grid(&args.before, &args.after)?;
+    let pair = TiffPair::from_opened(b, a, args.band)?;
     if !(args.min_area_m2 >= 0.0 && args.max_area_m2 >= args.min_area_m2) {
         return Err(Error::Usage(format!(
             "--min-area-m2 {} and --max-area-m2 {} do not make a range",
@@ -140,7 +140,7 @@ pub fn run_scan(args: &ScanArgs) -> Result<ScanOutcome> {
         ..HotParams::default()
     };
     let blobs = changed_blobs_files(&pair, &p)?;
-    let text = changes_geojson(&blobs, &tiff, pixel_area_m2)?;
+    let text = changes_geojson(&blobs, pair.before(), pixel_area_m2)?;
     crate::fsutil::write_atomic(&args.out, text.as_bytes())?;
     let (w, h) = pair.size();
     Ok(ScanOutcome {
