@@ -31,6 +31,9 @@ pub enum Error {
     /// Invalid command-line usage not caught by the argument parser.
     #[error("{0}")]
     Usage(String),
+    /// A detector model file that is not a model, or of another format version.
+    #[error("{0}")]
+    Model(String),
 }
 
 /// Crate-wide result type.

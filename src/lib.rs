@@ -18,6 +18,7 @@ pub mod eval;
 pub mod evidence;
 pub mod fast;
 pub mod fsutil;
+pub mod learned;
 pub mod pipeline;
 pub mod raster;
 pub mod report;

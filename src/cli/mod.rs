@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod batch;
 mod bench;
+mod learned;
 
 use crate::blobs::VehicleClass;
 use crate::error::{Error, Result};
@@ -329,6 +330,11 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         repeats: usize,
     },
+    /// Train the learned vehicle detector on labelled frames (deterministic for a seed).
+    Train(learned::TrainArgs),
+    /// Measure a detector model on labelled frames (recall, precision, count error, false
+    /// positives per km²) and write the evidence config those figures imply.
+    Calibrate(learned::CalibrateArgs),
     /// Print what the reader knows of a raster (size, bands, CRS, transform) as JSON.
     Info {
         /// The raster.
@@ -423,6 +429,8 @@ fn exit_for(o: &CompareOutcome) -> ExitCode {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Train(a) => learned::run_train(&a, cli.quiet),
+        Command::Calibrate(a) => learned::run_calibrate(&a, cli.quiet),
         Command::Compare {
             before,
             after,

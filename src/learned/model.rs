@@ -1,0 +1,177 @@
+//! The model file: what was trained, how, and its weights.
+//!
+//! Format (version 1): the 8 bytes `SWDET01\n`, a little-endian u32 header length, a
+//! JSON [`ModelHeader`], then the weights as little-endian f32, layer by layer (kernel
+//! `[ky][kx][cin][cout]`, then bias). The model's identity is the SHA-256 of the whole
+//! file; it goes into reports and batch job keys. The shipped model is embedded in the
+//! binary (`data/detector.swdet`), so no weights are ever fetched.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sha2::{Digest, Sha256};
+
+use super::net::LayerSpec;
+use crate::error::{Error, Result};
+
+/// Magic bytes of the current format.
+pub const MAGIC: &[u8; 8] = b"SWDET01\n";
+/// Format version written into the header.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The shipped model, trained by `stagewatch train` (see README).
+pub static SHIPPED: &[u8] = include_bytes!("../../data/detector.swdet");
+
+/// Everything about a model apart from its weights.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelHeader {
+    pub format_version: u32,
+    /// Pixel size the network runs at; inputs are resampled to it, metres.
+    pub working_gsd_m: f64,
+    /// Output stride of the heat map relative to the working grid.
+    pub output_stride: usize,
+    pub layers: Vec<LayerSpec>,
+    /// Peak threshold on the heat map (sigmoid), chosen on the tuning frames.
+    pub threshold: f32,
+    /// How it was trained (data, seed, steps), for the record.
+    pub training: serde_json::Value,
+}
+
+/// A loaded model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub header: ModelHeader,
+    pub weights: Vec<f32>,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+}
+
+impl Model {
+    /// Serialises to the file format.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&self.header).expect("header serialises");
+        let mut out = Vec::with_capacity(12 + header.len() + self.weights.len() * 4);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        for w in &self.weights {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    /// Parses the file format; `name` is used in errors.
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Model> {
+        let bad = |why: String| Error::Model(format!("{name}: {why}"));
+        if bytes.len() < 12 || &bytes[..5] != b"SWDET" {
+            return Err(bad("not a stagewatch detector model (no SWDET signature)".into()));
+        }
+        if &bytes[..8] != MAGIC {
+            return Err(bad(format!(
+                "model format {:?} is not the supported {:?}; retrain it with this version's `stagewatch train`",
+                String::from_utf8_lossy(&bytes[5..7]),
+                String::from_utf8_lossy(&MAGIC[5..7])
+            )));
+        }
+        let n = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
+        let head = bytes.get(12..12 + n).ok_or_else(|| bad("truncated header".into()))?;
+        let header: ModelHeader =
+            serde_json::from_slice(head).map_err(|e| bad(format!("invalid header: {e}")))?;
+        if header.format_version != FORMAT_VERSION {
+            return Err(bad(format!("format version {} is not {FORMAT_VERSION}", header.format_version)));
+        }
+        check_layers(&header.layers).map_err(bad)?;
+        let body = &bytes[12 + n..];
+        let want: usize = header.layers.iter().map(|l| l.n_params()).sum();
+        if body.len() != want * 4 {
+            return Err(bad(format!("{} weight bytes, the layers need {}", body.len(), want * 4)));
+        }
+        let weights: Vec<f32> = body
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        if weights.iter().any(|w| !w.is_finite()) {
+            return Err(bad("non-finite weights".into()));
+        }
+        Ok(Model {
+            header,
+            weights,
+            sha256: hex(&Sha256::digest(bytes)),
+        })
+    }
+
+    /// Reads a model file.
+    pub fn load(path: &Path) -> Result<Model> {
+        let name = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| Error::Model(format!("{name}: {e}")))?;
+        if !meta.is_file() || meta.len() > 64 << 20 {
+            return Err(Error::Model(format!("{name}: not a regular file under 64 MiB")));
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::Model(format!("{name}: {e}")))?;
+        Model::from_bytes(&bytes, &name)
+    }
+
+    /// Writes the model atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::fsutil::write_atomic(path, &self.to_bytes())
+    }
+
+    /// The embedded model.
+    pub fn shipped() -> Arc<Model> {
+        static M: OnceLock<Arc<Model>> = OnceLock::new();
+        M.get_or_init(|| Arc::new(Model::from_bytes(SHIPPED, "embedded model").expect("shipped model is valid")))
+            .clone()
+    }
+}
+
+/// Layer chain sanity: channels connect, kernels 1 or 3, strides 1 or 2, last layer
+/// gives a heat map and a size channel.
+fn check_layers(layers: &[LayerSpec]) -> std::result::Result<(), String> {
+    if layers.is_empty() || layers.len() > 32 {
+        return Err("needs 1 to 32 layers".into());
+    }
+    if layers[0].cin != 3 {
+        return Err("first layer must take 3 bands".into());
+    }
+    for (i, l) in layers.iter().enumerate() {
+        let ok = matches!(l.k, 1 | 3)
+            && matches!(l.stride, 1 | 2)
+            && (1..=16).contains(&l.dilation)
+            && (1..=256).contains(&l.cout)
+            && (i == 0 || l.cin == layers[i - 1].cout);
+        if !ok {
+            return Err(format!("layer {i} is malformed"));
+        }
+    }
+    if layers[layers.len() - 1].cout != 2 {
+        return Err("last layer must give 2 channels (heat, log length)".into());
+    }
+    Ok(())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Models loaded by `--model`, by SHA-256, so settings can name a model by its hash
+/// (settings are serialised into reports and plans; weights are not).
+pub fn register(m: Model) -> Arc<Model> {
+    let m = Arc::new(m);
+    registry().lock().expect("registry").push(m.clone());
+    m
+}
+
+fn registry() -> &'static Mutex<Vec<Arc<Model>>> {
+    static R: OnceLock<Mutex<Vec<Arc<Model>>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// The model with this hash: the shipped one or one registered from a file.
+pub fn by_sha256(sha: &str) -> Option<Arc<Model>> {
+    let shipped = Model::shipped();
+    if shipped.sha256 == sha {
+        return Some(shipped);
+    }
+    registry().lock().expect("registry").iter().find(|m| m.sha256 == sha).cloned()
+}

@@ -1,0 +1,361 @@
+//! The network: a stack of 3x3 (or 1x1) convolutions with ReLU, channel-last (HWC)
+//! tensors, forward for inference and forward + backward for training.
+//!
+//! Layout gotcha: every tensor here is `[row][col][channel]` (HWC), and a kernel is
+//! `[ky][kx][cin][cout]`, so the innermost loop of both passes runs over output
+//! channels, contiguous in memory, which the compiler vectorises. Padding is zero
+//! ("same" convolution); a stride-2 layer halves each side (rounding up).
+//!
+//! Determinism: every output value is a fixed-order sum, whatever the thread count
+//! (rows are split across threads, never a reduction).
+
+use rayon::prelude::*;
+
+/// One convolution layer's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LayerSpec {
+    pub cin: usize,
+    pub cout: usize,
+    /// Kernel side: 1 or 3.
+    pub k: usize,
+    pub stride: usize,
+    pub dilation: usize,
+    pub relu: bool,
+}
+
+impl LayerSpec {
+    /// Number of weights (kernel, then bias).
+    pub fn n_params(&self) -> usize {
+        self.k * self.k * self.cin * self.cout + self.cout
+    }
+    /// Output size for an input of `h` x `w`.
+    pub fn out_dims(&self, h: usize, w: usize) -> (usize, usize) {
+        (h.div_ceil(self.stride), w.div_ceil(self.stride))
+    }
+}
+
+/// A tensor `[h][w][c]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub data: Vec<f32>,
+}
+
+impl Tensor {
+    pub fn zeros(h: usize, w: usize, c: usize) -> Tensor {
+        Tensor {
+            h,
+            w,
+            c,
+            data: vec![0.0; h * w * c],
+        }
+    }
+}
+
+/// Input offsets of output pixel `o` for tap `t` (None when in the zero padding).
+#[inline]
+fn tap(o: usize, t: usize, l: &LayerSpec, n: usize) -> Option<usize> {
+    let half = (l.k / 2) * l.dilation;
+    let p = (o * l.stride + t * l.dilation) as isize - half as isize;
+    (p >= 0 && (p as usize) < n).then_some(p as usize)
+}
+
+/// One output pixel, accumulators in registers for a known channel count.
+#[inline(always)]
+fn pixel_fixed<const CO: usize>(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox: usize, out: &mut [f32]) {
+    let mut acc = [0.0f32; CO];
+    acc.copy_from_slice(&w[l.k * l.k * l.cin * CO..][..CO]);
+    for ky in 0..l.k {
+        let Some(iy) = tap(oy, ky, l, x.h) else { continue };
+        for kx in 0..l.k {
+            let Some(ix) = tap(ox, kx, l, x.w) else { continue };
+            let inp = &x.data[(iy * x.w + ix) * x.c..][..x.c];
+            let wk = &w[(ky * l.k + kx) * l.cin * CO..][..l.cin * CO];
+            for (v, wr) in inp.iter().zip(wk.chunks_exact(CO)) {
+                for co in 0..CO {
+                    acc[co] += v * wr[co];
+                }
+            }
+        }
+    }
+    for (o, a) in out.iter_mut().zip(acc) {
+        *o = if l.relu { a.max(0.0) } else { a };
+    }
+}
+
+/// One output pixel, any channel count.
+fn pixel_any(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox: usize, out: &mut [f32]) {
+    let co_n = l.cout;
+    out.copy_from_slice(&w[l.k * l.k * l.cin * co_n..][..co_n]);
+    for ky in 0..l.k {
+        let Some(iy) = tap(oy, ky, l, x.h) else { continue };
+        for kx in 0..l.k {
+            let Some(ix) = tap(ox, kx, l, x.w) else { continue };
+            let inp = &x.data[(iy * x.w + ix) * x.c..][..x.c];
+            let wk = &w[(ky * l.k + kx) * l.cin * co_n..][..l.cin * co_n];
+            for (v, wr) in inp.iter().zip(wk.chunks_exact(co_n)) {
+                for (a, ww) in out.iter_mut().zip(wr) {
+                    *a += v * ww;
+                }
+            }
+        }
+    }
+    if l.relu {
+        out.iter_mut().for_each(|a| *a = a.max(0.0));
+    }
+}
+
+fn row_forward(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
+    for (ox, out) in row.chunks_exact_mut(l.cout).enumerate() {
+        match l.cout {
+            16 => pixel_fixed::<16>(x, l, w, oy, ox, out),
+            12 => pixel_fixed::<12>(x, l, w, oy, ox, out),
+            8 => pixel_fixed::<8>(x, l, w, oy, ox, out),
+            2 => pixel_fixed::<2>(x, l, w, oy, ox, out),
+            _ => pixel_any(x, l, w, oy, ox, out),
+        }
+    }
+}
+
+/// Convolution + bias (+ ReLU) of `x` by layer `l` with weights `w`; rows in parallel
+/// when `parallel`.
+pub fn conv_forward(x: &Tensor, l: &LayerSpec, w: &[f32], parallel: bool) -> Tensor {
+    assert_eq!(x.c, l.cin, "input channels");
+    assert_eq!(w.len(), l.n_params(), "weight count");
+    let (oh, ow) = l.out_dims(x.h, x.w);
+    let mut out = Tensor::zeros(oh, ow, l.cout);
+    let row_len = ow * l.cout;
+    if row_len == 0 {
+        return out;
+    }
+    if parallel {
+        out.data
+            .par_chunks_mut(row_len)
+            .enumerate()
+            .for_each(|(oy, row)| row_forward(x, l, w, oy, row));
+    } else {
+        for (oy, row) in out.data.chunks_mut(row_len).enumerate() {
+            row_forward(x, l, w, oy, row);
+        }
+    }
+    out
+}
+
+/// Backward pass of one layer: given the layer input `x`, its output `y` (after ReLU)
+/// and the loss gradient `dy` w.r.t. `y`, adds the weight gradient into `dw` and returns
+/// the gradient w.r.t. `x`.
+pub fn conv_backward(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f32], dw: &mut [f32]) -> Tensor {
+    let co_n = l.cout;
+    let mut dx = Tensor::zeros(x.h, x.w, x.c);
+    let (kw_len, bias_at) = (l.cin * co_n, l.k * l.k * l.cin * co_n);
+    let mut g = vec![0.0f32; co_n];
+    for oy in 0..y.h {
+        for ox in 0..y.w {
+            let o = (oy * y.w + ox) * co_n;
+            let mut any = false;
+            for co in 0..co_n {
+                let gv = if l.relu && y.data[o + co] <= 0.0 { 0.0 } else { dy.data[o + co] };
+                g[co] = gv;
+                any |= gv != 0.0;
+            }
+            if !any {
+                continue;
+            }
+            for (b, gv) in dw[bias_at..].iter_mut().zip(&g) {
+                *b += gv;
+            }
+            for ky in 0..l.k {
+                let Some(iy) = tap(oy, ky, l, x.h) else { continue };
+                for kx in 0..l.k {
+                    let Some(ix) = tap(ox, kx, l, x.w) else { continue };
+                    let base = (iy * x.w + ix) * x.c;
+                    let woff = (ky * l.k + kx) * kw_len;
+                    for ci in 0..l.cin {
+                        let v = x.data[base + ci];
+                        let wr = &w[woff + ci * co_n..][..co_n];
+                        let dwr = &mut dw[woff + ci * co_n..][..co_n];
+                        let mut s = 0.0f32;
+                        for co in 0..co_n {
+                            dwr[co] += v * g[co];
+                            s += wr[co] * g[co];
+                        }
+                        dx.data[base + ci] += s;
+                    }
+                }
+            }
+        }
+    }
+    dx
+}
+
+/// Forward through all layers; returns every layer's output (for backward) when `keep`.
+pub fn forward_all(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Vec<Tensor> {
+    let mut outs: Vec<Tensor> = Vec::with_capacity(layers.len());
+    let mut off = 0;
+    for l in layers {
+        let w = &weights[off..off + l.n_params()];
+        off += l.n_params();
+        let y = conv_forward(outs.last().unwrap_or(x), l, w, parallel);
+        outs.push(y);
+    }
+    outs
+}
+
+/// Forward keeping only the last output (inference; frees each layer when done).
+pub fn forward(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Tensor {
+    let mut cur: Option<Tensor> = None;
+    let mut off = 0;
+    for l in layers {
+        let w = &weights[off..off + l.n_params()];
+        off += l.n_params();
+        let y = conv_forward(cur.as_ref().unwrap_or(x), l, w, parallel);
+        cur = Some(y);
+    }
+    cur.unwrap_or_else(|| x.clone())
+}
+
+/// Backward through all layers given the outputs of [`forward_all`] and the gradient
+/// w.r.t. the last output; returns the gradient of every weight (same order).
+pub fn backward_all(x: &Tensor, outs: &[Tensor], dlast: Tensor, layers: &[LayerSpec], weights: &[f32]) -> Vec<f32> {
+    let mut grads = vec![0.0f32; weights.len()];
+    let offs: Vec<usize> = layers
+        .iter()
+        .scan(0, |o, l| {
+            let s = *o;
+            *o += l.n_params();
+            Some(s)
+        })
+        .collect();
+    let mut dy = dlast;
+    for i in (0..layers.len()).rev() {
+        let l = &layers[i];
+        let input = if i == 0 { x } else { &outs[i - 1] };
+        let (a, b) = (offs[i], offs[i] + l.n_params());
+        let dx = conv_backward(input, &outs[i], &dy, l, &weights[a..b], &mut grads[a..b]);
+        dy = dx;
+    }
+    grads
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(cin: usize, cout: usize, k: usize, stride: usize, dilation: usize, relu: bool) -> LayerSpec {
+        LayerSpec {
+            cin,
+            cout,
+            k,
+            stride,
+            dilation,
+            relu,
+        }
+    }
+
+    #[test]
+    fn identity_kernel_copies_input() {
+        // 1 channel, 3x3 kernel with 1 at the centre, zero bias.
+        let l = layer(1, 1, 3, 1, 1, false);
+        let mut w = vec![0.0; 10];
+        w[4] = 1.0;
+        let x = Tensor {
+            h: 2,
+            w: 3,
+            c: 1,
+            data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        };
+        assert_eq!(conv_forward(&x, &l, &w, false).data, x.data);
+    }
+
+    #[test]
+    fn box_kernel_sums_neighbours_with_zero_padding() {
+        let l = layer(1, 1, 3, 1, 1, false);
+        let mut w = vec![1.0; 10];
+        w[9] = 0.5; // bias
+        let x = Tensor {
+            h: 2,
+            w: 2,
+            c: 1,
+            data: vec![1.0, 2.0, 3.0, 4.0],
+        };
+        assert_eq!(conv_forward(&x, &l, &w, false).data, vec![10.5; 4]);
+    }
+
+    #[test]
+    fn stride_two_halves_and_dilation_reaches_far() {
+        let l = layer(1, 1, 3, 2, 1, false);
+        assert_eq!(l.out_dims(5, 4), (3, 2));
+        // Dilation 2: the corner taps of pixel (2,2) are (0,0), (0,4), (4,0), (4,4).
+        let l2 = layer(1, 1, 3, 1, 2, false);
+        let mut w = vec![0.0; 10];
+        w[0] = 1.0; // tap (-2, -2)
+        let mut x = Tensor::zeros(5, 5, 1);
+        x.data[0] = 7.0;
+        let y = conv_forward(&x, &l2, &w, false);
+        assert_eq!(y.data[2 * 5 + 2], 7.0);
+        assert_eq!(y.data.iter().filter(|&&v| v != 0.0).count(), 1);
+    }
+
+    /// Finite differences agree with the analytic gradient (weights and input).
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let layers = [layer(2, 3, 3, 2, 1, true), layer(3, 2, 3, 1, 2, true), layer(2, 1, 1, 1, 1, false)];
+        let n: usize = layers.iter().map(|l| l.n_params()).sum();
+        let mut s = 12345u64;
+        let mut rnd = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let weights: Vec<f32> = (0..n).map(|_| rnd()).collect();
+        let x = Tensor {
+            h: 7,
+            w: 6,
+            c: 2,
+            data: (0..84).map(|_| rnd()).collect(),
+        };
+        // Loss = sum of the last output times fixed coefficients.
+        let outs = forward_all(&x, &layers, &weights, false);
+        let last = outs.last().unwrap();
+        let coef: Vec<f32> = (0..last.data.len()).map(|i| 1.0 + i as f32 * 0.1).collect();
+        let loss = |w: &[f32]| -> f64 {
+            let y = forward(&x, &layers, w, false);
+            y.data.iter().zip(&coef).map(|(a, b)| (*a as f64) * (*b as f64)).sum()
+        };
+        let dlast = Tensor {
+            data: coef.clone(),
+            ..last.clone()
+        };
+        let g = backward_all(&x, &outs, dlast, &layers, &weights);
+        let mut checked = 0;
+        for i in (0..n).step_by(7) {
+            let eps = 1e-2f32;
+            let mut wp = weights.clone();
+            wp[i] += eps;
+            let mut wm = weights.clone();
+            wm[i] -= eps;
+            let num = (loss(&wp) - loss(&wm)) / (2.0 * eps as f64);
+            assert!(
+                (num - g[i] as f64).abs() < 2e-2 * (1.0 + num.abs()),
+                "weight {i}: numeric {num} analytic {}",
+                g[i]
+            );
+            checked += 1;
+        }
+        assert!(checked > 10);
+    }
+
+    #[test]
+    fn parallel_equals_serial() {
+        let l = layer(3, 16, 3, 1, 2, true);
+        let w: Vec<f32> = (0..l.n_params()).map(|i| ((i * 37 % 101) as f32 - 50.0) / 70.0).collect();
+        let x = Tensor {
+            h: 33,
+            w: 21,
+            c: 3,
+            data: (0..33 * 21 * 3).map(|i| ((i * 13 % 29) as f32) / 29.0).collect(),
+        };
+        assert_eq!(conv_forward(&x, &l, &w, false), conv_forward(&x, &l, &w, true));
+    }
+}
