@@ -78,6 +78,24 @@ fn change(c: &mut Criterion) {
     g.finish();
 }
 
+/// Both detectors on the same 3-band 512x512 scene at 0.5 m, in one group, so their
+/// Mpx/s (and the ratio) come from the same run. Criterion runs single-threaded here
+/// only when RAYON_NUM_THREADS=1 is set.
+fn detectors(c: &mut Criterion) {
+    let (w, h) = (512, 512);
+    let img = scene(w, h, 3, 0.0, 1.0);
+    let valid = vec![true; w * h];
+    let mut g = c.benchmark_group("detector");
+    g.throughput(Throughput::Elements((w * h) as u64));
+    g.bench_function("tophat_512_at_0.5m", |bch| {
+        bch.iter(|| detect(&img, &valid, 0.5, &DetectParams::tophat()))
+    });
+    g.bench_function("learned_512_at_0.5m", |bch| {
+        bch.iter(|| detect(&img, &valid, 0.5, &DetectParams::default()))
+    });
+    g.finish();
+}
+
 fn morphology_and_components(c: &mut Criterion) {
     let (w, h) = (512, 512);
     let img = scene(w, h, 1, 0.0, 1.0);
@@ -101,7 +119,7 @@ fn morphology_and_components(c: &mut Criterion) {
     });
     let valid = vec![true; w * h];
     g.bench_function("detect_candidates_and_filter_512", |bch| {
-        bch.iter(|| detect(&img, &valid, 0.5, &DetectParams::default()))
+        bch.iter(|| detect(&img, &valid, 0.5, &DetectParams::tophat()))
     });
     g.finish();
 }
@@ -180,6 +198,7 @@ fn compare_end_to_end(c: &mut Criterion) {
 
 criterion_group!(
     stages,
+    detectors,
     tile_decode,
     coregistration_and_normalisation,
     change,

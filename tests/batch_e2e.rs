@@ -20,6 +20,8 @@ fn plan(catalog: &Path, sites: &Path, pairs: &str, out: &Path) {
     let o = common::run(&[
         "--quiet",
         "plan",
+        "--detector",
+        "tophat",
         "--images",
         s(catalog),
         "--sites",
@@ -138,6 +140,8 @@ fn shards_merge_like_one_run_and_status_lists_missing_shards() {
     let o = common::run(&[
         "--quiet",
         "timeline",
+        "--detector",
+        "tophat",
         "--images",
         s(&r.catalog),
         "--sites",

@@ -15,6 +15,8 @@ fn detect_then_eval_on_a_generated_scene() {
     let o = common::run(&[
         "--quiet",
         "detect",
+        "--detector",
+        "tophat",
         "--image",
         r.before.to_str().unwrap(),
         "--sites",

@@ -15,6 +15,8 @@ fn run_timeline(catalog: &Path, sites: &Path, out: &Path) -> Timeline {
     let o = common::run(&[
         "--quiet",
         "timeline",
+        "--detector",
+        "tophat",
         "--images",
         catalog.to_str().unwrap(),
         "--sites",

@@ -197,13 +197,17 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
         "jobs",
     );
     pb.set_position(outcome.skipped as u64);
-    let settings_cache: HashMap<String, Settings> = todo
-        .iter()
-        .map(|j| {
-            let k = serde_json::to_string(&j.parameters).expect("json");
-            (k, Settings::from_parameters(&j.parameters))
-        })
-        .collect();
+    let mut settings_cache: HashMap<String, Settings> = HashMap::new();
+    for j in &todo {
+        let k = serde_json::to_string(&j.parameters).expect("json");
+        if !settings_cache.contains_key(&k) {
+            // A learned model named by the plan must load (and match its hash) up front.
+            if j.parameters.detect.detector == crate::blobs::Detector::Learned {
+                crate::learned::model::resolve(&j.parameters.detect)?;
+            }
+            settings_cache.insert(k, Settings::from_parameters(&j.parameters));
+        }
+    }
     // Ok(true) done, Ok(false) failed for good, Err(()) transient.
     let results: Vec<Result<bool>> = todo
         .par_iter()

@@ -119,10 +119,32 @@ pub enum Polarity {
     Bright,
 }
 
+/// Which vehicle detector counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Detector {
+    /// The learned centre detector ([`crate::learned`]); survives packed rows.
+    Learned,
+    /// The classical top-hat blob detector of this module (fast, synthetic-tuned).
+    Tophat,
+}
+
+fn learned_default() -> Detector {
+    Detector::Learned
+}
+
 /// Tunables of the detector.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DetectParams {
     pub vehicle_class: VehicleClass,
+    #[serde(default = "learned_default")]
+    pub detector: Detector,
+    /// SHA-256 of the learned model (the shipped one unless `--model`).
+    #[serde(default)]
+    pub model_sha256: Option<String>,
+    /// File the model was loaded from (None = embedded in the binary).
+    #[serde(default)]
+    pub model_path: Option<String>,
     /// Candidate threshold in robust sigmas of the top-hat response.
     pub k_sigma: f32,
     /// Minimum top-hat response as a fraction of the 2-98% brightness range.
@@ -135,9 +157,23 @@ impl Default for DetectParams {
     fn default() -> Self {
         DetectParams {
             vehicle_class: VehicleClass::Military,
+            detector: Detector::Learned,
+            model_sha256: Some(crate::learned::model::Model::shipped().sha256.clone()),
+            model_path: None,
             k_sigma: 4.0,
             min_contrast_fraction: 0.08,
             detection_gsd_m: 0.3,
+        }
+    }
+}
+
+impl DetectParams {
+    /// The classical top-hat detector with its defaults.
+    pub fn tophat() -> Self {
+        DetectParams {
+            detector: Detector::Tophat,
+            model_sha256: None,
+            ..DetectParams::default()
         }
     }
 }
@@ -362,6 +398,10 @@ fn local_quantile(
 
 /// Detects vehicle-sized blobs in `img` (`[band, row, col]`) at pixels where `valid`.
 pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -> Vec<Blob> {
+    if p.detector == Detector::Learned {
+        let m = crate::learned::model::resolve(p).expect("the model is resolved when the settings are made");
+        return crate::learned::detect_blobs(img, valid, gsd_m, &m, p.vehicle_class);
+    }
     let f = (p.detection_gsd_m / gsd_m).floor() as usize;
     if f >= 2 {
         // Finer than needed: vehicle parts (windscreens, hatches) would break vehicles
@@ -602,7 +642,7 @@ mod tests {
             }
         }
         let img = Array3::from_shape_vec((1, h, w), b).unwrap();
-        let blobs = detect(&img, &vec![true; w * h], 0.5, &DetectParams::default());
+        let blobs = detect(&img, &vec![true; w * h], 0.5, &DetectParams::tophat());
         assert_eq!(blobs.len(), 1, "{blobs:?}");
         assert!((blobs[0].length_m - 7.0).abs() < 0.01 && (blobs[0].area_m2 - 21.0).abs() < 0.01);
         assert_eq!(blobs[0].polarity, Polarity::Dark);

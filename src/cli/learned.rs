@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use crate::blobs::VehicleClass;
 use crate::error::{Error, Result};
 use crate::learned::frames::{folder_entries, load_frame, shared_entries, Entry, Split};
-use crate::learned::measure::{score_all, summarise, FrameScore, Summary};
+use crate::learned::measure::{detect_all, score_all, summarise, FrameScore, Summary};
 use crate::learned::model::Model;
+use crate::learned::withdrawal::WithdrawalResult;
+use rayon::prelude::*;
 use crate::learned::train::{train, TrainOptions};
 
 /// Arguments of `stagewatch train`.
@@ -38,6 +40,9 @@ pub struct TrainArgs {
     /// Hidden channels.
     #[arg(long, default_value_t = TrainOptions::default().width)]
     pub width: usize,
+    /// Pixel size the network works at, metres.
+    #[arg(long, default_value_t = TrainOptions::default().working_gsd_m)]
+    pub working_gsd_m: f64,
 }
 
 fn training_entries(a: &TrainArgs) -> Result<Vec<Entry>> {
@@ -54,13 +59,16 @@ fn training_entries(a: &TrainArgs) -> Result<Vec<Entry>> {
     Ok(e)
 }
 
-/// Threshold with the best F1 on the tuning (training) frames, at the working size.
+/// Threshold with the best F1 on the tuning (training) frames at 0.5 m.
 fn tune_threshold(model: &mut Model, entries: &[Entry]) -> Result<(f32, Summary)> {
+    model.header.threshold = 0.15;
+    let scored = detect_all(entries, Some(0.5_f64.max(model.header.working_gsd_m)), model, VehicleClass::Any)?;
+    let f1 = |s: &Summary| 2.0 * s.recall * s.precision / (s.recall + s.precision).max(1e-9);
     let mut best: Option<(f32, Summary)> = None;
-    for t in [0.2f32, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6] {
-        model.header.threshold = t;
-        let s = summarise(&score_all(entries, Some(0.5), model, VehicleClass::Any)?, 5);
-        let f1 = |s: &Summary| 2.0 * s.recall * s.precision / (s.recall + s.precision).max(1e-9);
+    for i in 0..=16 {
+        let t = 0.15 + 0.03 * i as f32;
+        let frames: Vec<FrameScore> = scored.iter().map(|s| s.at(t)).collect();
+        let s = summarise(&frames, 5);
         if best.as_ref().is_none_or(|b| f1(&s) > f1(&b.1)) {
             best = Some((t, s));
         }
@@ -78,6 +86,7 @@ pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<ExitCode> {
         batch: a.batch,
         seed: a.seed,
         width: a.width,
+        working_gsd_m: a.working_gsd_m,
         ..TrainOptions::default()
     };
     let frames = entries
@@ -143,6 +152,14 @@ pub struct CalibrateArgs {
     /// Full per-frame scores as JSON.
     #[arg(long)]
     pub scores: Option<PathBuf>,
+    /// Write a copy of the model with the measured recall and false positives in its
+    /// header (the figures `compare` then uses by default).
+    #[arg(long)]
+    pub embed: Option<PathBuf>,
+    /// Also paint out 60 % of the vehicles of every frame with at least this many and
+    /// compare before with after (0 = skip).
+    #[arg(long, default_value_t = 40)]
+    pub withdrawal_min_vehicles: usize,
 }
 
 /// The measured model: per pixel size, the summaries by source and the frames.
@@ -150,6 +167,7 @@ pub struct CalibrateArgs {
 pub struct Calibration {
     pub model_sha256: String,
     pub by_gsd: Vec<GsdScores>,
+    pub withdrawals: Vec<WithdrawalResult>,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -183,6 +201,7 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
     let mut cal = Calibration {
         model_sha256: model.sha256.clone(),
         by_gsd: Vec::new(),
+        withdrawals: Vec::new(),
     };
     for &g in &a.gsd_m {
         let frames = score_all(&entries, (g > 0.0).then_some(g), &model, VehicleClass::Any)?;
@@ -217,6 +236,64 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
             by_source,
             frames,
         });
+    }
+    if a.withdrawal_min_vehicles > 0 {
+        let ev = model
+            .header
+            .calibration
+            .as_ref()
+            .map(|c| crate::evidence::EvidenceParams {
+                detector: crate::evidence::DetectorModel {
+                    recall: c.recall,
+                    false_positives_per_km2: c.false_positives_per_km2,
+                },
+                ..Default::default()
+            })
+            .unwrap_or_default();
+        for &g in &a.gsd_m {
+            let gsd = (g > 0.0).then_some(g);
+            let rs: Vec<Option<WithdrawalResult>> = entries
+                .par_iter()
+                .map(|e| crate::learned::withdrawal::on_entry(e, gsd, &model, &ev, a.withdrawal_min_vehicles))
+                .collect::<Result<_>>()?;
+            for r in rs.into_iter().flatten() {
+                if !quiet {
+                    println!(
+                        "withdrawal {:<5} {:<24} truth {:>3}->{:>3} counted {:>3}->{:>3} remaining {:.2} est {:.2} ({:.2}-{:.2}) {}",
+                        if g > 0.0 { format!("{g}") } else { "nat".into() },
+                        r.frame,
+                        r.truth_before,
+                        r.truth_after,
+                        r.counted_before,
+                        r.counted_after,
+                        r.true_remaining,
+                        r.remaining_estimate,
+                        r.remaining_low,
+                        r.remaining_high,
+                        r.verdict.as_str()
+                    );
+                }
+                cal.withdrawals.push(r);
+            }
+        }
+    }
+    if let Some(p) = &a.embed {
+        let g = a.analysis_gsd_m;
+        let frames = score_all(&entries, Some(g), &model, VehicleClass::Any)?;
+        let s = summarise(&frames, 5);
+        let mut seqs: Vec<String> = entries.iter().map(|e| format!("{}/{}", e.source, e.sequence)).collect();
+        seqs.dedup();
+        let mut m = model.clone();
+        m.header.calibration = Some(crate::learned::model::Calibration {
+            recall: (s.recall.clamp(0.05, 1.0) * 1000.0).round() / 1000.0,
+            false_positives_per_km2: s.false_positives_per_km2.round(),
+            gsd_m: g,
+            frames: format!("{} frames: {}", frames.len(), seqs.join(", ")),
+        });
+        m.save(p)?;
+        if !quiet {
+            eprintln!("calibrate: wrote {} (sha256 {})", p.display(), Model::load(p)?.sha256);
+        }
     }
     if let Some(p) = &a.scores {
         let text = serde_json::to_string_pretty(&cal).expect("serialises");

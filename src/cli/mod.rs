@@ -10,7 +10,7 @@ mod batch;
 mod bench;
 mod learned;
 
-use crate::blobs::VehicleClass;
+use crate::blobs::{Detector, VehicleClass};
 use crate::error::{Error, Result};
 use crate::pipeline::{run_compare, CompareArgs, CompareOutcome, Settings};
 use crate::raster::{open, Backend};
@@ -53,6 +53,35 @@ pub struct AnalysisOpts {
     /// `{"detector": {"recall": 0.8, "false_positives_per_km2": 40}}`.
     #[arg(long)]
     pub evidence_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub detector: DetectorOpts,
+}
+
+/// Which detector counts vehicles, shared by every counting subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DetectorOpts {
+    /// Vehicle detector: the learned centre detector, or the classical top-hat blobs.
+    #[arg(long, value_enum, default_value_t = Detector::Learned)]
+    pub detector: Detector,
+    /// Learned detector model file (from `stagewatch train`); default: the shipped model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+}
+
+impl DetectorOpts {
+    /// Sets the detector and model of `p`; a bad model file is an error naming it.
+    pub fn apply(&self, p: &mut crate::blobs::DetectParams) -> Result<()> {
+        p.detector = self.detector;
+        if self.detector == Detector::Tophat {
+            if self.model.is_some() {
+                return Err(Error::Usage("--model needs --detector learned".into()));
+            }
+            p.model_sha256 = None;
+            p.model_path = None;
+            return Ok(());
+        }
+        crate::learned::model::select(p, self.model.as_deref())
+    }
 }
 
 impl AnalysisOpts {
@@ -63,8 +92,16 @@ impl AnalysisOpts {
         s.coregister = !self.no_coregistration;
         s.normalise_radiometry = !self.no_normalisation;
         s.masks.clouds = !self.no_cloud_mask;
+        self.detector.apply(&mut s.detect)?;
+        s.calibrate_evidence();
         if let Some(p) = &self.evidence_config {
+            let calibrated = s.evidence.detector.clone();
             s.evidence = crate::evidence::load_params(p)?;
+            // A config without a `detector` block keeps the model's measured terms.
+            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+            if !text.contains("\"detector\"") {
+                s.evidence.detector = calibrated;
+            }
         }
         Ok(s)
     }
@@ -224,6 +261,8 @@ pub enum Command {
         /// Raster reader.
         #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
         reader: ReaderArg,
+        #[command(flatten)]
+        detector: DetectorOpts,
     },
     /// Precision, recall, F1 and per-site count error of detections against truth.
     Eval {
@@ -509,14 +548,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             mask,
             vehicle_class,
             reader,
+            detector,
         } => {
+            let mut settings = Settings::for_class(vehicle_class);
+            detector.apply(&mut settings.detect)?;
             let args = crate::pipeline::detect::DetectArgs {
                 image,
                 sites,
                 out: out.clone(),
                 date,
                 mask,
-                settings: Settings::for_class(vehicle_class),
+                settings,
                 backend: reader.backend(),
             };
             let (rep, errors) = crate::pipeline::detect::run_detect(&args)?;

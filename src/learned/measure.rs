@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::frames::{entry_boxes, read_rgb, Entry, LBox};
 use super::image::resize;
 use super::model::Model;
-use super::{detect_blobs, net::Tensor};
+use super::{detect, length_window, net::Tensor};
 use crate::blobs::VehicleClass;
 use crate::error::Result;
 
@@ -85,42 +85,78 @@ pub fn present(raw: &Tensor, boxes: &[LBox], native_gsd_m: f64, gsd_m: Option<f6
     (arr, b, g, sx)
 }
 
-/// Scores `model` on one entry at `gsd_m` (None = native), counting class `class`.
-pub fn score_entry(e: &Entry, gsd_m: Option<f64>, model: &Model, class: VehicleClass) -> Result<FrameScore> {
+/// Detections of one frame (with scores) and its truth, ready to score at any
+/// threshold at or above the one they were found with.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub frame: String,
+    pub source: String,
+    pub sequence: String,
+    pub gsd_m: f64,
+    /// Detected centres in the presented pixels, with their heat-map scores.
+    pub det: Vec<(f64, f64, f32)>,
+    pub truth: Vec<(f64, f64)>,
+    pub radius_px: Vec<f64>,
+    pub area_km2: f64,
+}
+
+impl Scored {
+    /// The frame's scores counting detections at or above `threshold`.
+    pub fn at(&self, threshold: f32) -> FrameScore {
+        let det: Vec<(f64, f64)> = self.det.iter().filter(|d| d.2 >= threshold).map(|d| (d.0, d.1)).collect();
+        FrameScore {
+            frame: self.frame.clone(),
+            source: self.source.clone(),
+            sequence: self.sequence.clone(),
+            gsd_m: self.gsd_m,
+            truth: self.truth.len(),
+            detected: det.len(),
+            matched: match_count(&det, &self.truth, &self.radius_px),
+            area_km2: self.area_km2,
+        }
+    }
+}
+
+/// Runs `model` on one entry at `gsd_m` (None = native), class `class`.
+pub fn detect_entry(e: &Entry, gsd_m: Option<f64>, model: &Model, class: VehicleClass) -> Result<Scored> {
     let raw = read_rgb(&e.image)?;
     let boxes = entry_boxes(e, raw.w, raw.h)?;
     let (img, boxes, g, s) = present(&raw, &boxes, e.gsd_m, gsd_m);
     let (_, h, w) = img.dim();
     let region = e.region.map(|r| [r[0] * s, r[1] * s, r[2] * s, r[3] * s]);
     let inside = |x: f64, y: f64| region.is_none_or(|r| x >= r[0] && x < r[2] && y >= r[1] && y < r[3]);
-    let det: Vec<(f64, f64)> = detect_blobs(&img, &vec![true; h * w], g, model, class)
+    let (lo, hi) = length_window(class);
+    let det: Vec<(f64, f64, f32)> = detect(&img, &vec![true; h * w], g, model)
         .into_iter()
-        .map(|b| (b.col, b.row))
-        .filter(|&(x, y)| inside(x, y))
+        .filter(|d| d.length_m >= lo && d.length_m <= hi && inside(d.col, d.row))
+        .map(|d| (d.col, d.row, d.score))
         .collect();
     let truth: Vec<&LBox> = boxes.iter().filter(|b| inside(b.x as f64, b.y as f64)).collect();
-    let radius: Vec<f64> = truth.iter().map(|b| 0.5 * b.len_m as f64 / g).collect();
-    let tpts: Vec<(f64, f64)> = truth.iter().map(|b| (b.x as f64, b.y as f64)).collect();
-    let matched = match_count(&det, &tpts, &radius);
     let area_px = match region {
         Some(r) => (r[2] - r[0]) * (r[3] - r[1]),
         None => (w * h) as f64,
     };
-    Ok(FrameScore {
+    Ok(Scored {
         frame: e.image.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         source: e.source.clone(),
         sequence: e.sequence.clone(),
         gsd_m: g,
-        truth: truth.len(),
-        detected: det.len(),
-        matched,
+        det,
+        truth: truth.iter().map(|b| (b.x as f64, b.y as f64)).collect(),
+        radius_px: truth.iter().map(|b| 0.5 * b.len_m as f64 / g).collect(),
         area_km2: area_px * g * g / 1e6,
     })
 }
 
-/// Scores every entry (in parallel, results in entry order).
+/// Runs the model on every entry (in parallel, results in entry order).
+pub fn detect_all(entries: &[Entry], gsd_m: Option<f64>, model: &Model, class: VehicleClass) -> Result<Vec<Scored>> {
+    entries.par_iter().map(|e| detect_entry(e, gsd_m, model, class)).collect()
+}
+
+/// Scores every entry at the model's threshold.
 pub fn score_all(entries: &[Entry], gsd_m: Option<f64>, model: &Model, class: VehicleClass) -> Result<Vec<FrameScore>> {
-    entries.par_iter().map(|e| score_entry(e, gsd_m, model, class)).collect()
+    let t = model.header.threshold;
+    Ok(detect_all(entries, gsd_m, model, class)?.iter().map(|s| s.at(t)).collect())
 }
 
 /// Totals over frames: recall, precision, false positives per km², median and worst

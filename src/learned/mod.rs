@@ -18,6 +18,7 @@ pub mod measure;
 pub mod model;
 pub mod net;
 pub mod train;
+pub mod withdrawal;
 
 use ndarray::Array3;
 

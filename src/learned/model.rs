@@ -36,6 +36,21 @@ pub struct ModelHeader {
     pub threshold: f32,
     /// How it was trained (data, seed, steps), for the record.
     pub training: serde_json::Value,
+    /// Its error model measured by `stagewatch calibrate` on frames it never saw.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
+}
+
+/// A model's measured recall and false positives, the evidence model's detector terms.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    pub recall: f64,
+    pub false_positives_per_km2: f64,
+    /// Pixel size the frames were presented at, metres.
+    pub gsd_m: f64,
+    /// Which frames (sources and sequences) the figures come from.
+    pub frames: String,
 }
 
 /// A loaded model.
@@ -174,4 +189,54 @@ pub fn by_sha256(sha: &str) -> Option<Arc<Model>> {
         return Some(shipped);
     }
     registry().lock().expect("registry").iter().find(|m| m.sha256 == sha).cloned()
+}
+
+/// The learned model `p` names: by hash (shipped or registered), else loaded from
+/// `model_path` and checked against the hash. An error names the file.
+pub fn resolve(p: &crate::blobs::DetectParams) -> Result<Arc<Model>> {
+    let sha = match &p.model_sha256 {
+        Some(s) => s.clone(),
+        None => return Ok(Model::shipped()),
+    };
+    if let Some(m) = by_sha256(&sha) {
+        return Ok(m);
+    }
+    let path = p
+        .model_path
+        .as_ref()
+        .ok_or_else(|| Error::Model(format!("model {sha} is neither the shipped model nor given by a file")))?;
+    let m = Model::load(Path::new(path))?;
+    if m.sha256 != sha {
+        return Err(Error::Model(format!("{path}: its SHA-256 {} is not the {sha} recorded", m.sha256)));
+    }
+    Ok(register(m))
+}
+
+/// Settings for a model file given on the command line (None = the shipped model).
+pub fn select(p: &mut crate::blobs::DetectParams, file: Option<&Path>) -> Result<()> {
+    match file {
+        Some(f) => {
+            let m = register(Model::load(f)?);
+            p.model_sha256 = Some(m.sha256.clone());
+            p.model_path = Some(f.display().to_string());
+        }
+        None => {
+            p.model_sha256 = Some(Model::shipped().sha256.clone());
+            p.model_path = None;
+        }
+    }
+    Ok(())
+}
+
+/// The evidence model's detector terms for these detection settings: the learned
+/// model's calibration when it has one, else None (keep the documented defaults).
+pub fn calibrated_detector(p: &crate::blobs::DetectParams) -> Option<crate::evidence::DetectorModel> {
+    if p.detector != crate::blobs::Detector::Learned {
+        return None;
+    }
+    let c = resolve(p).ok()?.header.calibration.clone()?;
+    Some(crate::evidence::DetectorModel {
+        recall: c.recall,
+        false_positives_per_km2: c.false_positives_per_km2,
+    })
 }

@@ -64,18 +64,19 @@ impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             seed: 20261129,
-            steps: 3000,
+            steps: 5000,
             batch: 16,
             patch_px: 96,
             learning_rate: 2e-3,
-            width: 16,
-            working_gsd_m: 0.5,
+            width: 24,
+            working_gsd_m: 0.4,
         }
     }
 }
 
-/// The architecture: a stride-2 stem, three 3x3 layers with dilations 1, 2, 4 (receptive
-/// field 31 working pixels, 15 m at 0.5 m) and a 1x1 head (heat logit, log length).
+/// The architecture: a stride-2 stem, four 3x3 layers with dilations 1, 2, 4, 1
+/// (receptive field 35 working pixels, 14 m at 0.4 m) and a 1x1 head (heat logit, log
+/// length).
 pub fn architecture(width: usize) -> Vec<LayerSpec> {
     let l = |cin, cout, k, stride, dilation, relu| LayerSpec {
         cin,
@@ -90,6 +91,7 @@ pub fn architecture(width: usize) -> Vec<LayerSpec> {
         l(width, width, 3, 1, 1, true),
         l(width, width, 3, 1, 2, true),
         l(width, width, 3, 1, 4, true),
+        l(width, width, 3, 1, 1, true),
         l(width, 2, 1, 1, 1, false),
     ]
 }
@@ -354,6 +356,7 @@ pub fn train(frames: &[Frame], o: &TrainOptions, report: Report) -> (Model, Vec<
         layers,
         threshold: 0.5,
         training: serde_json::to_value(o).expect("options serialise"),
+        calibration: None,
     };
     let model = Model {
         header,

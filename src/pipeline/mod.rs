@@ -54,7 +54,7 @@ pub struct Settings {
 impl Settings {
     /// Defaults for a vehicle class.
     pub fn for_class(class: VehicleClass) -> Settings {
-        Settings {
+        let mut s = Settings {
             margin_m: 25.0,
             full_coverage_fraction: 0.99,
             change: ChangeParams::default(),
@@ -68,7 +68,16 @@ impl Settings {
             normalise_radiometry: true,
             radiometry: RadiometryParams::default(),
             masks: MaskParams::default(),
-        }
+        };
+        s.calibrate_evidence();
+        s
+    }
+
+    /// Takes the evidence model's detector terms from the learned model's measured
+    /// calibration (tophat and uncalibrated models keep the documented defaults).
+    pub fn calibrate_evidence(&mut self) {
+        self.evidence.detector = crate::learned::model::calibrated_detector(&self.detect)
+            .unwrap_or_else(|| EvidenceParams::default().detector);
     }
 }
 

@@ -40,6 +40,10 @@ pub fn compare(r: &stagewatch::synth::Rendered, out: &Path, extra: &[&str]) -> O
     let mut args = vec![
         "--quiet",
         "compare",
+        // The scenario targets are the classical detector's (exact on these scenes);
+        // the learned detector is measured on real frames (tests/learned_detector.rs).
+        "--detector",
+        "tophat",
         "--before",
         r.before.to_str().unwrap(),
         "--after",
