@@ -61,12 +61,15 @@ fn training_entries(a: &TrainArgs) -> Result<Vec<Entry>> {
 
 /// Threshold with the best F1 on the tuning (training) frames at 0.5 m.
 fn tune_threshold(model: &mut Model, entries: &[Entry]) -> Result<(f32, Summary)> {
-    model.header.threshold = 0.15;
+    // Frames with incomplete labels would count unlabelled vehicles as false positives.
+    let complete: Vec<Entry> = entries.iter().filter(|e| !e.incomplete).cloned().collect();
+    let entries = if complete.is_empty() { entries } else { &complete[..] };
+    model.header.threshold = 0.1;
     let scored = detect_all(entries, Some(0.5_f64.max(model.header.working_gsd_m)), model, VehicleClass::Any)?;
     let f1 = |s: &Summary| 2.0 * s.recall * s.precision / (s.recall + s.precision).max(1e-9);
     let mut best: Option<(f32, Summary)> = None;
-    for i in 0..=16 {
-        let t = 0.15 + 0.03 * i as f32;
+    for i in 0..=20 {
+        let t = 0.1 + 0.025 * i as f32;
         let frames: Vec<FrameScore> = scored.iter().map(|s| s.at(t)).collect();
         let s = summarise(&frames, 5);
         if best.as_ref().is_none_or(|b| f1(&s) > f1(&b.1)) {
@@ -160,6 +163,12 @@ pub struct CalibrateArgs {
     /// compare before with after (0 = skip).
     #[arg(long, default_value_t = 40)]
     pub withdrawal_min_vehicles: usize,
+    /// Score the training (tuning) sequences instead of the measuring ones.
+    #[arg(long)]
+    pub tuning_frames: bool,
+    /// Peak threshold instead of the model's own (for exploring on tuning frames).
+    #[arg(long)]
+    pub threshold: Option<f32>,
 }
 
 /// The measured model: per pixel size, the summaries by source and the frames.
@@ -187,9 +196,16 @@ fn load_model(p: Option<&Path>) -> Result<Model> {
 
 /// `stagewatch calibrate`.
 pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
-    let model = load_model(a.model.as_deref())?;
+    let mut model = load_model(a.model.as_deref())?;
+    if let Some(t) = a.threshold {
+        model.header.threshold = t;
+    }
+    let want = if a.tuning_frames { Split::Train } else { Split::Test };
     let mut entries: Vec<Entry> = match &a.data {
-        Some(d) => shared_entries(d)?.into_iter().filter(|e| e.split == Split::Test).collect(),
+        Some(d) => shared_entries(d)?
+            .into_iter()
+            .filter(|e| e.split == want && !(a.tuning_frames && e.incomplete))
+            .collect(),
         None => Vec::new(),
     };
     for f in &a.frames {

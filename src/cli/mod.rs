@@ -631,7 +631,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             if list {
-                for name in SCENARIOS {
+                for name in SCENARIOS.iter().chain(crate::synth::PARK_SCENARIOS) {
                     println!("{name}: {}", crate::synth::scenario(name)?.description);
                 }
                 for name in crate::synth::series::SERIES {

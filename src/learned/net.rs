@@ -107,9 +107,12 @@ fn pixel_any(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox: usize, out: &m
     }
 }
 
-fn row_forward(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
+#[inline(always)]
+fn row_forward_body(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
     for (ox, out) in row.chunks_exact_mut(l.cout).enumerate() {
         match l.cout {
+            32 => pixel_fixed::<32>(x, l, w, oy, ox, out),
+            24 => pixel_fixed::<24>(x, l, w, oy, ox, out),
             16 => pixel_fixed::<16>(x, l, w, oy, ox, out),
             12 => pixel_fixed::<12>(x, l, w, oy, ox, out),
             8 => pixel_fixed::<8>(x, l, w, oy, ox, out),
@@ -117,6 +120,23 @@ fn row_forward(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32])
             _ => pixel_any(x, l, w, oy, ox, out),
         }
     }
+}
+
+/// The same code compiled for AVX2: the per-channel loops are element-wise (no
+/// reassociated sums, no fused multiply-add), so both versions give identical bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_forward_avx2(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
+    row_forward_body(x, l, w, oy, row)
+}
+
+fn row_forward(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { row_forward_avx2(x, l, w, oy, row) };
+    }
+    row_forward_body(x, l, w, oy, row)
 }
 
 /// Convolution + bias (+ ReLU) of `x` by layer `l` with weights `w`; rows in parallel
@@ -147,6 +167,23 @@ pub fn conv_forward(x: &Tensor, l: &LayerSpec, w: &[f32], parallel: bool) -> Ten
 /// and the loss gradient `dy` w.r.t. `y`, adds the weight gradient into `dw` and returns
 /// the gradient w.r.t. `x`.
 pub fn conv_backward(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f32], dw: &mut [f32]) -> Tensor {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { conv_backward_avx2(x, y, dy, l, w, dw) };
+    }
+    conv_backward_body(x, y, dy, l, w, dw)
+}
+
+/// [`conv_backward`] compiled for AVX2 (identical results, see [`row_forward_avx2`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn conv_backward_avx2(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f32], dw: &mut [f32]) -> Tensor {
+    conv_backward_body(x, y, dy, l, w, dw)
+}
+
+#[inline(always)]
+fn conv_backward_body(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f32], dw: &mut [f32]) -> Tensor {
     let co_n = l.cout;
     let mut dx = Tensor::zeros(x.h, x.w, x.c);
     let (kw_len, bias_at) = (l.cin * co_n, l.k * l.k * l.cin * co_n);

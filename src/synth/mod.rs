@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::raster::crs::{Crs, Transformer};
-pub use scenarios::{scenario, SCENARIOS};
+pub use scenarios::{scenario, PARK_SCENARIOS, SCENARIOS};
 use scene::{hash01, Kind, RectObj, Season, Shape};
 
 /// EPSG code of the world frame.
@@ -90,6 +90,51 @@ pub struct Layout {
     pub tight_rows: bool,
     /// After-date vehicles take other slots than before-date ones.
     pub reparked: bool,
+    /// A military vehicle park: tanks, IFVs and trucks side by side, 0.5-1.0 m gaps.
+    pub park: bool,
+}
+
+/// Length, width (m) and whether it has a turret, of park vehicle `k` (by hash): a
+/// main battle tank, an infantry fighting vehicle or a truck.
+fn park_vehicle(k: i64) -> (f64, f64, bool) {
+    let t = hash01(k, 7, 9);
+    if t < 0.45 {
+        (6.9, 3.6, true)
+    } else if t < 0.8 {
+        (6.7, 3.2, true)
+    } else {
+        (8.0, 2.5, false)
+    }
+}
+
+/// Slots of a park row: cumulative widths plus gaps of 0.5-1.0 m, centred on the pad.
+fn park_slots(s: &SiteSpec, pad: &RectObj) -> Vec<(RectObj, bool)> {
+    let (sn, cs) = pad.heading.sin_cos();
+    let mut out = Vec::new();
+    for r in 0..s.rows {
+        let ks: Vec<i64> = (0..s.cols).map(|c| (r * s.cols + c) as i64 + 1000 * s.centre_m.0 as i64).collect();
+        let widths: Vec<f64> = ks.iter().map(|&k| park_vehicle(k).1).collect();
+        let gaps: Vec<f64> = ks.iter().map(|&k| 0.5 + 0.5 * hash01(k, 8, 9)).collect();
+        let total: f64 = widths.iter().sum::<f64>() + gaps[..gaps.len() - 1].iter().sum::<f64>();
+        let mut u = -total / 2.0;
+        for (i, &k) in ks.iter().enumerate() {
+            let (len, wid, turret) = park_vehicle(k);
+            let cu = u + wid / 2.0;
+            u += wid + gaps[i];
+            let v = (r as f64 - (s.rows as f64 - 1.0) / 2.0) * ROW_PITCH_M + 0.3 * (hash01(k, 2, 3) - 0.5);
+            out.push((
+                RectObj {
+                    cx: pad.cx + cu * cs - v * sn,
+                    cy: pad.cy + cu * sn + v * cs,
+                    half_len: len / 2.0,
+                    half_wid: wid / 2.0,
+                    heading: pad.heading + PI / 2.0 + (hash01(k, 3, 3) - 0.5) * 0.04,
+                },
+                turret,
+            ));
+        }
+    }
+    out
 }
 
 /// A complete scenario.
@@ -149,7 +194,9 @@ fn world_origin() -> Result<(f64, f64)> {
 }
 
 fn pad_rect(s: &SiteSpec, origin: (f64, f64), layout: Layout) -> RectObj {
-    let across = if layout.tight_rows {
+    let across = if layout.park {
+        4.3
+    } else if layout.tight_rows {
         TIGHT_SLOT_ACROSS_M
     } else {
         SLOT_ACROSS_M
@@ -165,6 +212,9 @@ fn pad_rect(s: &SiteSpec, origin: (f64, f64), layout: Layout) -> RectObj {
 
 /// Vehicle footprints of a site: slot k in raster order, with fixed small jitter.
 fn slots(s: &SiteSpec, origin: (f64, f64), layout: Layout) -> Vec<RectObj> {
+    if layout.park {
+        return park_slots(s, &pad_rect(s, origin, layout)).into_iter().map(|(r, _)| r).collect();
+    }
     let across = if layout.tight_rows {
         TIGHT_SLOT_ACROSS_M
     } else {
@@ -298,9 +348,26 @@ fn world_objects(sc: &Scenario, origin: (f64, f64), after: bool) -> Vec<(Kind, S
         objs.push((Kind::Building, Shape::Rect(b)));
     }
     for s in &sc.sites {
-        for v in present(s, origin, sc.layout, after) {
+        let turrets: Vec<bool> = if sc.layout.park {
+            park_slots(s, &pad_rect(s, origin, sc.layout)).into_iter().map(|(_, t)| t).collect()
+        } else {
+            Vec::new()
+        };
+        for (i, v) in present(s, origin, sc.layout, after).into_iter().enumerate() {
             objs.push((Kind::VehicleShadow, Shape::Rect(v.shifted(-0.9, 0.9))));
             objs.push((Kind::Vehicle, Shape::Rect(v)));
+            if turrets.get(i).copied().unwrap_or(false) {
+                let (sn, cs) = v.heading.sin_cos();
+                let back = 0.6;
+                objs.push((
+                    Kind::Turret,
+                    Shape::Disc {
+                        cx: v.cx - back * cs,
+                        cy: v.cy - back * sn,
+                        r: 0.42 * 2.0 * v.half_wid,
+                    },
+                ));
+            }
         }
     }
     objs

@@ -66,6 +66,7 @@ pub enum Kind {
     Building,
     Tree,
     Vehicle,
+    Turret,
 }
 
 /// One object of the world.
@@ -211,7 +212,32 @@ impl World {
             (Season::Summer, Some(Kind::VehicleShadow)) => [0.09, 0.09, 0.08, 0.08],
             (Season::Snow, Some(Kind::VehicleShadow)) => [0.28, 0.30, 0.36, 0.26],
             (_, Some(Kind::Building)) => [0.72 + 0.01 * grain, 0.70, 0.68, 0.38],
-            (_, Some(Kind::Vehicle)) => [0.15 + 0.01 * grain, 0.17, 0.11, 0.14],
+            (Season::Steppe, None) => {
+                // Dusty steppe: fractal (fBm) brightness with worn tracks of bare soil.
+                let f = fbm(x, y, 13);
+                let track = (value_noise(x, y, 25.0, 17).abs() < 0.06) as i32 as f64;
+                let g = 0.06 * f + 0.03 * grain + 0.08 * track;
+                [0.30 + g, 0.31 + g, 0.24 + 0.8 * g, 0.40 + g]
+            }
+            (Season::Steppe, Some(Kind::Pad)) => {
+                // Worn concrete hardstanding: slabs, stains and grain.
+                let slab = hash01((x / 4.0).floor() as i64, (y / 4.0).floor() as i64, 21) - 0.5;
+                let g = 0.04 * fbm(x, y, 23) + 0.03 * grain + 0.03 * slab;
+                [0.52 + g, 0.51 + g, 0.48 + g, 0.34 + g]
+            }
+            (Season::Steppe, Some(Kind::Road)) => {
+                let g = 0.04 * grain + 0.03 * fbm(x, y, 29);
+                [0.44 + g, 0.41 + g, 0.35 + g, 0.33 + g]
+            }
+            (_, Some(Kind::Vehicle)) if season != Season::Steppe => [0.15 + 0.01 * grain, 0.17, 0.11, 0.14],
+            (_, Some(Kind::Vehicle)) => {
+                // Olive drab with per-vehicle tone (slow noise) and panel grain.
+                let tone = 0.03 * value_noise(x, y, 5.0, 31);
+                let g = 0.012 * grain + tone;
+                [0.15 + g, 0.17 + g, 0.11 + g, 0.14 + g]
+            }
+            (_, Some(Kind::Turret)) => [0.20 + 0.01 * grain, 0.22, 0.15, 0.17],
+            (Season::Steppe, Some(Kind::TreeShadow | Kind::BuildingShadow | Kind::VehicleShadow)) => [0.10, 0.11, 0.10, 0.12],
         };
         base.map(|v| v.clamp(0.0, 1.0))
     }
@@ -222,6 +248,19 @@ impl World {
 pub enum Season {
     Summer,
     Snow,
+    /// Dry steppe with fractal texture and tracks (the vehicle-park scenarios).
+    Steppe,
+}
+
+/// Fractal Brownian motion: four octaves of value noise from 24 m to 1.5 m, in [-1, 1].
+fn fbm(x: f64, y: f64, seed: u64) -> f64 {
+    let mut v = 0.0;
+    let mut amp = 0.5;
+    for (i, scale) in [24.0, 8.0, 3.0, 1.5].iter().enumerate() {
+        v += amp * value_noise(x, y, *scale, seed + i as u64);
+        amp *= 0.55;
+    }
+    v
 }
 
 #[cfg(test)]
