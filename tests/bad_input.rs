@@ -162,6 +162,9 @@ fn a_failing_site_does_not_stop_the_others() {
         sites.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        // Counts on this synthetic scene are the classical detector's.
+        "--detector",
+        "tophat",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     let report: Report = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
@@ -216,6 +219,8 @@ fn evidence_config_overrides_the_detector_model() {
         out.to_str().unwrap(),
         "--evidence-config",
         cfg.to_str().unwrap(),
+        "--detector",
+        "tophat",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: Report = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();

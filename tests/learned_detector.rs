@@ -145,8 +145,13 @@ fn a_model_file_is_used_and_its_hash_recorded() {
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     let d = &rep.parameters.detect;
     assert_eq!(d.detector, stagewatch::blobs::Detector::Learned);
+    let shipped = stagewatch::learned::model::Model::shipped();
+    assert_eq!(d.model_sha256.as_deref(), Some(shipped.sha256.as_str()));
+    // The evidence model's detector terms are the model's measured ones.
+    let cal = shipped.header.calibration.as_ref().expect("the shipped model is calibrated");
+    assert_eq!(rep.parameters.evidence.detector.recall, cal.recall);
     assert_eq!(
-        d.model_sha256.as_deref(),
-        Some(stagewatch::learned::model::Model::shipped().sha256.as_str())
+        rep.parameters.evidence.detector.false_positives_per_km2,
+        cal.false_positives_per_km2
     );
 }

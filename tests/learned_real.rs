@@ -46,51 +46,53 @@ fn shipped_model_on_held_aside_real_frames() {
     }
 }
 
+/// The packed vehicle park (rows of 10-30, 0.5-1.0 m gaps, hazy after date): with
+/// either detector a withdrawal is never reported as a buildup or no change. Counts are
+/// printed, not asserted: neither detector counts this scene within the 10 %
+/// yet (README, "Vehicle detector").
 #[test]
 fn vehicle_park_withdrawals_are_never_buildup_or_no_change() {
     let dir = tempfile::tempdir().unwrap();
     let r = common::synth("vehicle-park", &dir.path().join("scene"));
-    let out = dir.path().join("out");
-    let o = common::run(&[
-        "--quiet",
-        "compare",
-        "--before",
-        r.before.to_str().unwrap(),
-        "--after",
-        r.after.to_str().unwrap(),
-        "--sites",
-        r.sites.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let rep: stagewatch::report::Report =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    let mut worst: f64 = 0.0;
-    for (s, t) in rep.sites.iter().zip(&r.truth_data.sites) {
-        let v = s.evidence.as_ref().unwrap().verdict;
-        eprintln!(
-            "{}: {}/{} -> {}/{} {:?}",
-            s.id, s.before.vehicles, t.before_vehicles, s.after.vehicles, t.after_vehicles, v
-        );
-        for (got, want) in [(s.before.vehicles, t.before_vehicles), (s.after.vehicles, t.after_vehicles)] {
-            if want >= 10 {
-                worst = worst.max((got as f64 - want as f64).abs() / want as f64);
+    for det in ["learned", "tophat"] {
+        let out = dir.path().join(det);
+        let o = common::run(&[
+            "--quiet",
+            "compare",
+            "--before",
+            r.before.to_str().unwrap(),
+            "--after",
+            r.after.to_str().unwrap(),
+            "--sites",
+            r.sites.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--detector",
+            det,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let rep: stagewatch::report::Report =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+        for (s, t) in rep.sites.iter().zip(&r.truth_data.sites) {
+            let v = s.evidence.as_ref().unwrap().verdict;
+            eprintln!(
+                "{det} {}: {}/{} -> {}/{} {:?}",
+                s.id, s.before.vehicles, t.before_vehicles, s.after.vehicles, t.after_vehicles, v
+            );
+            if t.after_vehicles * 10 <= t.before_vehicles * 9 {
+                use stagewatch::evidence::Verdict;
+                assert!(
+                    !matches!(v, Verdict::Buildup | Verdict::NoChange),
+                    "{det} {}: a withdrawal reported as {v:?}",
+                    s.id
+                );
             }
         }
-        if t.after_vehicles * 10 <= t.before_vehicles * 9 {
-            use stagewatch::evidence::Verdict;
-            assert!(
-                !matches!(v, Verdict::Buildup | Verdict::NoChange),
-                "{}: a withdrawal reported as {v:?}",
-                s.id
-            );
-        }
     }
-    assert!(worst <= PARK_COUNT_ERROR_MAX, "worst count error {worst}");
 }
 
-const RECALL_MIN: f64 = 0.0;
-const PRECISION_MIN: f64 = 0.0;
-const COUNT_ERROR_MEDIAN_MAX: f64 = 10.0;
-const PARK_COUNT_ERROR_MAX: f64 = 10.0;
+// Measured on these six frames when the model was shipped: recall 0.635 / 0.631,
+// precision 0.495 / 0.502, median count error 0.35 / 0.39 (native / 0.5 m).
+const RECALL_MIN: f64 = 0.58;
+const PRECISION_MIN: f64 = 0.45;
+const COUNT_ERROR_MEDIAN_MAX: f64 = 0.45;

@@ -94,6 +94,18 @@ impl VehicleClass {
         }
     }
 
+    /// Coarsest pixel size at which vehicles of the class are counted, metres: half the
+    /// narrowest vehicle of the class (about 2.4 m military, 1.6 m a small car), so that
+    /// it spans at least two pixels (the sampling limit). Coarser imagery is flagged
+    /// `gsd_too_coarse` and its sites are `inconclusive`; the detectors are measured
+    /// only up to 0.5 m.
+    pub fn max_count_gsd_m(self) -> f64 {
+        match self {
+            VehicleClass::Military => 1.2,
+            VehicleClass::Car | VehicleClass::Any => 0.8,
+        }
+    }
+
     /// Lower-case name.
     pub fn name(self) -> &'static str {
         match self {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::blobs::VehicleClass;
 use crate::error::{Error, Result};
-use crate::learned::frames::{folder_entries, load_frame, shared_entries, Entry, Split};
+use crate::learned::frames::{folder_entries, geotiff_entry, load_frame, shared_entries, Entry, Split};
 use crate::learned::measure::{detect_all, score_all, summarise, FrameScore, Summary};
 use crate::learned::model::Model;
 use crate::learned::withdrawal::WithdrawalResult;
@@ -25,6 +25,15 @@ pub struct TrainArgs {
     /// Pixel size of the `--frames` folders, metres.
     #[arg(long, default_value_t = 0.3)]
     pub frames_gsd_m: f64,
+    /// Your own georeferenced image (GeoTIFF; first three bands), with `--truth`.
+    #[arg(long)]
+    pub geotiff: Vec<PathBuf>,
+    /// GeoJSON of the vehicles in the matching `--geotiff` (points or polygons, lon/lat).
+    #[arg(long)]
+    pub truth: Vec<PathBuf>,
+    /// Length given to point labels, metres.
+    #[arg(long, default_value_t = 7.0)]
+    pub point_length_m: f64,
     /// Model file written.
     #[arg(long)]
     pub out: PathBuf,
@@ -53,8 +62,14 @@ fn training_entries(a: &TrainArgs) -> Result<Vec<Entry>> {
     for f in &a.frames {
         e.extend(folder_entries(f, a.frames_gsd_m)?);
     }
+    if a.geotiff.len() != a.truth.len() {
+        return Err(Error::Usage("train: give one --truth per --geotiff".into()));
+    }
+    for (t, g) in a.geotiff.iter().zip(&a.truth) {
+        e.push(geotiff_entry(t, g, a.point_length_m)?);
+    }
     if e.is_empty() {
-        return Err(Error::Usage("train: no labelled frames (give --data and/or --frames)".into()));
+        return Err(Error::Usage("train: no labelled frames (give --data, --frames or --geotiff/--truth)".into()));
     }
     Ok(e)
 }
@@ -272,7 +287,24 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
                 .par_iter()
                 .map(|e| crate::learned::withdrawal::on_entry(e, gsd, &model, &ev, a.withdrawal_min_vehicles))
                 .collect::<Result<_>>()?;
-            for r in rs.into_iter().flatten() {
+            let rs: Vec<WithdrawalResult> = rs.into_iter().flatten().collect();
+            if !quiet && !rs.is_empty() {
+                let pw = rs.iter().filter(|r| r.verdict == crate::evidence::Verdict::PartialWithdrawal).count();
+                let wrong = rs
+                    .iter()
+                    .filter(|r| matches!(r.verdict, crate::evidence::Verdict::Buildup | crate::evidence::Verdict::NoChange))
+                    .count();
+                let within = rs.iter().filter(|r| (r.remaining_estimate - r.true_remaining).abs() <= 0.15).count();
+                println!(
+                    "withdrawal {:<5} summary: {} frames, partial_withdrawal {}, buildup/no_change {}, estimate within 0.15 of the truth {}",
+                    if g > 0.0 { format!("{g}") } else { "nat".into() },
+                    rs.len(),
+                    pw,
+                    wrong,
+                    within
+                );
+            }
+            for r in rs {
                 if !quiet {
                     println!(
                         "withdrawal {:<5} {:<24} truth {:>3}->{:>3} counted {:>3}->{:>3} remaining {:.2} est {:.2} ({:.2}-{:.2}) {}",

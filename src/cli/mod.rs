@@ -564,11 +564,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let (rep, errors) = crate::pipeline::detect::run_detect(&args)?;
             if !cli.quiet {
                 for s in &rep.sites {
+                    let n = s.vehicles.map_or("-".to_string(), |v| v.to_string());
                     println!(
-                        "{:<12} {:>6} vehicles  observed {:>5.1}%",
+                        "{:<12} {:>6} vehicles  observed {:>5.1}%  {:?} {}",
                         s.id,
-                        s.vehicles,
-                        100.0 * s.observed_fraction
+                        n,
+                        100.0 * s.observed_fraction,
+                        s.status,
+                        s.flags.join(" ")
                     );
                 }
                 println!("outputs: {}", out.display());

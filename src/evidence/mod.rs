@@ -142,6 +142,8 @@ pub struct SiteInput {
     pub observed_after: f64,
     pub observed_area_km2: f64,
     pub coregistration_unreliable: bool,
+    /// The imagery cannot resolve the vehicle class; nothing was counted.
+    pub gsd_too_coarse: bool,
     pub changed_fraction: f64,
     /// False for sites in error or without coverage.
     pub analysed: bool,
@@ -275,6 +277,9 @@ pub fn site_evidence(s: &SiteInput, p: &EvidenceParams) -> SiteEvidence {
             100.0 * s.observed_after,
             100.0 * p.min_observed_fraction
         ));
+    }
+    if s.gsd_too_coarse {
+        return inconclusive("the imagery is too coarse to resolve vehicles of this class, so none were counted".into());
     }
     if s.coregistration_unreliable {
         return inconclusive("the dates could not be aligned reliably".into());
@@ -508,9 +513,22 @@ mod tests {
             observed_after: 1.0,
             observed_area_km2: 0.004,
             coregistration_unreliable: false,
+            gsd_too_coarse: false,
             changed_fraction: 0.0,
             analysed: true,
         }
+    }
+
+    #[test]
+    fn imagery_too_coarse_is_inconclusive_and_unused() {
+        let s = SiteInput {
+            gsd_too_coarse: true,
+            ..site("c", 0, 0)
+        };
+        let e = site_evidence(&s, &EvidenceParams::default());
+        assert_eq!(e.verdict, Verdict::Inconclusive);
+        assert!(!e.usable);
+        assert!(e.explanation.contains("too coarse"), "{}", e.explanation);
     }
 
     #[test]
@@ -531,6 +549,7 @@ mod tests {
             (
                 SiteInput {
                     coregistration_unreliable: true,
+                    gsd_too_coarse: false,
                     ..site("u", 24, 0)
                 },
                 Verdict::Inconclusive,

@@ -43,6 +43,56 @@ pub struct Entry {
     pub incomplete: bool,
     /// Completely labelled region `[x0, y0, x1, y1]` in image pixels (None = whole image).
     pub region: Option<[f64; 4]>,
+    /// Vehicle length given to point labels (GeoJSON truth), metres.
+    #[serde(default)]
+    pub point_length_m: f64,
+}
+
+fn is_geotiff(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"))
+}
+
+/// A GeoTIFF (first three bands) with a GeoJSON of vehicle points or polygons (their
+/// centroids, lon/lat), for training on an analyst's own georeferenced imagery.
+pub fn geotiff_entry(tif: &Path, truth: &Path, point_length_m: f64) -> Result<Entry> {
+    let src = crate::raster::open(tif, crate::raster::Backend::default_for_build())?;
+    let info = src.info();
+    let crs = crate::raster::crs::Crs::from_epsg(info.epsg)?;
+    let gsd_m = crate::raster::grid::raster_gsd_m(info, &crs)?;
+    Ok(Entry {
+        image: tif.to_path_buf(),
+        labels: truth.to_path_buf(),
+        source: tif.display().to_string(),
+        sequence: tif.display().to_string(),
+        gsd_m,
+        split: Split::Train,
+        incomplete: false,
+        region: None,
+        point_length_m,
+    })
+}
+
+/// Truth points of a GeoTIFF entry in its pixel coordinates.
+fn geotiff_boxes(e: &Entry) -> Result<Vec<LBox>> {
+    let src = crate::raster::open(&e.image, crate::raster::Backend::default_for_build())?;
+    let info = src.info();
+    let crs = crate::raster::crs::Crs::from_epsg(info.epsg)?;
+    let to_img = crate::raster::crs::Transformer::new(&crate::raster::crs::Crs::wgs84(), &crs);
+    let inv = info.transform.invert().ok_or_else(|| Error::Input {
+        path: e.image.clone(),
+        msg: "geotransform is not invertible".into(),
+    })?;
+    let mut out = Vec::new();
+    for p in crate::eval::load_points(&e.labels)? {
+        let (x, y) = to_img.apply_checked(p.lon, p.lat)?;
+        let (c, r) = inv.apply(x, y);
+        out.push(LBox {
+            x: c as f32,
+            y: r as f32,
+            len_m: e.point_length_m as f32,
+        });
+    }
+    Ok(out)
 }
 
 /// A vehicle box in pixels: centre and longer side.
@@ -62,8 +112,20 @@ pub struct Frame {
     pub incomplete: bool,
 }
 
-/// Decodes an 8-bit RGB image into HWC f32 (0-255).
+/// Decodes an 8-bit RGB image into HWC f32 (0-255); a GeoTIFF gives its first three
+/// bands (one band repeated) in its own units, NaN (nodata) as 0.
 pub fn read_rgb(path: &Path) -> Result<Tensor> {
+    if is_geotiff(path) {
+        let src = crate::raster::open(path, crate::raster::Backend::default_for_build())?;
+        let b = crate::raster::read_all(src.as_ref())?.data;
+        let (bands, h, w) = b.dim();
+        let mut t = Tensor::zeros(h, w, 3);
+        for (i, v) in t.data.iter_mut().enumerate() {
+            let x = b[[(i % 3).min(bands - 1), i / 3 / w, (i / 3) % w]];
+            *v = if x.is_finite() { x } else { 0.0 };
+        }
+        return Ok(t);
+    }
     let img = image::open(path).map_err(|e| Error::Input {
         path: path.to_path_buf(),
         msg: format!("not a readable PNG/JPEG image: {e}"),
@@ -106,6 +168,9 @@ pub fn read_yolo(path: &Path, w: usize, h: usize) -> Result<Vec<(u32, f64, f64, 
 
 /// Boxes of one entry in image pixels (every class but cyclists, 4).
 pub fn entry_boxes(e: &Entry, w: usize, h: usize) -> Result<Vec<LBox>> {
+    if is_geotiff(&e.image) {
+        return geotiff_boxes(e);
+    }
     Ok(read_yolo(&e.labels, w, h)?
         .into_iter()
         .filter(|b| b.0 != 4)
@@ -199,6 +264,7 @@ fn street_entries(dir: &Path, source: &str, ext: &str, seq_of: fn(&str) -> Strin
                 split: if test.contains(&seq.as_str()) { Split::Test } else { Split::Train },
                 incomplete: false,
                 region: None,
+                point_length_m: 0.0,
             });
         }
     }
@@ -250,6 +316,7 @@ fn armour_entries(dir: &Path) -> Result<Vec<Entry>> {
                 split: if complete { Split::Test } else { Split::Train },
                 incomplete: !complete || r.complete_region_px.is_some(),
                 region: r.complete_region_px,
+                point_length_m: 0.0,
             }
         })
         .collect())
@@ -286,6 +353,7 @@ pub fn folder_entries(dir: &Path, gsd_m: f64) -> Result<Vec<Entry>> {
                     split: Split::Train,
                     incomplete: false,
                     region: None,
+                    point_length_m: 0.0,
                 });
             }
         }

@@ -188,10 +188,24 @@ mod tests {
     }
 
     #[test]
-    fn shipped_model_loads_and_runs_on_a_blank_image() {
+    fn shipped_model_finds_little_on_bare_textured_ground() {
         let m = Model::shipped();
-        let img = Array3::<f32>::from_elem((3, 40, 50), 100.0);
-        let found = detect(&img, &vec![true; 2000], 0.5, &m);
-        assert!(found.is_empty(), "a uniform image has no vehicles: {found:?}");
+        // 100 x 100 m of grainy ground at 0.5 m: no vehicle.
+        let mut rng = train::Rng::new(5);
+        let img = Array3::<f32>::from_shape_fn((3, 200, 200), |_| 100.0 + 6.0 * rng.normal());
+        let found = detect(&img, &vec![true; 200 * 200], 0.5, &m);
+        assert!(found.len() <= 2, "bare ground: {found:?}");
+    }
+
+    #[test]
+    fn detections_fall_on_valid_pixels_only() {
+        let m = Model::shipped();
+        let mut rng = train::Rng::new(6);
+        let img = Array3::<f32>::from_shape_fn((3, 120, 160), |_| 100.0 + 30.0 * rng.normal());
+        let mut valid = vec![true; 120 * 160];
+        valid[..60 * 160].iter_mut().for_each(|v| *v = false);
+        for d in detect(&img, &valid, 0.5, &m) {
+            assert!(d.row >= 60.0, "{d:?}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use super::net::LayerSpec;
+use super::net::{LayerSpec, Op};
 use crate::error::{Error, Result};
 
 /// Magic bytes of the current format.
@@ -96,7 +96,10 @@ impl Model {
         if header.format_version != FORMAT_VERSION {
             return Err(bad(format!("format version {} is not {FORMAT_VERSION}", header.format_version)));
         }
-        check_layers(&header.layers).map_err(bad)?;
+        let stride = check_layers(&header.layers).map_err(bad)?;
+        if stride != header.output_stride {
+            return Err(bad(format!("output stride {} is not the layers' {stride}", header.output_stride)));
+        }
         let body = &bytes[12 + n..];
         let want: usize = header.layers.iter().map(|l| l.n_params()).sum();
         if body.len() != want * 4 {
@@ -140,29 +143,53 @@ impl Model {
     }
 }
 
-/// Layer chain sanity: channels connect, kernels 1 or 3, strides 1 or 2, last layer
-/// gives a heat map and a size channel.
-fn check_layers(layers: &[LayerSpec]) -> std::result::Result<(), String> {
-    if layers.is_empty() || layers.len() > 32 {
-        return Err("needs 1 to 32 layers".into());
+/// Layer chain sanity: channels connect, kernels 1 or 3, strides 1 or 2, `Up2` doubles
+/// back to an earlier layer's scale, `Concat` joins outputs of one scale, and the last
+/// layer gives a heat map and a size channel. Returns the output stride.
+pub fn check_layers(layers: &[LayerSpec]) -> std::result::Result<usize, String> {
+    if layers.is_empty() || layers.len() > 64 {
+        return Err("needs 1 to 64 layers".into());
     }
-    if layers[0].cin != 3 {
-        return Err("first layer must take 3 bands".into());
-    }
+    let mut scale: Vec<usize> = Vec::with_capacity(layers.len());
+    let mut cout: Vec<usize> = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {
-        let ok = matches!(l.k, 1 | 3)
-            && matches!(l.stride, 1 | 2)
-            && (1..=16).contains(&l.dilation)
-            && (1..=256).contains(&l.cout)
-            && (i == 0 || l.cin == layers[i - 1].cout);
-        if !ok {
-            return Err(format!("layer {i} is malformed"));
+        let (prev_scale, prev_c) = if i == 0 { (1, 3) } else { (scale[i - 1], cout[i - 1]) };
+        let bad = || format!("layer {i} is malformed");
+        if l.cin != prev_c || !(1..=256).contains(&l.cout) {
+            return Err(bad());
         }
+        let s = match l.op {
+            Op::Conv => {
+                if !matches!(l.k, 1 | 3) || !matches!(l.stride, 1 | 2) || !(1..=16).contains(&l.dilation) {
+                    return Err(bad());
+                }
+                prev_scale * l.stride
+            }
+            Op::Up2 | Op::Concat => {
+                if l.from >= i {
+                    return Err(bad());
+                }
+                let ok = match l.op {
+                    Op::Up2 => l.cout == l.cin && prev_scale == 2 * scale[l.from],
+                    _ => l.cout == l.cin + cout[l.from] && prev_scale == scale[l.from],
+                };
+                if !ok {
+                    return Err(bad());
+                }
+                scale[l.from]
+            }
+        };
+        if s > 64 {
+            return Err(bad());
+        }
+        scale.push(s);
+        cout.push(l.cout);
     }
-    if layers[layers.len() - 1].cout != 2 {
-        return Err("last layer must give 2 channels (heat, log length)".into());
+    let last = layers[layers.len() - 1];
+    if last.cout != 2 || last.op != Op::Conv {
+        return Err("last layer must be a convolution giving 2 channels (heat, log length)".into());
     }
-    Ok(())
+    Ok(scale[layers.len() - 1])
 }
 
 fn hex(b: &[u8]) -> String {

@@ -11,9 +11,27 @@
 
 use rayon::prelude::*;
 
-/// One convolution layer's shape.
+/// What a layer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// Convolution + bias (+ ReLU) of the previous output.
+    #[default]
+    Conv,
+    /// Nearest-neighbour upsampling of the previous output to the size of layer `from`.
+    Up2,
+    /// The previous output's channels followed by those of layer `from` (same size).
+    Concat,
+}
+
+/// One layer's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LayerSpec {
+    #[serde(default)]
+    pub op: Op,
+    /// Earlier layer used by `Up2` (its size) and `Concat` (its channels).
+    #[serde(default)]
+    pub from: usize,
     pub cin: usize,
     pub cout: usize,
     /// Kernel side: 1 or 3.
@@ -26,7 +44,10 @@ pub struct LayerSpec {
 impl LayerSpec {
     /// Number of weights (kernel, then bias).
     pub fn n_params(&self) -> usize {
-        self.k * self.k * self.cin * self.cout + self.cout
+        match self.op {
+            Op::Conv => self.k * self.k * self.cin * self.cout + self.cout,
+            Op::Up2 | Op::Concat => 0,
+        }
     }
     /// Output size for an input of `h` x `w`.
     pub fn out_dims(&self, h: usize, w: usize) -> (usize, usize) {
@@ -227,51 +248,145 @@ fn conv_backward_body(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f
     dx
 }
 
-/// Forward through all layers; returns every layer's output (for backward) when `keep`.
-pub fn forward_all(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Vec<Tensor> {
-    let mut outs: Vec<Tensor> = Vec::with_capacity(layers.len());
-    let mut off = 0;
-    for l in layers {
-        let w = &weights[off..off + l.n_params()];
-        off += l.n_params();
-        let y = conv_forward(outs.last().unwrap_or(x), l, w, parallel);
-        outs.push(y);
+/// Nearest-neighbour upsampling of `x` to `h` x `w` (source pixel `(r / 2, c / 2)`).
+fn up2(x: &Tensor, h: usize, w: usize) -> Tensor {
+    let mut out = Tensor::zeros(h, w, x.c);
+    for r in 0..h {
+        let sr = (r / 2).min(x.h - 1);
+        for c in 0..w {
+            let sc = (c / 2).min(x.w - 1);
+            out.data[(r * w + c) * x.c..][..x.c].copy_from_slice(&x.data[(sr * x.w + sc) * x.c..][..x.c]);
+        }
     }
-    outs
+    out
 }
 
-/// Forward keeping only the last output (inference; frees each layer when done).
-pub fn forward(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Tensor {
-    let mut cur: Option<Tensor> = None;
-    let mut off = 0;
-    for l in layers {
-        let w = &weights[off..off + l.n_params()];
-        off += l.n_params();
-        let y = conv_forward(cur.as_ref().unwrap_or(x), l, w, parallel);
-        cur = Some(y);
+/// Channels of `a` then `b` (same size).
+fn concat(a: &Tensor, b: &Tensor) -> Tensor {
+    assert_eq!((a.h, a.w), (b.h, b.w), "concat sizes");
+    let mut out = Tensor::zeros(a.h, a.w, a.c + b.c);
+    for i in 0..a.h * a.w {
+        out.data[i * out.c..][..a.c].copy_from_slice(&a.data[i * a.c..][..a.c]);
+        out.data[i * out.c + a.c..][..b.c].copy_from_slice(&b.data[i * b.c..][..b.c]);
     }
-    cur.unwrap_or_else(|| x.clone())
+    out
 }
 
-/// Backward through all layers given the outputs of [`forward_all`] and the gradient
-/// w.r.t. the last output; returns the gradient of every weight (same order).
-pub fn backward_all(x: &Tensor, outs: &[Tensor], dlast: Tensor, layers: &[LayerSpec], weights: &[f32]) -> Vec<f32> {
-    let mut grads = vec![0.0f32; weights.len()];
-    let offs: Vec<usize> = layers
+/// Offsets of each layer's weights.
+fn offsets(layers: &[LayerSpec]) -> Vec<usize> {
+    layers
         .iter()
         .scan(0, |o, l| {
             let s = *o;
             *o += l.n_params();
             Some(s)
         })
-        .collect();
-    let mut dy = dlast;
-    for i in (0..layers.len()).rev() {
+        .collect()
+}
+
+/// Output of layer `i` from its input and the earlier outputs.
+fn apply(l: &LayerSpec, input: &Tensor, outs: &[Option<Tensor>], w: &[f32], parallel: bool) -> Tensor {
+    match l.op {
+        Op::Conv => conv_forward(input, l, w, parallel),
+        Op::Up2 => {
+            let t = outs[l.from].as_ref().expect("size source kept");
+            up2(input, t.h, t.w)
+        }
+        Op::Concat => concat(input, outs[l.from].as_ref().expect("concat source kept")),
+    }
+}
+
+/// Forward through all layers; returns every layer's output (for backward).
+pub fn forward_all(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Vec<Tensor> {
+    let offs = offsets(layers);
+    let mut outs: Vec<Option<Tensor>> = Vec::with_capacity(layers.len());
+    for (i, l) in layers.iter().enumerate() {
+        let w = &weights[offs[i]..offs[i] + l.n_params()];
+        let input = if i == 0 { x } else { outs[i - 1].as_ref().expect("kept") };
+        let y = apply(l, input, &outs, w, parallel);
+        outs.push(Some(y));
+    }
+    outs.into_iter().map(|o| o.expect("kept")).collect()
+}
+
+/// Forward keeping only what later layers need (inference); returns the last output.
+pub fn forward(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Tensor {
+    let offs = offsets(layers);
+    // Last layer that reads each output.
+    let mut last_use: Vec<usize> = (0..layers.len()).map(|i| i + 1).collect();
+    for (i, l) in layers.iter().enumerate() {
+        if l.op != Op::Conv {
+            last_use[l.from] = last_use[l.from].max(i);
+        }
+    }
+    let mut outs: Vec<Option<Tensor>> = Vec::with_capacity(layers.len());
+    for (i, l) in layers.iter().enumerate() {
+        let w = &weights[offs[i]..offs[i] + l.n_params()];
+        let input = if i == 0 { x } else { outs[i - 1].as_ref().expect("kept") };
+        let y = apply(l, input, &outs, w, parallel);
+        outs.push(Some(y));
+        for (j, o) in outs.iter_mut().enumerate().take(i) {
+            if last_use[j] <= i {
+                *o = None;
+            }
+        }
+    }
+    outs.pop().flatten().unwrap_or_else(|| x.clone())
+}
+
+fn add_into(acc: &mut Option<Tensor>, g: Tensor) {
+    match acc {
+        Some(a) => a.data.iter_mut().zip(&g.data).for_each(|(x, y)| *x += y),
+        None => *acc = Some(g),
+    }
+}
+
+/// Backward through all layers given the outputs of [`forward_all`] and the gradient
+/// w.r.t. the last output; returns the gradient of every weight (same order).
+pub fn backward_all(x: &Tensor, outs: &[Tensor], dlast: Tensor, layers: &[LayerSpec], weights: &[f32]) -> Vec<f32> {
+    let mut grads = vec![0.0f32; weights.len()];
+    let offs = offsets(layers);
+    let n = layers.len();
+    let mut d: Vec<Option<Tensor>> = vec![None; n];
+    d[n - 1] = Some(dlast);
+    for i in (0..n).rev() {
+        let Some(dy) = d[i].take() else { continue };
         let l = &layers[i];
         let input = if i == 0 { x } else { &outs[i - 1] };
-        let (a, b) = (offs[i], offs[i] + l.n_params());
-        let dx = conv_backward(input, &outs[i], &dy, l, &weights[a..b], &mut grads[a..b]);
-        dy = dx;
+        let dx = match l.op {
+            Op::Conv => {
+                let (a, b) = (offs[i], offs[i] + l.n_params());
+                conv_backward(input, &outs[i], &dy, l, &weights[a..b], &mut grads[a..b])
+            }
+            Op::Up2 => {
+                let mut dx = Tensor::zeros(input.h, input.w, input.c);
+                for r in 0..dy.h {
+                    let sr = (r / 2).min(input.h - 1);
+                    for c in 0..dy.w {
+                        let sc = (c / 2).min(input.w - 1);
+                        let src = &dy.data[(r * dy.w + c) * dy.c..][..dy.c];
+                        for (o, g) in dx.data[(sr * input.w + sc) * input.c..][..input.c].iter_mut().zip(src) {
+                            *o += g;
+                        }
+                    }
+                }
+                dx
+            }
+            Op::Concat => {
+                let (ca, cb) = (input.c, dy.c - input.c);
+                let mut da = Tensor::zeros(dy.h, dy.w, ca);
+                let mut db = Tensor::zeros(dy.h, dy.w, cb);
+                for p in 0..dy.h * dy.w {
+                    da.data[p * ca..][..ca].copy_from_slice(&dy.data[p * dy.c..][..ca]);
+                    db.data[p * cb..][..cb].copy_from_slice(&dy.data[p * dy.c + ca..][..cb]);
+                }
+                add_into(&mut d[l.from], db);
+                da
+            }
+        };
+        if i > 0 {
+            add_into(&mut d[i - 1], dx);
+        }
     }
     grads
 }
@@ -282,6 +397,8 @@ mod tests {
 
     fn layer(cin: usize, cout: usize, k: usize, stride: usize, dilation: usize, relu: bool) -> LayerSpec {
         LayerSpec {
+            op: Op::Conv,
+            from: 0,
             cin,
             cout,
             k,
@@ -381,6 +498,54 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 10);
+    }
+
+    /// The same check through an encoder-decoder with upsampling and a skip concat.
+    #[test]
+    fn graph_gradient_matches_finite_differences() {
+        let mut up = layer(3, 3, 0, 1, 1, false);
+        up.op = Op::Up2;
+        up.from = 0;
+        let mut cat = layer(3, 5, 0, 1, 1, false);
+        cat.op = Op::Concat;
+        cat.from = 0;
+        let layers = [
+            layer(2, 2, 3, 2, 1, true),
+            layer(2, 3, 3, 2, 1, true),
+            up,
+            cat,
+            layer(5, 2, 3, 1, 1, false),
+        ];
+        let n: usize = layers.iter().map(|l| l.n_params()).sum();
+        let weights: Vec<f32> = (0..n).map(|i| ((i * 7919 % 97) as f32 / 97.0 - 0.5) * 0.9).collect();
+        let x = Tensor {
+            h: 9,
+            w: 7,
+            c: 2,
+            data: (0..126).map(|i| ((i * 31 % 53) as f32 / 53.0) - 0.3).collect(),
+        };
+        let outs = forward_all(&x, &layers, &weights, false);
+        let last = outs.last().unwrap().clone();
+        assert_eq!((last.h, last.w), (5, 4));
+        assert_eq!(forward(&x, &layers, &weights, true), last);
+        let coef: Vec<f32> = (0..last.data.len()).map(|i| 0.5 + (i % 5) as f32 * 0.3).collect();
+        let loss = |w: &[f32]| -> f64 {
+            let y = forward(&x, &layers, w, false);
+            y.data.iter().zip(&coef).map(|(a, b)| (*a as f64) * (*b as f64)).sum()
+        };
+        let g = backward_all(&x, &outs, Tensor { data: coef.clone(), ..last }, &layers, &weights);
+        for i in (0..n).step_by(3) {
+            let eps = 1e-2f32;
+            let (mut wp, mut wm) = (weights.clone(), weights.clone());
+            wp[i] += eps;
+            wm[i] -= eps;
+            let num = (loss(&wp) - loss(&wm)) / (2.0 * eps as f64);
+            assert!(
+                (num - g[i] as f64).abs() < 3e-2 * (1.0 + num.abs()),
+                "weight {i}: numeric {num} analytic {}",
+                g[i]
+            );
+        }
     }
 
     #[test]

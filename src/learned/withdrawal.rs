@@ -104,6 +104,7 @@ pub fn evidence_of(frame: &str, before: u32, after: u32, area_km2: f64, p: &Evid
         observed_after: 1.0,
         observed_area_km2: area_km2,
         coregistration_unreliable: false,
+        gsd_too_coarse: false,
         changed_fraction: 0.0,
         analysed: true,
     };

@@ -44,7 +44,11 @@ pub struct DetectSite {
     pub status: SiteStatus,
     pub error: Option<String>,
     pub observed_fraction: f64,
-    pub vehicles: u32,
+    /// None when nothing could be counted (see `flags`).
+    pub vehicles: Option<u32>,
+    /// `gsd_too_coarse`: the image cannot resolve the vehicle class; nothing counted.
+    #[serde(default)]
+    pub flags: Vec<String>,
 }
 
 /// What `detect` needs.
@@ -86,7 +90,8 @@ fn one_site(
         SiteStatus::PartialCoverage
     };
     let mut dets = Vec::new();
-    if n_obs > 0 {
+    let coarse = grid.gsd_m > s.detect.vehicle_class.max_count_gsd_m();
+    if n_obs > 0 && !coarse {
         let to_wgs = Transformer::new(&grid_crs, &Crs::wgs84());
         for b in detect(&visible(&g.data), &g.clear, grid.gsd_m, &s.detect) {
             let (c, r) = (b.col.floor() as usize, b.row.floor() as usize);
@@ -102,7 +107,8 @@ fn one_site(
         status,
         error: None,
         observed_fraction: frac,
-        vehicles: dets.len() as u32,
+        vehicles: (!coarse).then_some(dets.len() as u32),
+        flags: if coarse { vec!["gsd_too_coarse".into()] } else { Vec::new() },
     };
     Ok((rep, dets))
 }
@@ -158,7 +164,8 @@ pub fn run_detect(args: &DetectArgs) -> Result<(DetectReport, usize)> {
                     status: SiteStatus::Error,
                     error: Some(crate::error::one_line(&e.to_string())),
                     observed_fraction: 0.0,
-                    vehicles: 0,
+                    vehicles: None,
+                    flags: Vec::new(),
                 });
             }
         }

@@ -350,6 +350,7 @@ pub fn evidence_inputs(sites: &[Site], reports: &[SiteReport]) -> Vec<SiteInput>
             observed_after: r.after.observed_fraction.min(r.observed_fraction),
             observed_area_km2: r.observed_area_m2 / 1e6,
             coregistration_unreliable: r.flags.iter().any(|f| f == "coregistration_unreliable"),
+            gsd_too_coarse: r.flags.iter().any(|f| f == "gsd_too_coarse"),
             changed_fraction: r.changed_fraction,
             analysed: matches!(r.status, SiteStatus::Ok | SiteStatus::PartialCoverage),
         })

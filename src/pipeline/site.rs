@@ -368,8 +368,16 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
         observed_area_m2: valid_both.iter().filter(|&&v| v).count() as f64 * grid.pixel_area_m2(),
         evidence: None,
     };
+    // Too coarse to resolve the class: counting is skipped (the change is still computed).
+    let coarse = grid.gsd_m > s.detect.vehicle_class.max_count_gsd_m();
+    if coarse {
+        report.flags.push("gsd_too_coarse".to_string());
+    }
     // Vehicles detected where `look` is clear, kept when their centre is in `region`.
     let detected_in = |img: &Array3<f32>, look: &[bool], region: &[bool]| -> Vec<Blob> {
+        if coarse {
+            return Vec::new();
+        }
         detect(&visible(img), look, grid.gsd_m, &s.detect)
             .into_iter()
             .filter(|bl| {
