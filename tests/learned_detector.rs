@@ -66,10 +66,7 @@ fn tiny_training_run_loss_falls_and_is_thread_count_independent() {
     };
     let (m1, losses) = run(1);
     assert_eq!(losses.len(), 3);
-    assert!(
-        losses[2] < 0.8 * losses[0],
-        "loss did not fall: {losses:?}"
-    );
+    assert!(losses[2] < 0.8 * losses[0], "loss did not fall: {losses:?}");
     let (m2, losses2) = run(2);
     assert_eq!(m1.weights, m2.weights, "weights differ between 1 and 2 threads");
     assert_eq!(losses, losses2);
@@ -91,7 +88,11 @@ fn files_that_are_not_models_exit_2_naming_the_file() {
     let mut truncated = shipped.to_vec();
     truncated.truncate(shipped.len() - 10);
     let cases = [
-        ("text.swdet", b"hello, not a model".to_vec(), "not a stagewatch detector model"),
+        (
+            "text.swdet",
+            b"hello, not a model".to_vec(),
+            "not a stagewatch detector model",
+        ),
         ("v7.swdet", other_version, "model format"),
         ("short.swdet", truncated, "weight bytes"),
     ];
@@ -148,7 +149,11 @@ fn a_model_file_is_used_and_its_hash_recorded() {
     let shipped = stagewatch::learned::model::Model::shipped();
     assert_eq!(d.model_sha256.as_deref(), Some(shipped.sha256.as_str()));
     // The evidence model's detector terms are the model's measured ones.
-    let cal = shipped.header.calibration.as_ref().expect("the shipped model is calibrated");
+    let cal = shipped
+        .header
+        .calibration
+        .as_ref()
+        .expect("the shipped model is calibrated");
     assert_eq!(rep.parameters.evidence.detector.recall, cal.recall);
     assert_eq!(
         rep.parameters.evidence.detector.false_positives_per_km2,

@@ -20,7 +20,14 @@ fn shipped_model_on_held_aside_real_frames() {
         eprintln!("skipped: {DATA} is absent");
         return;
     }
-    let picks = ["MOS160.png", "MOS170.png", "DJI_0762-00013.jpg", "DJI_0013-0028.jpg", "tanks21.jpg", "tanks58.jpg"];
+    let picks = [
+        "MOS160.png",
+        "MOS170.png",
+        "DJI_0762-00013.jpg",
+        "DJI_0013-0028.jpg",
+        "tanks21.jpg",
+        "tanks58.jpg",
+    ];
     let entries: Vec<_> = shared_entries(Path::new(DATA))
         .unwrap()
         .into_iter()

@@ -177,7 +177,11 @@ fn real_rgbn_subsets_compare_end_to_end() {
     );
     assert_eq!(r.sites[1].status, stagewatch::report::SiteStatus::NoCoverage);
     // 5 m pixels cannot resolve vehicles: nothing is counted and the site says why.
-    assert!(r.sites[0].flags.iter().any(|f| f == "gsd_too_coarse"), "{:?}", r.sites[0].flags);
+    assert!(
+        r.sites[0].flags.iter().any(|f| f == "gsd_too_coarse"),
+        "{:?}",
+        r.sites[0].flags
+    );
     let ev = r.sites[0].evidence.as_ref().unwrap();
     assert_eq!(ev.verdict, stagewatch::evidence::Verdict::Inconclusive);
     assert!(ev.explanation.contains("too coarse"), "{}", ev.explanation);

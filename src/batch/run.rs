@@ -200,12 +200,12 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
     let mut settings_cache: HashMap<String, Settings> = HashMap::new();
     for j in &todo {
         let k = serde_json::to_string(&j.parameters).expect("json");
-        if !settings_cache.contains_key(&k) {
+        if let std::collections::hash_map::Entry::Vacant(e) = settings_cache.entry(k) {
             // A learned model named by the plan must load (and match its hash) up front.
             if j.parameters.detect.detector == crate::blobs::Detector::Learned {
                 crate::learned::model::resolve(&j.parameters.detect)?;
             }
-            settings_cache.insert(k, Settings::from_parameters(&j.parameters));
+            e.insert(Settings::from_parameters(&j.parameters));
         }
     }
     // Ok(true) done, Ok(false) failed for good, Err(()) transient.

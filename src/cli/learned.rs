@@ -8,9 +8,9 @@ use crate::error::{Error, Result};
 use crate::learned::frames::{folder_entries, geotiff_entry, load_frame, shared_entries, Entry, Split};
 use crate::learned::measure::{detect_all, score_all, summarise, FrameScore, Summary};
 use crate::learned::model::Model;
+use crate::learned::train::{train, TrainOptions};
 use crate::learned::withdrawal::WithdrawalResult;
 use rayon::prelude::*;
-use crate::learned::train::{train, TrainOptions};
 
 /// Arguments of `stagewatch train`.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,7 +56,10 @@ pub struct TrainArgs {
 
 fn training_entries(a: &TrainArgs) -> Result<Vec<Entry>> {
     let mut e: Vec<Entry> = match &a.data {
-        Some(d) => shared_entries(d)?.into_iter().filter(|e| e.split == Split::Train).collect(),
+        Some(d) => shared_entries(d)?
+            .into_iter()
+            .filter(|e| e.split == Split::Train)
+            .collect(),
         None => Vec::new(),
     };
     for f in &a.frames {
@@ -69,7 +72,9 @@ fn training_entries(a: &TrainArgs) -> Result<Vec<Entry>> {
         e.push(geotiff_entry(t, g, a.point_length_m)?);
     }
     if e.is_empty() {
-        return Err(Error::Usage("train: no labelled frames (give --data, --frames or --geotiff/--truth)".into()));
+        return Err(Error::Usage(
+            "train: no labelled frames (give --data, --frames or --geotiff/--truth)".into(),
+        ));
     }
     Ok(e)
 }
@@ -78,9 +83,18 @@ fn training_entries(a: &TrainArgs) -> Result<Vec<Entry>> {
 fn tune_threshold(model: &mut Model, entries: &[Entry]) -> Result<(f32, Summary)> {
     // Frames with incomplete labels would count unlabelled vehicles as false positives.
     let complete: Vec<Entry> = entries.iter().filter(|e| !e.incomplete).cloned().collect();
-    let entries = if complete.is_empty() { entries } else { &complete[..] };
+    let entries = if complete.is_empty() {
+        entries
+    } else {
+        &complete[..]
+    };
     model.header.threshold = 0.1;
-    let scored = detect_all(entries, Some(0.5_f64.max(model.header.working_gsd_m)), model, VehicleClass::Any)?;
+    let scored = detect_all(
+        entries,
+        Some(0.5_f64.max(model.header.working_gsd_m)),
+        model,
+        VehicleClass::Any,
+    )?;
     let f1 = |s: &Summary| 2.0 * s.recall * s.precision / (s.recall + s.precision).max(1e-9);
     let mut best: Option<(f32, Summary)> = None;
     for i in 0..=20 {
@@ -113,17 +127,29 @@ pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     let n_boxes: usize = frames.iter().map(|f| f.boxes.len()).sum();
     if !quiet {
-        eprintln!("train: {} frames, {} vehicles, {} steps of {}", frames.len(), n_boxes, o.steps, o.batch);
+        eprintln!(
+            "train: {} frames, {} vehicles, {} steps of {}",
+            frames.len(),
+            n_boxes,
+            o.steps,
+            o.batch
+        );
     }
     let t0 = std::time::Instant::now();
     let log = |step: usize, loss: f64| {
         if !quiet {
-            eprintln!("step {step:>6}  loss {loss:.4}  ({:.0} s)", t0.elapsed().as_secs_f64());
+            eprintln!(
+                "step {step:>6}  loss {loss:.4}  ({:.0} s)",
+                t0.elapsed().as_secs_f64()
+            );
         }
     };
     let (mut model, losses) = train(&frames, &o, &log);
     let (t, s) = tune_threshold(&mut model, &entries)?;
-    let seqs: std::collections::BTreeSet<String> = entries.iter().map(|e| format!("{}/{}", e.source, e.sequence)).collect();
+    let seqs: std::collections::BTreeSet<String> = entries
+        .iter()
+        .map(|e| format!("{}/{}", e.source, e.sequence))
+        .collect();
     if let serde_json::Value::Object(m) = &mut model.header.training {
         m.insert("sequences".into(), serde_json::json!(seqs));
         m.insert("frames".into(), serde_json::json!(frames.len()));
@@ -215,7 +241,11 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
     if let Some(t) = a.threshold {
         model.header.threshold = t;
     }
-    let want = if a.tuning_frames { Split::Train } else { Split::Test };
+    let want = if a.tuning_frames {
+        Split::Train
+    } else {
+        Split::Test
+    };
     let mut entries: Vec<Entry> = match &a.data {
         Some(d) => shared_entries(d)?
             .into_iter()
@@ -227,7 +257,9 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
         entries.extend(folder_entries(f, a.frames_gsd_m)?);
     }
     if entries.is_empty() {
-        return Err(Error::Usage("calibrate: no labelled frames (give --data and/or --frames)".into()));
+        return Err(Error::Usage(
+            "calibrate: no labelled frames (give --data and/or --frames)".into(),
+        ));
     }
     let mut cal = Calibration {
         model_sha256: model.sha256.clone(),
@@ -289,12 +321,23 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
                 .collect::<Result<_>>()?;
             let rs: Vec<WithdrawalResult> = rs.into_iter().flatten().collect();
             if !quiet && !rs.is_empty() {
-                let pw = rs.iter().filter(|r| r.verdict == crate::evidence::Verdict::PartialWithdrawal).count();
+                let pw = rs
+                    .iter()
+                    .filter(|r| r.verdict == crate::evidence::Verdict::PartialWithdrawal)
+                    .count();
                 let wrong = rs
                     .iter()
-                    .filter(|r| matches!(r.verdict, crate::evidence::Verdict::Buildup | crate::evidence::Verdict::NoChange))
+                    .filter(|r| {
+                        matches!(
+                            r.verdict,
+                            crate::evidence::Verdict::Buildup | crate::evidence::Verdict::NoChange
+                        )
+                    })
                     .count();
-                let within = rs.iter().filter(|r| (r.remaining_estimate - r.true_remaining).abs() <= 0.15).count();
+                let within = rs
+                    .iter()
+                    .filter(|r| (r.remaining_estimate - r.true_remaining).abs() <= 0.15)
+                    .count();
                 println!(
                     "withdrawal {:<5} summary: {} frames, partial_withdrawal {}, buildup/no_change {}, estimate within 0.15 of the truth {}",
                     if g > 0.0 { format!("{g}") } else { "nat".into() },
@@ -329,7 +372,10 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
         let g = a.analysis_gsd_m;
         let frames = score_all(&entries, Some(g), &model, VehicleClass::Any)?;
         let s = summarise(&frames, 5);
-        let mut seqs: Vec<String> = entries.iter().map(|e| format!("{}/{}", e.source, e.sequence)).collect();
+        let mut seqs: Vec<String> = entries
+            .iter()
+            .map(|e| format!("{}/{}", e.source, e.sequence))
+            .collect();
         seqs.dedup();
         let mut m = model.clone();
         m.header.calibration = Some(crate::learned::model::Calibration {
@@ -340,7 +386,11 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
         });
         m.save(p)?;
         if !quiet {
-            eprintln!("calibrate: wrote {} (sha256 {})", p.display(), Model::load(p)?.sha256);
+            eprintln!(
+                "calibrate: wrote {} (sha256 {})",
+                p.display(),
+                Model::load(p)?.sha256
+            );
         }
     }
     if let Some(p) = &a.scores {
@@ -357,7 +407,11 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
         }});
         crate::fsutil::write_atomic(p, serde_json::to_string_pretty(&cfg).expect("json").as_bytes())?;
         if !quiet {
-            eprintln!("calibrate: wrote {} from {} frames at {g} m", p.display(), frames.len());
+            eprintln!(
+                "calibrate: wrote {} from {} frames at {g} m",
+                p.display(),
+                frames.len()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -279,7 +279,9 @@ pub fn site_evidence(s: &SiteInput, p: &EvidenceParams) -> SiteEvidence {
         ));
     }
     if s.gsd_too_coarse {
-        return inconclusive("the imagery is too coarse to resolve vehicles of this class, so none were counted".into());
+        return inconclusive(
+            "the imagery is too coarse to resolve vehicles of this class, so none were counted".into(),
+        );
     }
     if s.coregistration_unreliable {
         return inconclusive("the dates could not be aligned reliably".into());

@@ -49,7 +49,8 @@ pub struct Entry {
 }
 
 fn is_geotiff(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"))
+    p.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"))
 }
 
 /// A GeoTIFF (first three bands) with a GeoJSON of vehicle points or polygons (their
@@ -140,8 +141,11 @@ pub fn read_rgb(path: &Path) -> Result<Tensor> {
     })
 }
 
+/// A YOLO box `(class, cx, cy, w, h)` in pixels.
+pub type YoloBox = (u32, f64, f64, f64, f64);
+
 /// YOLO boxes `(class, cx, cy, w, h)` in pixels of a `w` x `h` image.
-pub fn read_yolo(path: &Path, w: usize, h: usize) -> Result<Vec<(u32, f64, f64, f64, f64)>> {
+pub fn read_yolo(path: &Path, w: usize, h: usize) -> Result<Vec<YoloBox>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -157,11 +161,21 @@ pub fn read_yolo(path: &Path, w: usize, h: usize) -> Result<Vec<(u32, f64, f64, 
             return Err(bad());
         }
         let c: u32 = p[0].parse().map_err(|_| bad())?;
-        let v: Vec<f64> = p[1..5].iter().map(|s| s.parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+        let v: Vec<f64> = p[1..5]
+            .iter()
+            .map(|s| s.parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
         if v.iter().any(|x| !x.is_finite()) {
             return Err(bad());
         }
-        out.push((c, v[0] * w as f64, v[1] * h as f64, v[2] * w as f64, v[3] * h as f64));
+        out.push((
+            c,
+            v[0] * w as f64,
+            v[1] * h as f64,
+            v[2] * w as f64,
+            v[3] * h as f64,
+        ));
     }
     Ok(out)
 }
@@ -187,12 +201,19 @@ pub fn load_frame(e: &Entry, working_gsd_m: f64) -> Result<Frame> {
     let raw = read_rgb(&e.image)?;
     let boxes = entry_boxes(e, raw.w, raw.h)?;
     let f = e.gsd_m / working_gsd_m;
-    let (oh, ow) = (((raw.h as f64) * f).round().max(1.0) as usize, ((raw.w as f64) * f).round().max(1.0) as usize);
+    let (oh, ow) = (
+        ((raw.h as f64) * f).round().max(1.0) as usize,
+        ((raw.w as f64) * f).round().max(1.0) as usize,
+    );
     let mut img = resize(&raw, oh, ow);
     let (sx, sy) = (ow as f32 / raw.w as f32, oh as f32 / raw.h as f32);
     stretch(&mut img, &vec![true; oh * ow]);
     Ok(Frame {
-        name: e.image.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        name: e
+            .image
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         img,
         boxes: boxes
             .into_iter()
@@ -226,7 +247,9 @@ fn median_car_px(items: &[(PathBuf, usize, usize)]) -> Result<f64> {
             }
         }
     }
-    crate::stats::median(sides).map(f64::from).ok_or_else(|| Error::Usage("no car boxes to estimate a pixel size".into()))
+    crate::stats::median(sides)
+        .map(f64::from)
+        .ok_or_else(|| Error::Usage("no car boxes to estimate a pixel size".into()))
 }
 
 /// Image size without decoding the pixels.
@@ -239,14 +262,24 @@ fn image_size(path: &Path) -> Result<(usize, usize)> {
 }
 
 /// KIT and Minsk frames: sequence from the file name, pixel size per sequence.
-fn street_entries(dir: &Path, source: &str, ext: &str, seq_of: fn(&str) -> String, test: &[&str]) -> Result<Vec<Entry>> {
-    let mut by_seq: std::collections::BTreeMap<String, Vec<(PathBuf, PathBuf, usize, usize)>> = Default::default();
+fn street_entries(
+    dir: &Path,
+    source: &str,
+    ext: &str,
+    seq_of: fn(&str) -> String,
+    test: &[&str],
+) -> Result<Vec<Entry>> {
+    let mut by_seq: std::collections::BTreeMap<String, Vec<(PathBuf, PathBuf, usize, usize)>> =
+        Default::default();
     for img in sorted_files(dir, ext)? {
         let labels = img.with_extension("txt");
         if !labels.exists() {
             continue;
         }
-        let stem = img.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = img
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let (w, h) = image_size(&img)?;
         by_seq.entry(seq_of(&stem)).or_default().push((img, labels, w, h));
     }
@@ -261,7 +294,11 @@ fn street_entries(dir: &Path, source: &str, ext: &str, seq_of: fn(&str) -> Strin
                 source: source.into(),
                 sequence: seq.clone(),
                 gsd_m,
-                split: if test.contains(&seq.as_str()) { Split::Test } else { Split::Train },
+                split: if test.contains(&seq.as_str()) {
+                    Split::Test
+                } else {
+                    Split::Train
+                },
                 incomplete: false,
                 region: None,
                 point_length_m: 0.0,
@@ -284,7 +321,9 @@ fn kit_sequence(stem: &str) -> String {
 }
 
 fn minsk_sequence(stem: &str) -> String {
-    stem.rsplit_once('-').map(|(a, _)| a.to_string()).unwrap_or_else(|| stem.to_string())
+    stem.rsplit_once('-')
+        .map(|(a, _)| a.to_string())
+        .unwrap_or_else(|| stem.to_string())
 }
 
 #[derive(serde::Deserialize)]
@@ -324,7 +363,13 @@ fn armour_entries(dir: &Path) -> Result<Vec<Entry>> {
 
 /// Every labelled image of the shared data set with its split.
 pub fn shared_entries(root: &Path) -> Result<Vec<Entry>> {
-    let mut out = street_entries(&root.join("kit-munich"), "kit-munich", "png", kit_sequence, &["MOS155-178"])?;
+    let mut out = street_entries(
+        &root.join("kit-munich"),
+        "kit-munich",
+        "png",
+        kit_sequence,
+        &["MOS155-178"],
+    )?;
     out.extend(street_entries(
         &root.join("minsk-drone"),
         "minsk-drone",

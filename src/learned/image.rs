@@ -90,9 +90,8 @@ pub fn stretch(x: &mut Tensor, valid: &[bool]) -> bool {
         let q = |p: f64| quantile(&vals, p).unwrap_or(0.0);
         let (lo, med, hi) = (q(0.02), q(0.5), q(0.98));
         let scale = 1.0 / (hi - lo).max(1e-6);
-        for i in 0..n {
-            let v = &mut x.data[i * x.c + b];
-            *v = if valid[i] { (*v - med) * scale } else { 0.0 };
+        for (px, &ok) in x.data.chunks_exact_mut(x.c).zip(valid) {
+            px[b] = if ok { (px[b] - med) * scale } else { 0.0 };
         }
     }
     true

@@ -67,11 +67,23 @@ pub fn match_count(det: &[(f64, f64)], truth: &[(f64, f64)], radius_px: &[f64]) 
 
 /// The frame presented at `gsd_m` (None = native): pixels `[band,row,col]`, boxes in its
 /// pixels, and the scale applied.
-pub fn present(raw: &Tensor, boxes: &[LBox], native_gsd_m: f64, gsd_m: Option<f64>) -> (Array3<f32>, Vec<LBox>, f64, f64) {
+pub fn present(
+    raw: &Tensor,
+    boxes: &[LBox],
+    native_gsd_m: f64,
+    gsd_m: Option<f64>,
+) -> (Array3<f32>, Vec<LBox>, f64, f64) {
     let g = gsd_m.unwrap_or(native_gsd_m).max(native_gsd_m);
     let s = native_gsd_m / g;
-    let (oh, ow) = (((raw.h as f64) * s).round().max(1.0) as usize, ((raw.w as f64) * s).round().max(1.0) as usize);
-    let img = if (s - 1.0).abs() < 1e-9 { raw.clone() } else { resize(raw, oh, ow) };
+    let (oh, ow) = (
+        ((raw.h as f64) * s).round().max(1.0) as usize,
+        ((raw.w as f64) * s).round().max(1.0) as usize,
+    );
+    let img = if (s - 1.0).abs() < 1e-9 {
+        raw.clone()
+    } else {
+        resize(raw, oh, ow)
+    };
     let (sx, sy) = (img.w as f64 / raw.w as f64, img.h as f64 / raw.h as f64);
     let arr = Array3::from_shape_fn((3, img.h, img.w), |(b, r, c)| img.data[(r * img.w + c) * 3 + b]);
     let b = boxes
@@ -103,7 +115,12 @@ pub struct Scored {
 impl Scored {
     /// The frame's scores counting detections at or above `threshold`.
     pub fn at(&self, threshold: f32) -> FrameScore {
-        let det: Vec<(f64, f64)> = self.det.iter().filter(|d| d.2 >= threshold).map(|d| (d.0, d.1)).collect();
+        let det: Vec<(f64, f64)> = self
+            .det
+            .iter()
+            .filter(|d| d.2 >= threshold)
+            .map(|d| (d.0, d.1))
+            .collect();
         FrameScore {
             frame: self.frame.clone(),
             source: self.source.clone(),
@@ -137,7 +154,11 @@ pub fn detect_entry(e: &Entry, gsd_m: Option<f64>, model: &Model, class: Vehicle
         None => (w * h) as f64,
     };
     Ok(Scored {
-        frame: e.image.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        frame: e
+            .image
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         source: e.source.clone(),
         sequence: e.sequence.clone(),
         gsd_m: g,
@@ -149,14 +170,30 @@ pub fn detect_entry(e: &Entry, gsd_m: Option<f64>, model: &Model, class: Vehicle
 }
 
 /// Runs the model on every entry (in parallel, results in entry order).
-pub fn detect_all(entries: &[Entry], gsd_m: Option<f64>, model: &Model, class: VehicleClass) -> Result<Vec<Scored>> {
-    entries.par_iter().map(|e| detect_entry(e, gsd_m, model, class)).collect()
+pub fn detect_all(
+    entries: &[Entry],
+    gsd_m: Option<f64>,
+    model: &Model,
+    class: VehicleClass,
+) -> Result<Vec<Scored>> {
+    entries
+        .par_iter()
+        .map(|e| detect_entry(e, gsd_m, model, class))
+        .collect()
 }
 
 /// Scores every entry at the model's threshold.
-pub fn score_all(entries: &[Entry], gsd_m: Option<f64>, model: &Model, class: VehicleClass) -> Result<Vec<FrameScore>> {
+pub fn score_all(
+    entries: &[Entry],
+    gsd_m: Option<f64>,
+    model: &Model,
+    class: VehicleClass,
+) -> Result<Vec<FrameScore>> {
     let t = model.header.threshold;
-    Ok(detect_all(entries, gsd_m, model, class)?.iter().map(|s| s.at(t)).collect())
+    Ok(detect_all(entries, gsd_m, model, class)?
+        .iter()
+        .map(|s| s.at(t))
+        .collect())
 }
 
 /// Totals over frames: recall, precision, false positives per km², median and worst
@@ -175,10 +212,15 @@ pub struct Summary {
 
 /// Summarises frame scores.
 pub fn summarise(s: &[FrameScore], min_truth: usize) -> Summary {
-    let (t, d, m): (usize, usize, usize) =
-        s.iter().fold((0, 0, 0), |a, f| (a.0 + f.truth, a.1 + f.detected, a.2 + f.matched));
+    let (t, d, m): (usize, usize, usize) = s.iter().fold((0, 0, 0), |a, f| {
+        (a.0 + f.truth, a.1 + f.detected, a.2 + f.matched)
+    });
     let area: f64 = s.iter().map(|f| f.area_km2).sum();
-    let mut errs: Vec<f32> = s.iter().filter(|f| f.truth >= min_truth).map(|f| f.count_error() as f32).collect();
+    let mut errs: Vec<f32> = s
+        .iter()
+        .filter(|f| f.truth >= min_truth)
+        .map(|f| f.count_error() as f32)
+        .collect();
     errs.sort_by(|a, b| a.total_cmp(b));
     Summary {
         frames: s.len(),

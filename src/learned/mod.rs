@@ -104,7 +104,10 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, model: &Model) -> V
         return Vec::new();
     }
     let f = gsd_m / model.header.working_gsd_m;
-    let (oh, ow) = (((h as f64) * f).round().max(1.0) as usize, ((w as f64) * f).round().max(1.0) as usize);
+    let (oh, ow) = (
+        ((h as f64) * f).round().max(1.0) as usize,
+        ((w as f64) * f).round().max(1.0) as usize,
+    );
     let x = to_tensor(img);
     let vt = Tensor {
         h,
@@ -139,7 +142,13 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, model: &Model) -> V
 /// Detections of a class as blobs for the pipeline. The learned detector measures a
 /// vehicle's length only: `width_m` is a nominal 0.45 x length and `area_m2` their
 /// product, `area_px` that area in pixels.
-pub fn detect_blobs(img: &Array3<f32>, valid: &[bool], gsd_m: f64, model: &Model, class: VehicleClass) -> Vec<Blob> {
+pub fn detect_blobs(
+    img: &Array3<f32>,
+    valid: &[bool],
+    gsd_m: f64,
+    model: &Model,
+    class: VehicleClass,
+) -> Vec<Blob> {
     let (lo, hi) = length_window(class);
     detect(img, valid, gsd_m, model)
         .into_iter()

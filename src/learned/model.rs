@@ -90,20 +90,32 @@ impl Model {
             )));
         }
         let n = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
-        let head = bytes.get(12..12 + n).ok_or_else(|| bad("truncated header".into()))?;
+        let head = bytes
+            .get(12..12 + n)
+            .ok_or_else(|| bad("truncated header".into()))?;
         let header: ModelHeader =
             serde_json::from_slice(head).map_err(|e| bad(format!("invalid header: {e}")))?;
         if header.format_version != FORMAT_VERSION {
-            return Err(bad(format!("format version {} is not {FORMAT_VERSION}", header.format_version)));
+            return Err(bad(format!(
+                "format version {} is not {FORMAT_VERSION}",
+                header.format_version
+            )));
         }
         let stride = check_layers(&header.layers).map_err(bad)?;
         if stride != header.output_stride {
-            return Err(bad(format!("output stride {} is not the layers' {stride}", header.output_stride)));
+            return Err(bad(format!(
+                "output stride {} is not the layers' {stride}",
+                header.output_stride
+            )));
         }
         let body = &bytes[12 + n..];
         let want: usize = header.layers.iter().map(|l| l.n_params()).sum();
         if body.len() != want * 4 {
-            return Err(bad(format!("{} weight bytes, the layers need {}", body.len(), want * 4)));
+            return Err(bad(format!(
+                "{} weight bytes, the layers need {}",
+                body.len(),
+                want * 4
+            )));
         }
         let weights: Vec<f32> = body
             .chunks_exact(4)
@@ -138,8 +150,10 @@ impl Model {
     /// The embedded model.
     pub fn shipped() -> Arc<Model> {
         static M: OnceLock<Arc<Model>> = OnceLock::new();
-        M.get_or_init(|| Arc::new(Model::from_bytes(SHIPPED, "embedded model").expect("shipped model is valid")))
-            .clone()
+        M.get_or_init(|| {
+            Arc::new(Model::from_bytes(SHIPPED, "embedded model").expect("shipped model is valid"))
+        })
+        .clone()
     }
 }
 
@@ -153,7 +167,11 @@ pub fn check_layers(layers: &[LayerSpec]) -> std::result::Result<usize, String> 
     let mut scale: Vec<usize> = Vec::with_capacity(layers.len());
     let mut cout: Vec<usize> = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {
-        let (prev_scale, prev_c) = if i == 0 { (1, 3) } else { (scale[i - 1], cout[i - 1]) };
+        let (prev_scale, prev_c) = if i == 0 {
+            (1, 3)
+        } else {
+            (scale[i - 1], cout[i - 1])
+        };
         let bad = || format!("layer {i} is malformed");
         if l.cin != prev_c || !(1..=256).contains(&l.cout) {
             return Err(bad());
@@ -215,7 +233,12 @@ pub fn by_sha256(sha: &str) -> Option<Arc<Model>> {
     if shipped.sha256 == sha {
         return Some(shipped);
     }
-    registry().lock().expect("registry").iter().find(|m| m.sha256 == sha).cloned()
+    registry()
+        .lock()
+        .expect("registry")
+        .iter()
+        .find(|m| m.sha256 == sha)
+        .cloned()
 }
 
 /// The learned model `p` names: by hash (shipped or registered), else loaded from
@@ -228,13 +251,17 @@ pub fn resolve(p: &crate::blobs::DetectParams) -> Result<Arc<Model>> {
     if let Some(m) = by_sha256(&sha) {
         return Ok(m);
     }
-    let path = p
-        .model_path
-        .as_ref()
-        .ok_or_else(|| Error::Model(format!("model {sha} is neither the shipped model nor given by a file")))?;
+    let path = p.model_path.as_ref().ok_or_else(|| {
+        Error::Model(format!(
+            "model {sha} is neither the shipped model nor given by a file"
+        ))
+    })?;
     let m = Model::load(Path::new(path))?;
     if m.sha256 != sha {
-        return Err(Error::Model(format!("{path}: its SHA-256 {} is not the {sha} recorded", m.sha256)));
+        return Err(Error::Model(format!(
+            "{path}: its SHA-256 {} is not the {sha} recorded",
+            m.sha256
+        )));
     }
     Ok(register(m))
 }

@@ -187,7 +187,14 @@ pub fn conv_forward(x: &Tensor, l: &LayerSpec, w: &[f32], parallel: bool) -> Ten
 /// Backward pass of one layer: given the layer input `x`, its output `y` (after ReLU)
 /// and the loss gradient `dy` w.r.t. `y`, adds the weight gradient into `dw` and returns
 /// the gradient w.r.t. `x`.
-pub fn conv_backward(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f32], dw: &mut [f32]) -> Tensor {
+pub fn conv_backward(
+    x: &Tensor,
+    y: &Tensor,
+    dy: &Tensor,
+    l: &LayerSpec,
+    w: &[f32],
+    dw: &mut [f32],
+) -> Tensor {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2 (checked just above).
@@ -199,12 +206,26 @@ pub fn conv_backward(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f3
 /// [`conv_backward`] compiled for AVX2 (identical results, see [`row_forward_avx2`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn conv_backward_avx2(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f32], dw: &mut [f32]) -> Tensor {
+unsafe fn conv_backward_avx2(
+    x: &Tensor,
+    y: &Tensor,
+    dy: &Tensor,
+    l: &LayerSpec,
+    w: &[f32],
+    dw: &mut [f32],
+) -> Tensor {
     conv_backward_body(x, y, dy, l, w, dw)
 }
 
 #[inline(always)]
-fn conv_backward_body(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f32], dw: &mut [f32]) -> Tensor {
+fn conv_backward_body(
+    x: &Tensor,
+    y: &Tensor,
+    dy: &Tensor,
+    l: &LayerSpec,
+    w: &[f32],
+    dw: &mut [f32],
+) -> Tensor {
     let co_n = l.cout;
     let mut dx = Tensor::zeros(x.h, x.w, x.c);
     let (kw_len, bias_at) = (l.cin * co_n, l.k * l.k * l.cin * co_n);
@@ -213,9 +234,13 @@ fn conv_backward_body(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f
         for ox in 0..y.w {
             let o = (oy * y.w + ox) * co_n;
             let mut any = false;
-            for co in 0..co_n {
-                let gv = if l.relu && y.data[o + co] <= 0.0 { 0.0 } else { dy.data[o + co] };
-                g[co] = gv;
+            for (co, gc) in g.iter_mut().enumerate() {
+                let gv = if l.relu && y.data[o + co] <= 0.0 {
+                    0.0
+                } else {
+                    dy.data[o + co]
+                };
+                *gc = gv;
                 any |= gv != 0.0;
             }
             if !any {
@@ -302,7 +327,11 @@ pub fn forward_all(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: 
     let mut outs: Vec<Option<Tensor>> = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {
         let w = &weights[offs[i]..offs[i] + l.n_params()];
-        let input = if i == 0 { x } else { outs[i - 1].as_ref().expect("kept") };
+        let input = if i == 0 {
+            x
+        } else {
+            outs[i - 1].as_ref().expect("kept")
+        };
         let y = apply(l, input, &outs, w, parallel);
         outs.push(Some(y));
     }
@@ -322,7 +351,11 @@ pub fn forward(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool
     let mut outs: Vec<Option<Tensor>> = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {
         let w = &weights[offs[i]..offs[i] + l.n_params()];
-        let input = if i == 0 { x } else { outs[i - 1].as_ref().expect("kept") };
+        let input = if i == 0 {
+            x
+        } else {
+            outs[i - 1].as_ref().expect("kept")
+        };
         let y = apply(l, input, &outs, w, parallel);
         outs.push(Some(y));
         for (j, o) in outs.iter_mut().enumerate().take(i) {
@@ -343,7 +376,13 @@ fn add_into(acc: &mut Option<Tensor>, g: Tensor) {
 
 /// Backward through all layers given the outputs of [`forward_all`] and the gradient
 /// w.r.t. the last output; returns the gradient of every weight (same order).
-pub fn backward_all(x: &Tensor, outs: &[Tensor], dlast: Tensor, layers: &[LayerSpec], weights: &[f32]) -> Vec<f32> {
+pub fn backward_all(
+    x: &Tensor,
+    outs: &[Tensor],
+    dlast: Tensor,
+    layers: &[LayerSpec],
+    weights: &[f32],
+) -> Vec<f32> {
     let mut grads = vec![0.0f32; weights.len()];
     let offs = offsets(layers);
     let n = layers.len();
@@ -365,7 +404,10 @@ pub fn backward_all(x: &Tensor, outs: &[Tensor], dlast: Tensor, layers: &[LayerS
                     for c in 0..dy.w {
                         let sc = (c / 2).min(input.w - 1);
                         let src = &dy.data[(r * dy.w + c) * dy.c..][..dy.c];
-                        for (o, g) in dx.data[(sr * input.w + sc) * input.c..][..input.c].iter_mut().zip(src) {
+                        for (o, g) in dx.data[(sr * input.w + sc) * input.c..][..input.c]
+                            .iter_mut()
+                            .zip(src)
+                        {
                             *o += g;
                         }
                     }
@@ -455,11 +497,17 @@ mod tests {
     /// Finite differences agree with the analytic gradient (weights and input).
     #[test]
     fn gradient_matches_finite_differences() {
-        let layers = [layer(2, 3, 3, 2, 1, true), layer(3, 2, 3, 1, 2, true), layer(2, 1, 1, 1, 1, false)];
+        let layers = [
+            layer(2, 3, 3, 2, 1, true),
+            layer(3, 2, 3, 1, 2, true),
+            layer(2, 1, 1, 1, 1, false),
+        ];
         let n: usize = layers.iter().map(|l| l.n_params()).sum();
         let mut s = 12345u64;
         let mut rnd = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
         };
         let weights: Vec<f32> = (0..n).map(|_| rnd()).collect();
@@ -475,7 +523,11 @@ mod tests {
         let coef: Vec<f32> = (0..last.data.len()).map(|i| 1.0 + i as f32 * 0.1).collect();
         let loss = |w: &[f32]| -> f64 {
             let y = forward(&x, &layers, w, false);
-            y.data.iter().zip(&coef).map(|(a, b)| (*a as f64) * (*b as f64)).sum()
+            y.data
+                .iter()
+                .zip(&coef)
+                .map(|(a, b)| (*a as f64) * (*b as f64))
+                .sum()
         };
         let dlast = Tensor {
             data: coef.clone(),
@@ -517,7 +569,9 @@ mod tests {
             layer(5, 2, 3, 1, 1, false),
         ];
         let n: usize = layers.iter().map(|l| l.n_params()).sum();
-        let weights: Vec<f32> = (0..n).map(|i| ((i * 7919 % 97) as f32 / 97.0 - 0.5) * 0.9).collect();
+        let weights: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919 % 97) as f32 / 97.0 - 0.5) * 0.9)
+            .collect();
         let x = Tensor {
             h: 9,
             w: 7,
@@ -531,9 +585,22 @@ mod tests {
         let coef: Vec<f32> = (0..last.data.len()).map(|i| 0.5 + (i % 5) as f32 * 0.3).collect();
         let loss = |w: &[f32]| -> f64 {
             let y = forward(&x, &layers, w, false);
-            y.data.iter().zip(&coef).map(|(a, b)| (*a as f64) * (*b as f64)).sum()
+            y.data
+                .iter()
+                .zip(&coef)
+                .map(|(a, b)| (*a as f64) * (*b as f64))
+                .sum()
         };
-        let g = backward_all(&x, &outs, Tensor { data: coef.clone(), ..last }, &layers, &weights);
+        let g = backward_all(
+            &x,
+            &outs,
+            Tensor {
+                data: coef.clone(),
+                ..last
+            },
+            &layers,
+            &weights,
+        );
         for i in (0..n).step_by(3) {
             let eps = 1e-2f32;
             let (mut wp, mut wm) = (weights.clone(), weights.clone());
@@ -551,7 +618,9 @@ mod tests {
     #[test]
     fn parallel_equals_serial() {
         let l = layer(3, 16, 3, 1, 2, true);
-        let w: Vec<f32> = (0..l.n_params()).map(|i| ((i * 37 % 101) as f32 - 50.0) / 70.0).collect();
+        let w: Vec<f32> = (0..l.n_params())
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 70.0)
+            .collect();
         let x = Tensor {
             h: 33,
             w: 21,

@@ -126,7 +126,11 @@ fn init_weights(layers: &[LayerSpec], rng: &mut Rng) -> Vec<f32> {
             w.push(rng.normal() * sd);
         }
         for co in 0..l.cout {
-            w.push(if i + 1 == layers.len() && co == 0 { -4.0 } else { 0.0 });
+            w.push(if i + 1 == layers.len() && co == 0 {
+                -4.0
+            } else {
+                0.0
+            });
         }
     }
     w
@@ -152,7 +156,8 @@ fn sample_at(f: &Tensor, x: f32, y: f32, out: &mut [f32]) -> bool {
     let (tx, ty) = (x - x0 as f32, y - y0 as f32);
     for (c, o) in out.iter_mut().enumerate() {
         let p = |xx: usize, yy: usize| f.data[(yy * f.w + xx) * f.c + c];
-        *o = (p(x0, y0) * (1.0 - tx) + p(x1, y0) * tx) * (1.0 - ty) + (p(x0, y1) * (1.0 - tx) + p(x1, y1) * tx) * ty;
+        *o = (p(x0, y0) * (1.0 - tx) + p(x1, y0) * tx) * (1.0 - ty)
+            + (p(x0, y1) * (1.0 - tx) + p(x1, y1) * tx) * ty;
     }
     true
 }
@@ -242,14 +247,23 @@ fn make_sample(frames: &[Frame], o: &TrainOptions, stride: usize, rng: &mut Rng)
     if f.incomplete {
         neg_w.iter_mut().for_each(|w| *w *= 0.3);
     }
-    Sample { x, heat, log_len, neg_w }
+    Sample {
+        x,
+        heat,
+        log_len,
+        neg_w,
+    }
 }
 
 /// Gains, offsets, haze, blur, noise, occasional grey: what differs between dates and
 /// sensors, applied to a stretched patch.
 fn photometric(x: &mut Tensor, rng: &mut Rng) {
     let contrast = rng.range(0.6, 1.4);
-    let gains = [rng.range(0.85, 1.15), rng.range(0.85, 1.15), rng.range(0.85, 1.15)];
+    let gains = [
+        rng.range(0.85, 1.15),
+        rng.range(0.85, 1.15),
+        rng.range(0.85, 1.15),
+    ];
     let offs = [rng.range(-0.2, 0.2), rng.range(-0.2, 0.2), rng.range(-0.2, 0.2)];
     let haze = if rng.f32() < 0.3 { rng.range(0.0, 0.5) } else { 0.0 };
     let grey = rng.f32() < 0.1;

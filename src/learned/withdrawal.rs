@@ -53,7 +53,10 @@ pub fn coons_fill(img: &mut Array3<f32>, x0: usize, y0: usize, x1: usize, y1: us
                 let tx = (x - l) as f32 / (r - l) as f32;
                 let lr = (1.0 - tx) * v(img, y, l) + tx * v(img, y, r);
                 let tb = (1.0 - ty) * v(img, t, x) + ty * v(img, btm, x);
-                let corners = (1.0 - tx) * (1.0 - ty) * c00 + tx * (1.0 - ty) * c10 + (1.0 - tx) * ty * c01 + tx * ty * c11;
+                let corners = (1.0 - tx) * (1.0 - ty) * c00
+                    + tx * (1.0 - ty) * c10
+                    + (1.0 - tx) * ty * c01
+                    + tx * ty * c11;
                 img[[band, y, x]] = lr + tb - corners;
             }
         }
@@ -92,7 +95,13 @@ pub struct WithdrawalResult {
 }
 
 /// Evidence for counts `before`/`after` over `area_km2` fully observed.
-pub fn evidence_of(frame: &str, before: u32, after: u32, area_km2: f64, p: &EvidenceParams) -> (Verdict, [f64; 3]) {
+pub fn evidence_of(
+    frame: &str,
+    before: u32,
+    after: u32,
+    area_km2: f64,
+    p: &EvidenceParams,
+) -> (Verdict, [f64; 3]) {
     let s = SiteInput {
         id: frame.to_string(),
         weight: 1.0,
@@ -109,7 +118,10 @@ pub fn evidence_of(frame: &str, before: u32, after: u32, area_km2: f64, p: &Evid
         analysed: true,
     };
     let e = site_evidence(&s, p);
-    let r = e.remaining_fraction.map(|r| [r.estimate, r.low, r.high]).unwrap_or([f64::NAN; 3]);
+    let r = e
+        .remaining_fraction
+        .map(|r| [r.estimate, r.low, r.high])
+        .unwrap_or([f64::NAN; 3]);
     (e.verdict, r)
 }
 
@@ -128,11 +140,17 @@ pub fn on_entry(
     let (_, h, w) = img.dim();
     let region = e.region.map(|r| [r[0] * s, r[1] * s, r[2] * s, r[3] * s]);
     let inside = |x: f64, y: f64| region.is_none_or(|r| x >= r[0] && x < r[2] && y >= r[1] && y < r[3]);
-    let inside_idx: Vec<usize> = (0..boxes.len()).filter(|&i| inside(boxes[i].x as f64, boxes[i].y as f64)).collect();
+    let inside_idx: Vec<usize> = (0..boxes.len())
+        .filter(|&i| inside(boxes[i].x as f64, boxes[i].y as f64))
+        .collect();
     if inside_idx.len() < min_vehicles {
         return Ok(None);
     }
-    let name = e.image.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = e
+        .image
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let pick = choose_removed(inside_idx.len(), 0.6, crate::evidence::stats::seed_of(&name, 60));
     let mut removed = vec![false; boxes.len()];
     for (k, &i) in inside_idx.iter().enumerate() {
@@ -147,7 +165,9 @@ pub fn on_entry(
             .count() as u32
     };
     let (cb, ca) = (count(&img), count(&after));
-    let area_px = region.map(|r| (r[2] - r[0]) * (r[3] - r[1])).unwrap_or((w * h) as f64);
+    let area_px = region
+        .map(|r| (r[2] - r[0]) * (r[3] - r[1]))
+        .unwrap_or((w * h) as f64);
     let (verdict, r) = evidence_of(&name, cb, ca, area_px * g * g / 1e6, p);
     let n_after = inside_idx.len() - pick.iter().filter(|&&x| x).count();
     Ok(Some(WithdrawalResult {

@@ -108,7 +108,11 @@ fn one_site(
         error: None,
         observed_fraction: frac,
         vehicles: (!coarse).then_some(dets.len() as u32),
-        flags: if coarse { vec!["gsd_too_coarse".into()] } else { Vec::new() },
+        flags: if coarse {
+            vec!["gsd_too_coarse".into()]
+        } else {
+            Vec::new()
+        },
     };
     Ok((rep, dets))
 }

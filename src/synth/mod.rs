@@ -112,7 +112,9 @@ fn park_slots(s: &SiteSpec, pad: &RectObj) -> Vec<(RectObj, bool)> {
     let (sn, cs) = pad.heading.sin_cos();
     let mut out = Vec::new();
     for r in 0..s.rows {
-        let ks: Vec<i64> = (0..s.cols).map(|c| (r * s.cols + c) as i64 + 1000 * s.centre_m.0 as i64).collect();
+        let ks: Vec<i64> = (0..s.cols)
+            .map(|c| (r * s.cols + c) as i64 + 1000 * s.centre_m.0 as i64)
+            .collect();
         let widths: Vec<f64> = ks.iter().map(|&k| park_vehicle(k).1).collect();
         let gaps: Vec<f64> = ks.iter().map(|&k| 0.5 + 0.5 * hash01(k, 8, 9)).collect();
         let total: f64 = widths.iter().sum::<f64>() + gaps[..gaps.len() - 1].iter().sum::<f64>();
@@ -213,7 +215,10 @@ fn pad_rect(s: &SiteSpec, origin: (f64, f64), layout: Layout) -> RectObj {
 /// Vehicle footprints of a site: slot k in raster order, with fixed small jitter.
 fn slots(s: &SiteSpec, origin: (f64, f64), layout: Layout) -> Vec<RectObj> {
     if layout.park {
-        return park_slots(s, &pad_rect(s, origin, layout)).into_iter().map(|(r, _)| r).collect();
+        return park_slots(s, &pad_rect(s, origin, layout))
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
     }
     let across = if layout.tight_rows {
         TIGHT_SLOT_ACROSS_M
@@ -349,7 +354,10 @@ fn world_objects(sc: &Scenario, origin: (f64, f64), after: bool) -> Vec<(Kind, S
     }
     for s in &sc.sites {
         let turrets: Vec<bool> = if sc.layout.park {
-            park_slots(s, &pad_rect(s, origin, sc.layout)).into_iter().map(|(_, t)| t).collect()
+            park_slots(s, &pad_rect(s, origin, sc.layout))
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect()
         } else {
             Vec::new()
         };

@@ -47,18 +47,41 @@ fn vehicle_park(before: ImageSpec, after: ImageSpec) -> Scenario {
     };
     Scenario {
         name: "vehicle-park",
-        description: "packed rows of 10-30 tanks, IFVs and trucks (0.5-1.0 m gaps) on textured steppe at 0.5 m, \
+        description:
+            "packed rows of 10-30 tanks, IFVs and trucks (0.5-1.0 m gaps) on textured steppe at 0.5 m, \
                       hazy after date: alpha and delta withdrawn 90 %, charlie halved, bravo and echo hold",
-        before: ImageSpec { season: Season::Steppe, ..before },
-        after: ImageSpec { season: Season::Steppe, gain: 0.85, offset: 0.08, blur_px: 0.5, noise: 0.012, ..after },
+        before: ImageSpec {
+            season: Season::Steppe,
+            ..before
+        },
+        after: ImageSpec {
+            season: Season::Steppe,
+            gain: 0.85,
+            offset: 0.08,
+            blur_px: 0.5,
+            noise: 0.012,
+            ..after
+        },
         sites: vec![
             s("alpha", "Alpha tank park", (150.0, 320.0), 0.0, 2, 15, 30, 3),
             s("bravo", "Bravo depot", (400.0, 320.0), 20.0, 1, 20, 20, 20),
-            s("charlie", "Charlie IFV rows", (140.0, 120.0), -10.0, 2, 12, 24, 12),
+            s(
+                "charlie",
+                "Charlie IFV rows",
+                (140.0, 120.0),
+                -10.0,
+                2,
+                12,
+                24,
+                12,
+            ),
             s("delta", "Delta long row", (380.0, 110.0), 5.0, 1, 30, 30, 3),
             s("echo", "Echo trucks", (300.0, 215.0), 90.0, 1, 10, 10, 10),
         ],
-        layout: Layout { park: true, ..Layout::default() },
+        layout: Layout {
+            park: true,
+            ..Layout::default()
+        },
     }
 }
 

@@ -237,7 +237,9 @@ impl World {
                 [0.15 + g, 0.17 + g, 0.11 + g, 0.14 + g]
             }
             (_, Some(Kind::Turret)) => [0.20 + 0.01 * grain, 0.22, 0.15, 0.17],
-            (Season::Steppe, Some(Kind::TreeShadow | Kind::BuildingShadow | Kind::VehicleShadow)) => [0.10, 0.11, 0.10, 0.12],
+            (Season::Steppe, Some(Kind::TreeShadow | Kind::BuildingShadow | Kind::VehicleShadow)) => {
+                [0.10, 0.11, 0.10, 0.12]
+            }
         };
         base.map(|v| v.clamp(0.0, 1.0))
     }
