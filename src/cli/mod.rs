@@ -325,6 +325,11 @@ pub enum Command {
         /// Scenario to run.
         #[arg(long, default_value = "demo")]
         scenario: String,
+        /// Detector. The demo's rendered vehicles are flat rectangles that the classical
+        /// detector was built on; the learned detector (the default of `compare`) is
+        /// trained on real imagery and does not recognise them.
+        #[arg(long, value_enum, default_value_t = Detector::Tophat)]
+        detector: Detector,
     },
     /// Screen a whole pair on one grid for changed vehicle-sized blobs (fast triage:
     /// no alignment or cloud masking) and write them as lon/lat polygons.
@@ -666,7 +671,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { out, scenario } => {
+        Command::Demo {
+            out,
+            scenario,
+            detector,
+        } => {
             let dir = out.unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("stagewatch-demo-{}", std::process::id()))
             });
@@ -687,12 +696,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 after_date: None,
                 before_mask: None,
                 after_mask: None,
-                settings: Settings::for_class(VehicleClass::Military),
+                settings: {
+                    let mut s = Settings::for_class(VehicleClass::Military);
+                    DetectorOpts {
+                        detector,
+                        model: None,
+                    }
+                    .apply(&mut s.detect)?;
+                    s.calibrate_evidence();
+                    s
+                },
                 backend: Backend::default_for_build(),
                 progress: !cli.quiet,
             };
             let o = run_compare(&args)?;
             summary(&o, &args.out, Some(&r.truth_data));
+            if detector == Detector::Tophat {
+                println!(
+                    "detector: tophat (the classical detector these rendered scenes were built with); \
+                     `compare` counts with the learned detector by default, which is trained on real \
+                     imagery and does not recognise these flat rendered vehicles (`demo --detector learned`)"
+                );
+            }
             Ok(exit_for(&o))
         }
         Command::Scan {

@@ -70,8 +70,16 @@ pub fn resize(x: &Tensor, oh: usize, ow: usize) -> Tensor {
     out
 }
 
-/// Per-band robust stretch in place: `(v - median) / (p98 - p2)` over the pixels where
-/// `valid`; invalid pixels become 0 (the median). Returns false when nothing is valid.
+/// Smallest stretch range as a share of the band's median level: a window of bland
+/// ground (texture a few percent of its brightness) is not blown up to the contrast of a
+/// scene with vehicles, which would make texture look like vehicles.
+pub const MIN_RANGE_OF_MEDIAN: f32 = STRETCH_FLOOR;
+
+const STRETCH_FLOOR: f32 = 1.0;
+
+/// Per-band robust stretch in place: `(v - median) / max(p98 - p2, f x median)` over the
+/// pixels where `valid` (`f` = [`MIN_RANGE_OF_MEDIAN`]); invalid pixels become 0 (the
+/// median). Returns false when nothing is valid.
 pub fn stretch(x: &mut Tensor, valid: &[bool]) -> bool {
     let n = x.h * x.w;
     if !valid.iter().any(|&v| v) {
@@ -89,7 +97,7 @@ pub fn stretch(x: &mut Tensor, valid: &[bool]) -> bool {
             .collect();
         let q = |p: f64| quantile(&vals, p).unwrap_or(0.0);
         let (lo, med, hi) = (q(0.02), q(0.5), q(0.98));
-        let scale = 1.0 / (hi - lo).max(1e-6);
+        let scale = 1.0 / (hi - lo).max(MIN_RANGE_OF_MEDIAN * med.abs()).max(1e-6);
         for (px, &ok) in x.data.chunks_exact_mut(x.c).zip(valid) {
             px[b] = if ok { (px[b] - med) * scale } else { 0.0 };
         }

@@ -173,6 +173,11 @@ pub fn detect_blobs(
 mod tests {
     use super::*;
 
+    /// False detections allowed on 0.01 km² of bare textured ground. The shipped model
+    /// gives 23 (2,300 per km², near its calibrated 1,500-1,800 on real frames); without
+    /// the stretch floor it gave 286.
+    const BARE_GROUND_MAX: usize = 30;
+
     #[test]
     fn peaks_are_strict_local_maxima_with_deterministic_ties() {
         // Heat logits 3x4 (channel 0), size channel 1 = 0.
@@ -199,11 +204,26 @@ mod tests {
     #[test]
     fn shipped_model_finds_little_on_bare_textured_ground() {
         let m = Model::shipped();
-        // 100 x 100 m of grainy ground at 0.5 m: no vehicle.
+        // 100 x 100 m of ground at 0.5 m: spatially correlated texture (noise smoothed
+        // over 2 m, as gravel or grass looks) plus a little sensor noise. No vehicle.
         let mut rng = train::Rng::new(5);
-        let img = Array3::<f32>::from_shape_fn((3, 200, 200), |_| 100.0 + 6.0 * rng.normal());
-        let found = detect(&img, &vec![true; 200 * 200], 0.5, &m);
-        assert!(found.len() <= 2, "bare ground: {found:?}");
+        let n = 200;
+        let raw: Vec<f32> = (0..n * n).map(|_| rng.normal()).collect();
+        let smooth = |r: usize, c: usize| {
+            let mut s = 0.0;
+            for dr in 0..4 {
+                for dc in 0..4 {
+                    s += raw[((r + dr) % n) * n + (c + dc) % n];
+                }
+            }
+            s / 4.0
+        };
+        let img = Array3::<f32>::from_shape_fn((3, n, n), |(_, r, c)| {
+            100.0 + 6.0 * smooth(r, c) + 0.5 * rng.normal()
+        });
+        let found = detect(&img, &vec![true; n * n], 0.5, &m);
+        eprintln!("{} detections on bare ground: {found:?}", found.len());
+        assert!(found.len() <= BARE_GROUND_MAX, "bare ground: {}", found.len());
     }
 
     #[test]
