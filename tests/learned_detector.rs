@@ -32,6 +32,7 @@ fn toy_frame(seed: u64) -> Frame {
                 x: cx,
                 y: cy,
                 len_m: 4.5,
+                horizontal: true,
             });
         }
     }

@@ -91,6 +91,7 @@ fn geotiff_boxes(e: &Entry) -> Result<Vec<LBox>> {
             x: c as f32,
             y: r as f32,
             len_m: e.point_length_m as f32,
+            horizontal: true,
         });
     }
     Ok(out)
@@ -102,6 +103,8 @@ pub struct LBox {
     pub x: f32,
     pub y: f32,
     pub len_m: f32,
+    /// The longer side runs along the image rows (box wider than tall).
+    pub horizontal: bool,
 }
 
 /// An image ready for training: on the working grid, stretched, boxes in its pixels.
@@ -192,6 +195,7 @@ pub fn entry_boxes(e: &Entry, w: usize, h: usize) -> Result<Vec<LBox>> {
             x: x as f32,
             y: y as f32,
             len_m: (bw.max(bh) * e.gsd_m) as f32,
+            horizontal: bw >= bh,
         })
         .collect())
 }
@@ -220,7 +224,7 @@ pub fn load_frame(e: &Entry, working_gsd_m: f64) -> Result<Frame> {
             .map(|b| LBox {
                 x: b.x * sx,
                 y: b.y * sy,
-                len_m: b.len_m,
+                ..b
             })
             .collect(),
         incomplete: e.incomplete,

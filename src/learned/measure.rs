@@ -91,7 +91,7 @@ pub fn present(
         .map(|b| LBox {
             x: (b.x as f64 * sx) as f32,
             y: (b.y as f64 * sy) as f32,
-            len_m: b.len_m,
+            ..*b
         })
         .collect();
     (arr, b, g, sx)
