@@ -91,7 +91,7 @@ fn detectors(c: &mut Criterion) {
         bch.iter(|| detect(&img, &valid, 0.5, &DetectParams::tophat()))
     });
     g.bench_function("learned_512_at_0.5m", |bch| {
-        bch.iter(|| detect(&img, &valid, 0.5, &DetectParams::default()))
+        bch.iter(|| stagewatch::detector::detect(&img, &valid, 0.5, &DetectParams::default()))
     });
     g.finish();
 }

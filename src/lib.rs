@@ -13,6 +13,7 @@ pub mod blobs;
 pub mod catalog;
 pub mod change;
 pub mod cli;
+pub mod detector;
 pub mod error;
 pub mod eval;
 pub mod evidence;

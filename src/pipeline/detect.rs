@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::site::{date_on_grid, site_grid, visible, Dated};
 use super::{crs_of, image_input, Settings};
-use crate::blobs::detect;
+use crate::detector::detect;
 use crate::error::{Error, Result};
 use crate::fsutil::{sha256_file, write_atomic};
 use crate::raster::crs::{Crs, Transformer};

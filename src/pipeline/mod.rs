@@ -69,6 +69,7 @@ impl Settings {
             radiometry: RadiometryParams::default(),
             masks: MaskParams::default(),
         };
+        s.detect.model_sha256 = Some(crate::learned::model::Model::shipped().sha256.clone());
         s.calibrate_evidence();
         s
     }
