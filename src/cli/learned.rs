@@ -15,25 +15,8 @@ use rayon::prelude::*;
 /// Arguments of `stagewatch train`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
-    /// The shared labelled set (`aerial-vehicles/` with kit-munich, minsk-drone, armour);
-    /// only its training sequences are used.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// A folder of your own labelled frames (PNG/JPEG + YOLO `.txt`), at `--frames-gsd-m`.
-    #[arg(long)]
-    pub frames: Vec<PathBuf>,
-    /// Pixel size of the `--frames` folders, metres.
-    #[arg(long, default_value_t = 0.3)]
-    pub frames_gsd_m: f64,
-    /// Your own georeferenced image (GeoTIFF; first three bands), with `--truth`.
-    #[arg(long)]
-    pub geotiff: Vec<PathBuf>,
-    /// GeoJSON of the vehicles in the matching `--geotiff` (points or polygons, lon/lat).
-    #[arg(long)]
-    pub truth: Vec<PathBuf>,
-    /// Length given to point labels, metres.
-    #[arg(long, default_value_t = 7.0)]
-    pub point_length_m: f64,
+    #[command(flatten)]
+    pub labelled: LabelledInputs,
     /// Model file written.
     #[arg(long)]
     pub out: PathBuf,
@@ -54,29 +37,57 @@ pub struct TrainArgs {
     pub working_gsd_m: f64,
 }
 
-fn training_entries(a: &TrainArgs) -> Result<Vec<Entry>> {
-    let mut e: Vec<Entry> = match &a.data {
-        Some(d) => shared_entries(d)?
-            .into_iter()
-            .filter(|e| e.split == Split::Train)
-            .collect(),
-        None => Vec::new(),
-    };
-    for f in &a.frames {
-        e.extend(folder_entries(f, a.frames_gsd_m)?);
+/// Labelled imagery for `train` and `calibrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LabelledInputs {
+    /// The shared labelled set (`aerial-vehicles/` with kit-munich, minsk-drone, armour):
+    /// `train` uses its training sequences, `calibrate` its measuring ones.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A folder of your own labelled frames (PNG/JPEG + YOLO `.txt`), at `--frames-gsd-m`.
+    #[arg(long)]
+    pub frames: Vec<PathBuf>,
+    /// Pixel size of the `--frames` folders, metres.
+    #[arg(long, default_value_t = 0.3)]
+    pub frames_gsd_m: f64,
+    /// Your own georeferenced image (GeoTIFF; first three bands), with `--truth`.
+    #[arg(long)]
+    pub geotiff: Vec<PathBuf>,
+    /// GeoJSON of the vehicles in the matching `--geotiff` (points or polygons, lon/lat).
+    #[arg(long)]
+    pub truth: Vec<PathBuf>,
+    /// Length given to point labels, metres.
+    #[arg(long, default_value_t = 7.0)]
+    pub point_length_m: f64,
+}
+
+impl LabelledInputs {
+    /// The shared set's entries of `split` (those with complete labels only when
+    /// `complete_only`) plus every frame given by the user.
+    fn entries(&self, split: Split, complete_only: bool, cmd: &str) -> Result<Vec<Entry>> {
+        let mut e: Vec<Entry> = match &self.data {
+            Some(d) => shared_entries(d)?
+                .into_iter()
+                .filter(|e| e.split == split && !(complete_only && e.incomplete))
+                .collect(),
+            None => Vec::new(),
+        };
+        for f in &self.frames {
+            e.extend(folder_entries(f, self.frames_gsd_m)?);
+        }
+        if self.geotiff.len() != self.truth.len() {
+            return Err(Error::Usage(format!("{cmd}: give one --truth per --geotiff")));
+        }
+        for (t, g) in self.geotiff.iter().zip(&self.truth) {
+            e.push(geotiff_entry(t, g, self.point_length_m)?);
+        }
+        if e.is_empty() {
+            return Err(Error::Usage(format!(
+                "{cmd}: no labelled frames (give --data, --frames or --geotiff/--truth)"
+            )));
+        }
+        Ok(e)
     }
-    if a.geotiff.len() != a.truth.len() {
-        return Err(Error::Usage("train: give one --truth per --geotiff".into()));
-    }
-    for (t, g) in a.geotiff.iter().zip(&a.truth) {
-        e.push(geotiff_entry(t, g, a.point_length_m)?);
-    }
-    if e.is_empty() {
-        return Err(Error::Usage(
-            "train: no labelled frames (give --data, --frames or --geotiff/--truth)".into(),
-        ));
-    }
-    Ok(e)
 }
 
 /// Threshold with the best F1 on the tuning (training) frames at 0.5 m.
@@ -112,7 +123,7 @@ fn tune_threshold(model: &mut Model, entries: &[Entry]) -> Result<(f32, Summary)
 
 /// `stagewatch train`.
 pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<ExitCode> {
-    let entries = training_entries(a)?;
+    let entries = a.labelled.entries(Split::Train, false, "train")?;
     let o = TrainOptions {
         steps: a.steps,
         batch: a.batch,
@@ -176,14 +187,8 @@ pub struct CalibrateArgs {
     /// Model file (default: the shipped model).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// The shared labelled set; its measuring sequences are scored.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// A folder of your own labelled frames (PNG/JPEG + YOLO), at `--frames-gsd-m`.
-    #[arg(long)]
-    pub frames: Vec<PathBuf>,
-    #[arg(long, default_value_t = 0.3)]
-    pub frames_gsd_m: f64,
+    #[command(flatten)]
+    pub labelled: LabelledInputs,
     /// Pixel sizes to measure at, metres (0 = each frame's own).
     #[arg(long, value_delimiter = ',', default_values_t = vec![0.0, 0.3, 0.5])]
     pub gsd_m: Vec<f64>,
@@ -246,21 +251,7 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
     } else {
         Split::Test
     };
-    let mut entries: Vec<Entry> = match &a.data {
-        Some(d) => shared_entries(d)?
-            .into_iter()
-            .filter(|e| e.split == want && !(a.tuning_frames && e.incomplete))
-            .collect(),
-        None => Vec::new(),
-    };
-    for f in &a.frames {
-        entries.extend(folder_entries(f, a.frames_gsd_m)?);
-    }
-    if entries.is_empty() {
-        return Err(Error::Usage(
-            "calibrate: no labelled frames (give --data and/or --frames)".into(),
-        ));
-    }
+    let entries = a.labelled.entries(want, a.tuning_frames, "calibrate")?;
     let mut cal = Calibration {
         model_sha256: model.sha256.clone(),
         by_gsd: Vec::new(),
