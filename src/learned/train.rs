@@ -73,7 +73,7 @@ impl Default for TrainOptions {
             learning_rate: 2e-3,
             width: 32,
             working_gsd_m: 0.4,
-            paste_probability: 0.0,
+            paste_probability: 0.5,
         }
     }
 }
