@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::frames::{entry_boxes, read_rgb, Entry, LBox};
 use super::image::resize;
 use super::model::Model;
-use super::{detect, length_window, net::Tensor};
+use super::{detect, length_window};
 use crate::blobs::VehicleClass;
 use crate::error::Result;
 
@@ -65,36 +65,77 @@ pub fn match_count(det: &[(f64, f64)], truth: &[(f64, f64)], radius_px: &[f64]) 
     n
 }
 
-/// The frame presented at `gsd_m` (None = native): pixels `[band,row,col]`, boxes in its
-/// pixels, and the scale applied.
-pub fn present(
-    raw: &Tensor,
-    boxes: &[LBox],
-    native_gsd_m: f64,
-    gsd_m: Option<f64>,
-) -> (Array3<f32>, Vec<LBox>, f64, f64) {
-    let g = gsd_m.unwrap_or(native_gsd_m).max(native_gsd_m);
-    let s = native_gsd_m / g;
-    let (oh, ow) = (
-        ((raw.h as f64) * s).round().max(1.0) as usize,
-        ((raw.w as f64) * s).round().max(1.0) as usize,
-    );
-    let img = if (s - 1.0).abs() < 1e-9 {
-        raw.clone()
-    } else {
-        resize(raw, oh, ow)
-    };
-    let (sx, sy) = (img.w as f64 / raw.w as f64, img.h as f64 / raw.h as f64);
-    let arr = Array3::from_shape_fn((3, img.h, img.w), |(b, r, c)| img.data[(r * img.w + c) * 3 + b]);
-    let b = boxes
-        .iter()
-        .map(|b| LBox {
-            x: (b.x as f64 * sx) as f32,
-            y: (b.y as f64 * sy) as f32,
-            ..*b
+/// A labelled entry as the detector sees it: decoded and, when `gsd_m` is coarser than
+/// its own pixel size, resized to it; boxes and the completely labelled region carried
+/// into its pixels.
+pub struct Presented {
+    pub name: String,
+    /// `[band, row, col]`.
+    pub img: Array3<f32>,
+    pub boxes: Vec<LBox>,
+    pub gsd_m: f64,
+    pub region: Option<[f64; 4]>,
+}
+
+impl Presented {
+    /// Reads entry `e` presented at `gsd_m` (None = its own pixel size).
+    pub fn load(e: &Entry, gsd_m: Option<f64>) -> Result<Presented> {
+        let raw = read_rgb(&e.image)?;
+        let boxes = entry_boxes(e, raw.w, raw.h)?;
+        let g = gsd_m.unwrap_or(e.gsd_m).max(e.gsd_m);
+        let s = e.gsd_m / g;
+        let (rh, rw) = (raw.h as f64, raw.w as f64);
+        let img = if (s - 1.0).abs() < 1e-9 {
+            raw
+        } else {
+            let (oh, ow) = (
+                (rh * s).round().max(1.0) as usize,
+                (rw * s).round().max(1.0) as usize,
+            );
+            resize(&raw, oh, ow)
+        };
+        let (sx, sy) = (img.w as f64 / rw, img.h as f64 / rh);
+        Ok(Presented {
+            name: e
+                .image
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            img: Array3::from_shape_fn((3, img.h, img.w), |(b, r, c)| img.data[(r * img.w + c) * 3 + b]),
+            boxes: boxes
+                .iter()
+                .map(|b| LBox {
+                    x: (b.x as f64 * sx) as f32,
+                    y: (b.y as f64 * sy) as f32,
+                    ..*b
+                })
+                .collect(),
+            gsd_m: g,
+            region: e.region.map(|r| [r[0] * sx, r[1] * sx, r[2] * sx, r[3] * sx]),
         })
-        .collect();
-    (arr, b, g, sx)
+    }
+
+    /// True when pixel point (x, y) is in the completely labelled region.
+    pub fn inside(&self, x: f64, y: f64) -> bool {
+        self.region
+            .is_none_or(|r| x >= r[0] && x < r[2] && y >= r[1] && y < r[3])
+    }
+
+    /// Area over which counts are taken, km².
+    pub fn area_km2(&self) -> f64 {
+        let (_, h, w) = self.img.dim();
+        let px = self
+            .region
+            .map(|r| (r[2] - r[0]) * (r[3] - r[1]))
+            .unwrap_or((w * h) as f64);
+        px * self.gsd_m * self.gsd_m / 1e6
+    }
+
+    /// Every pixel valid.
+    pub fn all_valid(&self) -> Vec<bool> {
+        let (_, h, w) = self.img.dim();
+        vec![true; h * w]
+    }
 }
 
 /// Detections of one frame (with scores) and its truth, ready to score at any
@@ -136,36 +177,27 @@ impl Scored {
 
 /// Runs `model` on one entry at `gsd_m` (None = native), class `class`.
 pub fn detect_entry(e: &Entry, gsd_m: Option<f64>, model: &Model, class: VehicleClass) -> Result<Scored> {
-    let raw = read_rgb(&e.image)?;
-    let boxes = entry_boxes(e, raw.w, raw.h)?;
-    let (img, boxes, g, s) = present(&raw, &boxes, e.gsd_m, gsd_m);
-    let (_, h, w) = img.dim();
-    let region = e.region.map(|r| [r[0] * s, r[1] * s, r[2] * s, r[3] * s]);
-    let inside = |x: f64, y: f64| region.is_none_or(|r| x >= r[0] && x < r[2] && y >= r[1] && y < r[3]);
+    let f = Presented::load(e, gsd_m)?;
     let (lo, hi) = length_window(class);
-    let det: Vec<(f64, f64, f32)> = detect(&img, &vec![true; h * w], g, model)
+    let det: Vec<(f64, f64, f32)> = detect(&f.img, &f.all_valid(), f.gsd_m, model)
         .into_iter()
-        .filter(|d| d.length_m >= lo && d.length_m <= hi && inside(d.col, d.row))
+        .filter(|d| d.length_m >= lo && d.length_m <= hi && f.inside(d.col, d.row))
         .map(|d| (d.col, d.row, d.score))
         .collect();
-    let truth: Vec<&LBox> = boxes.iter().filter(|b| inside(b.x as f64, b.y as f64)).collect();
-    let area_px = match region {
-        Some(r) => (r[2] - r[0]) * (r[3] - r[1]),
-        None => (w * h) as f64,
-    };
+    let truth: Vec<&LBox> = f
+        .boxes
+        .iter()
+        .filter(|b| f.inside(b.x as f64, b.y as f64))
+        .collect();
     Ok(Scored {
-        frame: e
-            .image
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
         source: e.source.clone(),
         sequence: e.sequence.clone(),
-        gsd_m: g,
+        gsd_m: f.gsd_m,
         det,
         truth: truth.iter().map(|b| (b.x as f64, b.y as f64)).collect(),
-        radius_px: truth.iter().map(|b| 0.5 * b.len_m as f64 / g).collect(),
-        area_km2: area_px * g * g / 1e6,
+        radius_px: truth.iter().map(|b| 0.5 * b.len_m as f64 / f.gsd_m).collect(),
+        area_km2: f.area_km2(),
+        frame: f.name,
     })
 }
 

@@ -42,6 +42,20 @@ pub struct LayerSpec {
 }
 
 impl LayerSpec {
+    /// A convolution layer.
+    pub fn conv(cin: usize, cout: usize, k: usize, stride: usize, dilation: usize, relu: bool) -> LayerSpec {
+        LayerSpec {
+            op: Op::Conv,
+            from: 0,
+            cin,
+            cout,
+            k,
+            stride,
+            dilation,
+            relu,
+        }
+    }
+
     /// Number of weights (kernel, then bias).
     pub fn n_params(&self) -> usize {
         match self.op {
@@ -309,7 +323,7 @@ fn offsets(layers: &[LayerSpec]) -> Vec<usize> {
         .collect()
 }
 
-/// Output of layer `i` from its input and the earlier outputs.
+/// Output of layer `l` from its input and the earlier outputs.
 fn apply(l: &LayerSpec, input: &Tensor, outs: &[Option<Tensor>], w: &[f32], parallel: bool) -> Tensor {
     match l.op {
         Op::Conv => conv_forward(input, l, w, parallel),
@@ -321,25 +335,15 @@ fn apply(l: &LayerSpec, input: &Tensor, outs: &[Option<Tensor>], w: &[f32], para
     }
 }
 
-/// Forward through all layers; returns every layer's output (for backward).
-pub fn forward_all(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Vec<Tensor> {
-    let offs = offsets(layers);
-    let mut outs: Vec<Option<Tensor>> = Vec::with_capacity(layers.len());
-    for (i, l) in layers.iter().enumerate() {
-        let w = &weights[offs[i]..offs[i] + l.n_params()];
-        let input = if i == 0 {
-            x
-        } else {
-            outs[i - 1].as_ref().expect("kept")
-        };
-        let y = apply(l, input, &outs, w, parallel);
-        outs.push(Some(y));
-    }
-    outs.into_iter().map(|o| o.expect("kept")).collect()
-}
-
-/// Forward keeping only what later layers need (inference); returns the last output.
-pub fn forward(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Tensor {
+/// Runs every layer; when `free`, drops each output once no later layer reads it
+/// (inference), else keeps them all (training).
+fn run_layers(
+    x: &Tensor,
+    layers: &[LayerSpec],
+    weights: &[f32],
+    parallel: bool,
+    free: bool,
+) -> Vec<Option<Tensor>> {
     let offs = offsets(layers);
     // Last layer that reads each output.
     let mut last_use: Vec<usize> = (0..layers.len()).map(|i| i + 1).collect();
@@ -358,13 +362,31 @@ pub fn forward(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool
         };
         let y = apply(l, input, &outs, w, parallel);
         outs.push(Some(y));
-        for (j, o) in outs.iter_mut().enumerate().take(i) {
-            if last_use[j] <= i {
-                *o = None;
+        if free {
+            for (j, o) in outs.iter_mut().enumerate().take(i) {
+                if last_use[j] <= i {
+                    *o = None;
+                }
             }
         }
     }
-    outs.pop().flatten().unwrap_or_else(|| x.clone())
+    outs
+}
+
+/// Forward through all layers; returns every layer's output (for backward).
+pub fn forward_all(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Vec<Tensor> {
+    run_layers(x, layers, weights, parallel, false)
+        .into_iter()
+        .map(|o| o.expect("kept"))
+        .collect()
+}
+
+/// Forward keeping only what later layers need (inference); returns the last output.
+pub fn forward(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Tensor {
+    run_layers(x, layers, weights, parallel, true)
+        .pop()
+        .flatten()
+        .unwrap_or_else(|| x.clone())
 }
 
 fn add_into(acc: &mut Option<Tensor>, g: Tensor) {

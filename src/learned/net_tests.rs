@@ -2,16 +2,7 @@
 use super::*;
 
 fn layer(cin: usize, cout: usize, k: usize, stride: usize, dilation: usize, relu: bool) -> LayerSpec {
-    LayerSpec {
-        op: Op::Conv,
-        from: 0,
-        cin,
-        cout,
-        k,
-        stride,
-        dilation,
-        relu,
-    }
+    LayerSpec::conv(cin, cout, k, stride, dilation, relu)
 }
 
 #[test]

@@ -84,16 +84,7 @@ impl Default for TrainOptions {
 /// upsampled back to a half and joined with the skip (U-Net, Ronneberger et al. 2015),
 /// a 3x3 layer and a 1x1 head (heat logit, log length) at half resolution.
 pub fn architecture(width: usize) -> Vec<LayerSpec> {
-    let conv = |cin, cout, k, stride, dilation, relu| LayerSpec {
-        op: Op::Conv,
-        from: 0,
-        cin,
-        cout,
-        k,
-        stride,
-        dilation,
-        relu,
-    };
+    let conv = LayerSpec::conv;
     let half = width / 2;
     vec![
         conv(3, half, 3, 2, 1, true),

@@ -8,8 +8,8 @@
 use ndarray::Array3;
 
 use super::detect_blobs;
-use super::frames::{entry_boxes, read_rgb, Entry, LBox};
-use super::measure::present;
+use super::frames::{Entry, LBox};
+use super::measure::Presented;
 use super::model::Model;
 use super::train::Rng;
 use crate::blobs::VehicleClass;
@@ -134,41 +134,30 @@ pub fn on_entry(
     p: &EvidenceParams,
     min_vehicles: usize,
 ) -> Result<Option<WithdrawalResult>> {
-    let raw = read_rgb(&e.image)?;
-    let boxes = entry_boxes(e, raw.w, raw.h)?;
-    let (img, boxes, g, s) = present(&raw, &boxes, e.gsd_m, gsd_m);
-    let (_, h, w) = img.dim();
-    let region = e.region.map(|r| [r[0] * s, r[1] * s, r[2] * s, r[3] * s]);
-    let inside = |x: f64, y: f64| region.is_none_or(|r| x >= r[0] && x < r[2] && y >= r[1] && y < r[3]);
+    let f = Presented::load(e, gsd_m)?;
+    let (img, boxes, g) = (&f.img, &f.boxes, f.gsd_m);
     let inside_idx: Vec<usize> = (0..boxes.len())
-        .filter(|&i| inside(boxes[i].x as f64, boxes[i].y as f64))
+        .filter(|&i| f.inside(boxes[i].x as f64, boxes[i].y as f64))
         .collect();
     if inside_idx.len() < min_vehicles {
         return Ok(None);
     }
-    let name = e
-        .image
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = f.name.clone();
     let pick = choose_removed(inside_idx.len(), 0.6, crate::evidence::stats::seed_of(&name, 60));
     let mut removed = vec![false; boxes.len()];
     for (k, &i) in inside_idx.iter().enumerate() {
         removed[i] = pick[k];
     }
-    let after = paint_out(&img, &boxes, &removed, g);
-    let valid = vec![true; h * w];
+    let after = paint_out(img, boxes, &removed, g);
+    let valid = f.all_valid();
     let count = |im: &Array3<f32>| {
         detect_blobs(im, &valid, g, model, VehicleClass::Any)
             .iter()
-            .filter(|b| inside(b.col, b.row))
+            .filter(|b| f.inside(b.col, b.row))
             .count() as u32
     };
-    let (cb, ca) = (count(&img), count(&after));
-    let area_px = region
-        .map(|r| (r[2] - r[0]) * (r[3] - r[1]))
-        .unwrap_or((w * h) as f64);
-    let (verdict, r) = evidence_of(&name, cb, ca, area_px * g * g / 1e6, p);
+    let (cb, ca) = (count(img), count(&after));
+    let (verdict, r) = evidence_of(&name, cb, ca, f.area_km2(), p);
     let n_after = inside_idx.len() - pick.iter().filter(|&&x| x).count();
     Ok(Some(WithdrawalResult {
         frame: name,
