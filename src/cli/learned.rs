@@ -240,6 +240,123 @@ fn load_model(p: Option<&Path>) -> Result<Model> {
     }
 }
 
+/// "nat" for a frame's own pixel size (0), else the size.
+fn gsd_label(g: f64) -> String {
+    if g > 0.0 {
+        format!("{g}")
+    } else {
+        "nat".into()
+    }
+}
+
+/// Scores at one pixel size, summarised per source (printed unless `quiet`).
+fn scores_at(entries: &[Entry], g: f64, model: &Model, quiet: bool) -> Result<GsdScores> {
+    let frames = score_all(entries, (g > 0.0).then_some(g), model, VehicleClass::Any)?;
+    let mut sources: Vec<String> = frames.iter().map(|f| f.source.clone()).collect();
+    sources.dedup();
+    let by_source: Vec<(String, Summary)> = sources
+        .iter()
+        .map(|s| {
+            let fs: Vec<FrameScore> = frames.iter().filter(|f| &f.source == s).cloned().collect();
+            (s.clone(), summarise(&fs, 5))
+        })
+        .collect();
+    if !quiet {
+        for (s, m) in &by_source {
+            println!(
+                "{:<5} {:<12} frames {:>3} truth {:>4} det {:>4}  recall {:.3} precision {:.3}  count error median {:>5.1} % worst {:>5.1} %  FP/km2 {:.0}",
+                gsd_label(g),
+                s,
+                m.frames,
+                m.truth,
+                m.detected,
+                m.recall,
+                m.precision,
+                100.0 * m.count_error_median,
+                100.0 * m.count_error_worst,
+                m.false_positives_per_km2
+            );
+        }
+    }
+    Ok(GsdScores {
+        gsd_m: g,
+        by_source,
+        frames,
+    })
+}
+
+/// The painted-out withdrawal on every entry at one pixel size (printed unless `quiet`).
+fn withdrawals_at(
+    a: &CalibrateArgs,
+    entries: &[Entry],
+    g: f64,
+    model: &Model,
+    quiet: bool,
+) -> Result<Vec<WithdrawalResult>> {
+    use crate::evidence::Verdict;
+    let defaults = crate::evidence::EvidenceParams::default();
+    let ev = crate::evidence::EvidenceParams {
+        detector: model
+            .evidence_detector()
+            .unwrap_or_else(|| defaults.detector.clone()),
+        ..defaults
+    };
+    let gsd = (g > 0.0).then_some(g);
+    let rs: Vec<Option<WithdrawalResult>> = entries
+        .par_iter()
+        .map(|e| crate::learned::withdrawal::on_entry(e, gsd, model, &ev, a.withdrawal_min_vehicles))
+        .collect::<Result<_>>()?;
+    let rs: Vec<WithdrawalResult> = rs.into_iter().flatten().collect();
+    if !quiet && !rs.is_empty() {
+        let count = |f: &dyn Fn(&WithdrawalResult) -> bool| rs.iter().filter(|r| f(r)).count();
+        println!(
+            "withdrawal {:<5} summary: {} frames, partial_withdrawal {}, buildup/no_change {}, estimate within 0.15 of the truth {}",
+            gsd_label(g),
+            rs.len(),
+            count(&|r| r.verdict == Verdict::PartialWithdrawal),
+            count(&|r| matches!(r.verdict, Verdict::Buildup | Verdict::NoChange)),
+            count(&|r| (r.remaining_estimate - r.true_remaining).abs() <= 0.15)
+        );
+        for r in &rs {
+            println!(
+                "withdrawal {:<5} {:<24} truth {:>3}->{:>3} counted {:>3}->{:>3} remaining {:.2} est {:.2} ({:.2}-{:.2}) {}",
+                gsd_label(g),
+                r.frame,
+                r.truth_before,
+                r.truth_after,
+                r.counted_before,
+                r.counted_after,
+                r.true_remaining,
+                r.remaining_estimate,
+                r.remaining_low,
+                r.remaining_high,
+                r.verdict.as_str()
+            );
+        }
+    }
+    Ok(rs)
+}
+
+/// Recall and false positives per km² over all `frames` at `gsd_m`, as stored in a model.
+fn calibration_of(
+    frames: &[FrameScore],
+    entries: &[Entry],
+    gsd_m: f64,
+) -> crate::learned::model::Calibration {
+    let s = summarise(frames, 5);
+    let mut seqs: Vec<String> = entries
+        .iter()
+        .map(|e| format!("{}/{}", e.source, e.sequence))
+        .collect();
+    seqs.dedup();
+    crate::learned::model::Calibration {
+        recall: (s.recall.clamp(0.05, 1.0) * 1000.0).round() / 1000.0,
+        false_positives_per_km2: s.false_positives_per_km2.round(),
+        gsd_m,
+        frames: format!("{} frames: {}", frames.len(), seqs.join(", ")),
+    }
+}
+
 /// `stagewatch calibrate`.
 pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
     let mut model = load_model(a.model.as_deref())?;
@@ -258,123 +375,31 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
         withdrawals: Vec::new(),
     };
     for &g in &a.gsd_m {
-        let frames = score_all(&entries, (g > 0.0).then_some(g), &model, VehicleClass::Any)?;
-        let mut sources: Vec<String> = frames.iter().map(|f| f.source.clone()).collect();
-        sources.dedup();
-        let by_source: Vec<(String, Summary)> = sources
-            .iter()
-            .map(|s| {
-                let fs: Vec<FrameScore> = frames.iter().filter(|f| &f.source == s).cloned().collect();
-                (s.clone(), summarise(&fs, 5))
-            })
-            .collect();
-        if !quiet {
-            for (s, m) in &by_source {
-                println!(
-                    "{:<5} {:<12} frames {:>3} truth {:>4} det {:>4}  recall {:.3} precision {:.3}  count error median {:>5.1} % worst {:>5.1} %  FP/km2 {:.0}",
-                    if g > 0.0 { format!("{g}") } else { "nat".into() },
-                    s,
-                    m.frames,
-                    m.truth,
-                    m.detected,
-                    m.recall,
-                    m.precision,
-                    100.0 * m.count_error_median,
-                    100.0 * m.count_error_worst,
-                    m.false_positives_per_km2
-                );
-            }
-        }
-        cal.by_gsd.push(GsdScores {
-            gsd_m: g,
-            by_source,
-            frames,
-        });
+        cal.by_gsd.push(scores_at(&entries, g, &model, quiet)?);
     }
     if a.withdrawal_min_vehicles > 0 {
-        let ev = model
-            .header
-            .calibration
-            .as_ref()
-            .map(|c| crate::evidence::EvidenceParams {
-                detector: crate::evidence::DetectorModel {
-                    recall: c.recall,
-                    false_positives_per_km2: c.false_positives_per_km2,
-                },
-                ..Default::default()
-            })
-            .unwrap_or_default();
         for &g in &a.gsd_m {
-            let gsd = (g > 0.0).then_some(g);
-            let rs: Vec<Option<WithdrawalResult>> = entries
-                .par_iter()
-                .map(|e| crate::learned::withdrawal::on_entry(e, gsd, &model, &ev, a.withdrawal_min_vehicles))
-                .collect::<Result<_>>()?;
-            let rs: Vec<WithdrawalResult> = rs.into_iter().flatten().collect();
-            if !quiet && !rs.is_empty() {
-                let pw = rs
-                    .iter()
-                    .filter(|r| r.verdict == crate::evidence::Verdict::PartialWithdrawal)
-                    .count();
-                let wrong = rs
-                    .iter()
-                    .filter(|r| {
-                        matches!(
-                            r.verdict,
-                            crate::evidence::Verdict::Buildup | crate::evidence::Verdict::NoChange
-                        )
-                    })
-                    .count();
-                let within = rs
-                    .iter()
-                    .filter(|r| (r.remaining_estimate - r.true_remaining).abs() <= 0.15)
-                    .count();
-                println!(
-                    "withdrawal {:<5} summary: {} frames, partial_withdrawal {}, buildup/no_change {}, estimate within 0.15 of the truth {}",
-                    if g > 0.0 { format!("{g}") } else { "nat".into() },
-                    rs.len(),
-                    pw,
-                    wrong,
-                    within
-                );
-            }
-            for r in rs {
-                if !quiet {
-                    println!(
-                        "withdrawal {:<5} {:<24} truth {:>3}->{:>3} counted {:>3}->{:>3} remaining {:.2} est {:.2} ({:.2}-{:.2}) {}",
-                        if g > 0.0 { format!("{g}") } else { "nat".into() },
-                        r.frame,
-                        r.truth_before,
-                        r.truth_after,
-                        r.counted_before,
-                        r.counted_after,
-                        r.true_remaining,
-                        r.remaining_estimate,
-                        r.remaining_low,
-                        r.remaining_high,
-                        r.verdict.as_str()
-                    );
-                }
-                cal.withdrawals.push(r);
-            }
+            cal.withdrawals
+                .extend(withdrawals_at(a, &entries, g, &model, quiet)?);
         }
     }
+    if let Some(p) = &a.scores {
+        let text = serde_json::to_string_pretty(&cal).expect("serialises");
+        crate::fsutil::write_atomic(p, text.as_bytes())?;
+    }
+    if a.embed.is_none() && a.out.is_none() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The analysis pixel size's scores: measured above when it was one of `--gsd-m`.
+    let g = a.analysis_gsd_m;
+    let frames = match cal.by_gsd.iter().find(|s| s.gsd_m == g) {
+        Some(s) => s.frames.clone(),
+        None => score_all(&entries, Some(g), &model, VehicleClass::Any)?,
+    };
+    let c = calibration_of(&frames, &entries, g);
     if let Some(p) = &a.embed {
-        let g = a.analysis_gsd_m;
-        let frames = score_all(&entries, Some(g), &model, VehicleClass::Any)?;
-        let s = summarise(&frames, 5);
-        let mut seqs: Vec<String> = entries
-            .iter()
-            .map(|e| format!("{}/{}", e.source, e.sequence))
-            .collect();
-        seqs.dedup();
         let mut m = model.clone();
-        m.header.calibration = Some(crate::learned::model::Calibration {
-            recall: (s.recall.clamp(0.05, 1.0) * 1000.0).round() / 1000.0,
-            false_positives_per_km2: s.false_positives_per_km2.round(),
-            gsd_m: g,
-            frames: format!("{} frames: {}", frames.len(), seqs.join(", ")),
-        });
+        m.header.calibration = Some(c.clone());
         m.save(p)?;
         if !quiet {
             eprintln!(
@@ -384,17 +409,10 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
             );
         }
     }
-    if let Some(p) = &a.scores {
-        let text = serde_json::to_string_pretty(&cal).expect("serialises");
-        crate::fsutil::write_atomic(p, text.as_bytes())?;
-    }
     if let Some(p) = &a.out {
-        let g = a.analysis_gsd_m;
-        let frames = score_all(&entries, Some(g), &model, VehicleClass::Any)?;
-        let s = summarise(&frames, 5);
         let cfg = serde_json::json!({"detector": {
-            "recall": (s.recall.clamp(0.05, 1.0) * 1000.0).round() / 1000.0,
-            "false_positives_per_km2": s.false_positives_per_km2.round(),
+            "recall": c.recall,
+            "false_positives_per_km2": c.false_positives_per_km2,
         }});
         crate::fsutil::write_atomic(p, serde_json::to_string_pretty(&cfg).expect("json").as_bytes())?;
         if !quiet {

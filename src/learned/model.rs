@@ -147,6 +147,17 @@ impl Model {
         crate::fsutil::write_atomic(path, &self.to_bytes())
     }
 
+    /// The evidence model's detector terms from this model's calibration, if any.
+    pub fn evidence_detector(&self) -> Option<crate::evidence::DetectorModel> {
+        self.header
+            .calibration
+            .as_ref()
+            .map(|c| crate::evidence::DetectorModel {
+                recall: c.recall,
+                false_positives_per_km2: c.false_positives_per_km2,
+            })
+    }
+
     /// The embedded model.
     pub fn shipped() -> Arc<Model> {
         static M: OnceLock<Arc<Model>> = OnceLock::new();
@@ -288,9 +299,5 @@ pub fn calibrated_detector(p: &crate::blobs::DetectParams) -> Option<crate::evid
     if p.detector != crate::blobs::Detector::Learned {
         return None;
     }
-    let c = resolve(p).ok()?.header.calibration.clone()?;
-    Some(crate::evidence::DetectorModel {
-        recall: c.recall,
-        false_positives_per_km2: c.false_positives_per_km2,
-    })
+    resolve(p).ok()?.evidence_detector()
 }
