@@ -100,20 +100,7 @@ fn files_that_are_not_models_exit_2_naming_the_file() {
     for (name, bytes, want) in cases {
         let p = write(dir.path(), name, &bytes);
         let out = dir.path().join(format!("out-{name}"));
-        let o = common::run(&[
-            "--quiet",
-            "compare",
-            "--before",
-            r.before.to_str().unwrap(),
-            "--after",
-            r.after.to_str().unwrap(),
-            "--sites",
-            r.sites.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--model",
-            p.to_str().unwrap(),
-        ]);
+        let o = common::compare_with(&r, &out, "learned", &["--model", p.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{name}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{name}: {err}");
@@ -128,20 +115,7 @@ fn a_model_file_is_used_and_its_hash_recorded() {
     let r = common::synth("clear", &dir.path().join("scene"));
     let p = write(dir.path(), "m.swdet", stagewatch::learned::model::SHIPPED);
     let out = dir.path().join("out");
-    let o = common::run(&[
-        "--quiet",
-        "compare",
-        "--before",
-        r.before.to_str().unwrap(),
-        "--after",
-        r.after.to_str().unwrap(),
-        "--sites",
-        r.sites.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--model",
-        p.to_str().unwrap(),
-    ]);
+    let o = common::compare_with(&r, &out, "learned", &["--model", p.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rep: stagewatch::report::Report =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
@@ -160,4 +134,21 @@ fn a_model_file_is_used_and_its_hash_recorded() {
         rep.parameters.evidence.detector.false_positives_per_km2,
         cal.false_positives_per_km2
     );
+}
+
+#[test]
+fn an_evidence_config_without_a_detector_block_keeps_the_measured_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = common::synth("clear", &dir.path().join("scene"));
+    let cfg = write(dir.path(), "evidence.json", br#"{"min_before_vehicles": 5}"#);
+    let out = dir.path().join("out");
+    let o = common::compare_with(&r, &out, "learned", &["--evidence-config", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rep: stagewatch::report::Report =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let cal = stagewatch::learned::model::Model::shipped()
+        .evidence_detector()
+        .unwrap();
+    assert_eq!(rep.parameters.evidence.detector, cal);
+    assert_eq!(rep.parameters.evidence.min_before_vehicles, 5.0);
 }

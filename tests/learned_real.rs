@@ -63,20 +63,7 @@ fn vehicle_park_withdrawals_are_never_buildup_or_no_change() {
     let r = common::synth("vehicle-park", &dir.path().join("scene"));
     for det in ["learned", "tophat"] {
         let out = dir.path().join(det);
-        let o = common::run(&[
-            "--quiet",
-            "compare",
-            "--before",
-            r.before.to_str().unwrap(),
-            "--after",
-            r.after.to_str().unwrap(),
-            "--sites",
-            r.sites.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--detector",
-            det,
-        ]);
+        let o = common::compare_with(&r, &out, det, &[]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let rep: stagewatch::report::Report =
             serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();

@@ -95,13 +95,8 @@ impl AnalysisOpts {
         self.detector.apply(&mut s.detect)?;
         s.calibrate_evidence();
         if let Some(p) = &self.evidence_config {
-            let calibrated = s.evidence.detector.clone();
-            s.evidence = crate::evidence::load_params(p)?;
-            // A config without a `detector` block keeps the model's measured terms.
-            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-            if !text.contains("\"detector\"") {
-                s.evidence.detector = calibrated;
-            }
+            // Fields the file leaves out keep the model's measured detector terms.
+            s.evidence = crate::evidence::load_params_over(p, &s.evidence)?;
         }
         Ok(s)
     }

@@ -191,11 +191,28 @@ fn interval_of(s: &Sampler) -> Interval {
     }
 }
 
-/// Reads evidence parameters from a JSON file (fields left out keep their defaults).
-pub fn load_params(path: &std::path::Path) -> crate::error::Result<EvidenceParams> {
+/// Reads evidence parameters from a JSON file; top-level fields left out keep their
+/// values in `base` (e.g. the detector terms measured for the learned model).
+pub fn load_params_over(
+    path: &std::path::Path,
+    base: &EvidenceParams,
+) -> crate::error::Result<EvidenceParams> {
     let text = std::fs::read_to_string(path).map_err(|e| crate::error::Error::io(path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| crate::error::Error::input(path, format!("invalid evidence config: {e}")))
+    let invalid =
+        |e: serde_json::Error| crate::error::Error::input(path, format!("invalid evidence config: {e}"));
+    // Validated as a whole first, so errors name the file's own line and column.
+    let given: EvidenceParams = serde_json::from_str(&text).map_err(invalid)?;
+    let keys: serde_json::Value = serde_json::from_str(&text).map_err(invalid)?;
+    let given_map = serde_json::to_value(&given).expect("params serialise");
+    let mut merged = serde_json::to_value(base).expect("params serialise");
+    if let (Some(m), Some(g), Some(k)) = (merged.as_object_mut(), given_map.as_object(), keys.as_object()) {
+        for key in k.keys() {
+            if let Some(v) = g.get(key) {
+                m.insert(key.clone(), v.clone());
+            }
+        }
+    }
+    Ok(serde_json::from_value(merged).expect("merged params are valid"))
 }
 
 /// Verdict for a remaining-fraction interval.

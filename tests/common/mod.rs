@@ -35,15 +35,20 @@ pub fn synth(scenario: &str, dir: &Path) -> stagewatch::synth::Rendered {
     stagewatch::synth::render_scenario(scenario, dir).expect("scenario renders")
 }
 
-/// Runs `compare` on a rendered scene into `out`.
+/// Runs `compare` on a rendered scene into `out` with the classical detector: the
+/// scenario targets are its own (exact on these scenes); the learned detector is
+/// measured on real frames (tests/learned_real.rs).
 pub fn compare(r: &stagewatch::synth::Rendered, out: &Path, extra: &[&str]) -> Output {
+    compare_with(r, out, "tophat", extra)
+}
+
+/// Runs `compare` on a rendered scene into `out` with `detector`.
+pub fn compare_with(r: &stagewatch::synth::Rendered, out: &Path, detector: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "--quiet",
         "compare",
-        // The scenario targets are the classical detector's (exact on these scenes);
-        // the learned detector is measured on real frames (tests/learned_detector.rs).
         "--detector",
-        "tophat",
+        detector,
         "--before",
         r.before.to_str().unwrap(),
         "--after",
