@@ -55,6 +55,50 @@ fn detect_then_eval_on_a_generated_scene() {
     let e: EvalReport = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(e.truth, 74);
     assert!(e.recall >= 0.99 && e.precision >= 0.99, "{e:?}");
+    // Undated truth: one row per site (not a detections row and a truth row per site).
+    assert!(
+        e.per_site
+            .iter()
+            .all(|s| s.date.is_none() && s.detected > 0 && s.truth > 0),
+        "{e:?}"
+    );
+    assert!(e.per_site.iter().all(|s| s.count_error == Some(0.0)), "{e:?}");
+
+    // The scene's own truth (dated before/after) against `detect` output (dated "image"):
+    // nothing can match without --date, so exit 2 saying so (was: precision 0, recall 0).
+    let dets = out.join("detections.geojson");
+    let full = dir.path().join("scene/truth.geojson");
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "eval",
+            "--detections",
+            dets.to_str().unwrap(),
+            "--truth",
+            full.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |a: Vec<String>| common::run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = run(args(&[]));
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--date") && err.contains("image") && err.lines().count() == 1,
+        "{err}"
+    );
+    let o = run(args(&["--date", "before"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e2: EvalReport = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (e2.truth, e2.true_positives, e2.per_site.len()),
+        (e.truth, e.true_positives, e.per_site.len())
+    );
+    let o = run(args(&["--date", "2020-01-01"]));
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]

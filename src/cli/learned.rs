@@ -35,6 +35,13 @@ pub struct TrainArgs {
     /// Pixel size the network works at, metres.
     #[arg(long, default_value_t = TrainOptions::default().working_gsd_m)]
     pub working_gsd_m: f64,
+    /// Share of patches with real labelled vehicles cut from other frames pasted in.
+    #[arg(long, default_value_t = TrainOptions::default().paste_probability)]
+    pub paste_probability: f32,
+    /// Share of patches with procedurally rendered vehicles drawn in (0 reproduces the
+    /// model shipped before version 3 of the recipe).
+    #[arg(long, default_value_t = TrainOptions::default().render_probability)]
+    pub render_probability: f32,
 }
 
 /// Labelled imagery for `train` and `calibrate`.
@@ -130,6 +137,8 @@ pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<ExitCode> {
         seed: a.seed,
         width: a.width,
         working_gsd_m: a.working_gsd_m,
+        paste_probability: a.paste_probability,
+        render_probability: a.render_probability,
         ..TrainOptions::default()
     };
     let frames = entries

@@ -270,6 +270,12 @@ pub enum Command {
         /// Maximum distance of a match, metres.
         #[arg(long, default_value_t = 1.5)]
         match_distance_m: f64,
+        /// Compare this date only (the `date` property: `before`, `after`, ...) of a file
+        /// with several dates; a file with one date or none is taken whole. Needed when the
+        /// two files share no date (e.g. `detect` output, dated `image`, against `synth`
+        /// truth); without it that case exits 2.
+        #[arg(long)]
+        date: Option<String>,
         /// Also write the result as JSON here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -586,10 +592,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             detections,
             truth,
             match_distance_m,
+            date,
             out,
         } => {
             let det = crate::eval::load_points(&detections)?;
             let tru = crate::eval::load_points(&truth)?;
+            let (det, tru) = crate::eval::align_dates(det, tru, date.as_deref())
+                .map_err(|m| Error::input(&detections, format!("against {}: {m}", truth.display())))?;
             let r = crate::eval::evaluate(&det, &tru, match_distance_m);
             let mut json = serde_json::to_string_pretty(&r).expect("json");
             json.push('\n');

@@ -127,6 +127,78 @@ fn centroid(ring: Option<&Value>) -> Option<(f64, f64)> {
     Some((sx / n as f64, sy / n as f64))
 }
 
+fn dates(points: &[Point]) -> std::collections::BTreeSet<&str> {
+    points.iter().filter_map(|p| p.date.as_deref()).collect()
+}
+
+fn list(d: &std::collections::BTreeSet<&str>) -> String {
+    d.iter().copied().collect::<Vec<_>>().join(", ")
+}
+
+/// Puts detections and truth on the same date(s) before matching, or says why they cannot
+/// be. `detect` labels its points `date: "image"`, truth from `wrap-frame` has no date and
+/// truth from `synth` says `before`/`after`: without this, nothing matches and `eval`
+/// reports zeros without a word.
+///
+/// - `date = Some(D)`: in a file with several dates only the points dated `D` (and
+///   undated ones) are kept; a file with one date or none is taken whole. Both sides then
+///   count as one date. A file with several dates none of which is `D` is an error.
+/// - `date = None`: dated files with at least one date in common are compared date by
+///   date. A file with one date (or none) facing a file with no date is compared as one
+///   date. Files with no date in common, or several dates facing none, are an error that
+///   asks for `--date`.
+pub fn align_dates(
+    det: Vec<Point>,
+    truth: Vec<Point>,
+    date: Option<&str>,
+) -> Result<(Vec<Point>, Vec<Point>), String> {
+    let undate = |v: Vec<Point>| -> Vec<Point> { v.into_iter().map(|p| Point { date: None, ..p }).collect() };
+    let (dd, dt) = (dates(&det), dates(&truth));
+    if let Some(d) = date {
+        let pick = |v: Vec<Point>, ds: &std::collections::BTreeSet<&str>, what: &str| {
+            if ds.len() <= 1 {
+                return Ok(undate(v));
+            }
+            if !ds.contains(d) {
+                return Err(format!(
+                    "the {what} have no points dated {d:?} (their dates: {})",
+                    list(ds)
+                ));
+            }
+            Ok(undate(
+                v.into_iter()
+                    .filter(|p| p.date.as_deref().is_none_or(|x| x == d))
+                    .collect(),
+            ))
+        };
+        let det2 = pick(det.clone(), &dd, "detections")?;
+        return Ok((det2, pick(truth.clone(), &dt, "truth")?));
+    }
+    if !dd.is_empty() && !dt.is_empty() {
+        if dd.is_disjoint(&dt) {
+            return Err(format!(
+                "the detections are dated {} and the truth {}: no date in common, so nothing \
+                 can match; pass --date to compare one date of the truth with them",
+                list(&dd),
+                list(&dt)
+            ));
+        }
+        return Ok((det, truth));
+    }
+    if dd.len() > 1 || dt.len() > 1 {
+        let (what, ds) = if dd.len() > 1 {
+            ("detections", &dd)
+        } else {
+            ("truth", &dt)
+        };
+        return Err(format!(
+            "the {what} carry several dates ({}) and the other file none: pass --date to pick one",
+            list(ds)
+        ));
+    }
+    Ok((undate(det), undate(truth)))
+}
+
 /// One-to-one greedy matching within `max_m`; returns the matched (detection, truth) pairs.
 pub fn match_points(det: &[Point], truth: &[Point], max_m: f64) -> Vec<(usize, usize)> {
     let mut pairs = Vec::new();
@@ -231,6 +303,55 @@ mod tests {
         assert!((r.precision - 1.0 / 3.0).abs() < 1e-12 && (r.recall - 0.5).abs() < 1e-12);
         assert!((r.f1 - 0.4).abs() < 1e-12);
         assert_eq!(r.per_site[0].count_error, Some(0.5));
+    }
+
+    fn dated(date: Option<&str>, n: usize) -> Vec<Point> {
+        (0..n)
+            .map(|i| Point {
+                date: date.map(str::to_string),
+                ..p(0.0, i as f64 * 1e-3)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn detect_output_against_undated_truth_matches() {
+        // `detect` writes date "image"; `wrap-frame` truth has no date.
+        let (d, t) = align_dates(dated(Some("image"), 3), dated(None, 3), None).unwrap();
+        let r = evaluate(&d, &t, 1.5);
+        assert_eq!((r.true_positives, r.precision, r.recall), (3, 1.0, 1.0));
+        assert_eq!(r.per_site.len(), 1);
+        assert_eq!(r.per_site[0].count_error, Some(0.0));
+    }
+
+    #[test]
+    fn disjoint_dates_are_refused_unless_one_is_picked() {
+        let mut truth = dated(Some("before"), 3);
+        truth.extend(dated(Some("after"), 1));
+        let e = align_dates(dated(Some("image"), 3), truth.clone(), None).unwrap_err();
+        assert!(e.contains("--date") && e.contains("image"), "{e}");
+        let (d, t) = align_dates(dated(Some("image"), 3), truth.clone(), Some("before")).unwrap();
+        let r = evaluate(&d, &t, 1.5);
+        assert_eq!((r.true_positives, r.truth), (3, 3));
+        let (d, t) = align_dates(dated(Some("image"), 3), truth.clone(), Some("after")).unwrap();
+        assert_eq!(evaluate(&d, &t, 1.5).per_site[0].count_error, Some(2.0));
+        assert!(align_dates(dated(Some("image"), 3), truth, Some("2026-01-01")).is_err());
+        // Several dates facing none.
+        let mut two = dated(Some("before"), 1);
+        two.extend(dated(Some("after"), 1));
+        assert!(align_dates(two, dated(None, 1), None).is_err());
+    }
+
+    #[test]
+    fn shared_dates_are_compared_date_by_date() {
+        let mut det = dated(Some("before"), 2);
+        det.extend(dated(Some("after"), 1));
+        let mut truth = dated(Some("before"), 2);
+        truth.extend(dated(Some("after"), 2));
+        let (d, t) = align_dates(det, truth, None).unwrap();
+        let r = evaluate(&d, &t, 1.5);
+        assert_eq!(r.per_site.len(), 2);
+        assert_eq!(r.true_positives, 3);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod image;
 pub mod measure;
 pub mod model;
 pub mod net;
+pub mod render;
 pub mod train;
 pub mod withdrawal;
 

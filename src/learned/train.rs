@@ -61,6 +61,10 @@ pub struct TrainOptions {
     /// Share of patches that get real vehicles cut from other frames pasted in.
     #[serde(default)]
     pub paste_probability: f32,
+    /// Share of patches that get procedurally rendered vehicles drawn in
+    /// (domain randomisation, [`super::render`]).
+    #[serde(default)]
+    pub render_probability: f32,
 }
 
 impl Default for TrainOptions {
@@ -74,6 +78,7 @@ impl Default for TrainOptions {
             width: 32,
             working_gsd_m: 0.4,
             paste_probability: 0.5,
+            render_probability: 0.3,
         }
     }
 }
@@ -201,6 +206,9 @@ fn make_sample(frames: &[Frame], o: &TrainOptions, stride: usize, rng: &mut Rng)
     }
     if rng.f32() < o.paste_probability {
         paste_vehicles(&mut x, frames, &mut centres, o.working_gsd_m as f32, rng);
+    }
+    if o.render_probability > 0.0 && rng.f32() < o.render_probability {
+        super::render::render_vehicles(&mut x, &mut centres, o.working_gsd_m as f32, rng);
     }
     photometric(&mut x, rng);
     // Targets on the output grid.
