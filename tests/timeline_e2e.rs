@@ -46,7 +46,7 @@ fn series_verdicts_confirmation_and_catalogue_formats() {
     for (id, counts) in &r.truth.sites {
         for (p, &n) in site(id).points.iter().zip(counts) {
             if p.verdict != Some(Inconclusive) && id != "echo" {
-                assert_eq!(p.vehicles as usize, n, "{id} on {}", p.date);
+                assert_eq!(p.vehicles, Some(n as u32), "{id} on {}", p.date);
                 let iv = p.vehicles_estimate.unwrap();
                 assert!(
                     iv.low <= n as f64 + 0.5 && n as f64 - 0.5 <= iv.high,
@@ -55,6 +55,32 @@ fn series_verdicts_confirmation_and_catalogue_formats() {
             }
         }
     }
+    // Unobserved is a gap, never 0: echo (off the imagery) on every date, bravo under the
+    // cloud of 2026-05-20; in timeline.csv an empty cell.
+    assert!(site("echo")
+        .points
+        .iter()
+        .all(|p| p.vehicles.is_none() && p.vehicles_estimate.is_none()));
+    let clouded = site("bravo")
+        .points
+        .iter()
+        .find(|p| p.date == "2026-05-20")
+        .unwrap();
+    assert_eq!(
+        (clouded.vehicles, clouded.vehicles_estimate),
+        (None, None),
+        "{clouded:?}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("out/timeline.csv")).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with("site,bravo,2026-05-20,"))
+        .unwrap();
+    assert_eq!(row.split(',').nth(5), Some(""), "{row}");
+    assert!(csv
+        .lines()
+        .filter(|l| l.starts_with("site,echo,"))
+        .all(|l| l.split(',').nth(5) == Some("")));
     // alpha: withdrawal confirmed by the next two dates.
     assert_eq!(
         verdicts("alpha"),

@@ -46,7 +46,7 @@ pub fn timeline(
             for p in &s.points {
                 let cell = format!(
                     "{} {}{}",
-                    p.vehicles,
+                    p.vehicles.map_or("-".to_string(), |v| v.to_string()),
                     fmt_opt(p.verdict, Verdict::as_str),
                     match p.withdrawal {
                         Some(Confirmation::Confirmed) => "*",

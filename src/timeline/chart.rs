@@ -254,7 +254,10 @@ pub fn site_chart(s: &SiteSeries) -> Vec<u8> {
         .map(|p| ChartPoint {
             date: p.date.clone(),
             value: p.vehicles_estimate,
-            raw: p.vehicles_estimate.map(|_| p.vehicles as f64),
+            raw: p
+                .vehicles
+                .filter(|_| p.vehicles_estimate.is_some())
+                .map(f64::from),
             verdict: p.verdict,
             withdrawal: p.withdrawal,
         })

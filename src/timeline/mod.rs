@@ -26,7 +26,10 @@ use crate::report::csv::field;
 use crate::report::{FileInput, ImageInput, Parameters, Report, SiteStatus, Tool};
 
 /// Schema version of `timeline.json`.
-pub const TIMELINE_SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2: a site not observed on a date has `vehicles` and `vehicles_estimate` null
+/// (version 1 wrote 0).
+pub const TIMELINE_SCHEMA_VERSION: u32 = 2;
 
 /// Whether a decrease lasted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,9 +98,10 @@ pub struct SitePoint {
     pub error: Option<String>,
     /// Share of the site observed on both this date and the baseline.
     pub observed_fraction: f64,
-    /// Vehicles counted on this date (on the area observed on both dates).
-    pub vehicles: u32,
-    /// True number of vehicles, 90 % interval (null when not analysed).
+    /// Vehicles counted on this date (on the area observed on both dates); null when the
+    /// site was not observed (off the imagery, clouded over, failed): a gap, never 0.
+    pub vehicles: Option<u32>,
+    /// True number of vehicles, 90 % interval (null when not observed).
     pub vehicles_estimate: Option<Interval>,
     /// This date over the baseline; null on the baseline itself.
     pub remaining_fraction: Option<Interval>,
@@ -195,6 +199,11 @@ fn summarise(dates: &[String], verdicts: &[Option<Verdict>], conf: &[Option<Conf
     s
 }
 
+/// Whether a site was seen on a date: analysed, with some of it observed.
+fn observed(status: SiteStatus, observed_fraction: f64) -> bool {
+    matches!(status, SiteStatus::Ok | SiteStatus::PartialCoverage) && observed_fraction > 0.0
+}
+
 /// Builds the per-site and overall series.
 pub fn build(input: &SeriesInput) -> (Vec<SiteSeries>, Vec<OverallPoint>, String) {
     let first = input.reports.first().map(|(_, r)| r);
@@ -211,13 +220,18 @@ pub fn build(input: &SeriesInput) -> (Vec<SiteSeries>, Vec<OverallPoint>, String
             .map(|(_, r)| &r.sites[k])
             .find(|s| matches!(s.status, SiteStatus::Ok | SiteStatus::PartialCoverage))
             .unwrap_or(s0);
+        let base_seen = observed(base.status, base.before.observed_fraction);
         let mut points = vec![SitePoint {
             date: input.baseline_date.to_string(),
             status: base.status,
             error: base.error.clone(),
             observed_fraction: base.before.observed_fraction,
-            vehicles: base.before.vehicles,
-            vehicles_estimate: base.evidence.as_ref().map(|e| e.before_vehicles),
+            vehicles: Some(base.before.vehicles).filter(|_| base_seen),
+            vehicles_estimate: base
+                .evidence
+                .as_ref()
+                .map(|e| e.before_vehicles)
+                .filter(|_| base_seen),
             remaining_fraction: None,
             verdict: None,
             withdrawal: None,
@@ -226,14 +240,14 @@ pub fn build(input: &SeriesInput) -> (Vec<SiteSeries>, Vec<OverallPoint>, String
         for (d, r) in input.reports {
             let s = &r.sites[k];
             let ev = s.evidence.as_ref();
-            let analysed = matches!(s.status, SiteStatus::Ok | SiteStatus::PartialCoverage);
+            let seen = observed(s.status, s.observed_fraction);
             points.push(SitePoint {
                 date: d.clone(),
                 status: s.status,
                 error: s.error.clone(),
                 observed_fraction: s.observed_fraction,
-                vehicles: s.after.vehicles,
-                vehicles_estimate: ev.filter(|_| analysed).map(|e| e.after_vehicles),
+                vehicles: Some(s.after.vehicles).filter(|_| seen),
+                vehicles_estimate: ev.filter(|_| seen).map(|e| e.after_vehicles),
                 remaining_fraction: ev.and_then(|e| e.remaining_fraction),
                 verdict: Some(ev.map(|e| e.verdict).unwrap_or(Verdict::Inconclusive)),
                 withdrawal: None,
@@ -317,7 +331,7 @@ pub fn timeline_csv(t: &Timeline) -> String {
                 p.date,
                 p.status.as_str(),
                 p.observed_fraction,
-                p.vehicles,
+                p.vehicles.map_or(String::new(), |v| v.to_string()),
                 iv_cols(&p.vehicles_estimate, 1),
                 iv_cols(&p.remaining_fraction, 4),
                 opt(p.verdict.map(Verdict::as_str)),
