@@ -230,6 +230,46 @@ pub fn verdict_for(r: &Interval, p: &EvidenceParams) -> Verdict {
     }
 }
 
+/// Why [`verdict_for`] gave `verdict` for `r`: the rule that fired, with the thresholds
+/// in force (so an explanation never contradicts the rule applied).
+pub fn rule_sentence(verdict: Verdict, r: &Interval, p: &EvidenceParams) -> String {
+    let band = format!("{:.2}-{:.2}", p.no_change_low, p.no_change_high);
+    let wide = format!("{:.2}-{:.2}", p.no_change_min_low, p.no_change_max_high);
+    match verdict {
+        Verdict::Withdrawal => format!(
+            "its upper bound {:.2} is at most {:.2}",
+            r.high, p.withdrawal_max_remaining
+        ),
+        Verdict::PartialWithdrawal => format!(
+            "its upper bound {:.2} is below the no-change band {band} (but above {:.2}, the \
+             bound of a full withdrawal)",
+            r.high, p.withdrawal_max_remaining
+        ),
+        Verdict::Buildup => format!("its lower bound {:.2} is above the no-change band {band}", r.low),
+        Verdict::NoChange => format!("it reaches the no-change band {band} and lies within {wide}"),
+        _ => {
+            let mut beyond = Vec::new();
+            if r.low < p.no_change_min_low {
+                beyond.push(format!(
+                    "its lower bound {:.2} is below {:.2}",
+                    r.low, p.no_change_min_low
+                ));
+            }
+            if r.high > p.no_change_max_high {
+                beyond.push(format!(
+                    "its upper bound {:.2} is above {:.2}",
+                    r.high, p.no_change_max_high
+                ));
+            }
+            format!(
+                "it reaches the no-change band {band} but is too wide to call no change ({}; \
+                 no change needs it within {wide})",
+                beyond.join(" and ")
+            )
+        }
+    }
+}
+
 fn fmt_iv(i: &Interval) -> String {
     format!("{:.2} (90 % interval {:.2}-{:.2})", i.estimate, i.low, i.high)
 }
@@ -324,15 +364,7 @@ pub fn site_evidence(s: &SiteInput, p: &EvidenceParams) -> SiteEvidence {
         };
     };
     let verdict = verdict_for(&ri, p);
-    let rule = match verdict {
-        Verdict::Withdrawal => format!("its upper bound is at most {:.2}", p.withdrawal_max_remaining),
-        Verdict::PartialWithdrawal => format!("its upper bound is below {:.2}", p.no_change_low),
-        Verdict::Buildup => format!("its lower bound is above {:.2}", p.no_change_high),
-        _ => format!(
-            "the interval reaches the no-change band {:.2}-{:.2}",
-            p.no_change_low, p.no_change_high
-        ),
-    };
+    let rule = rule_sentence(verdict, &ri, p);
     let mut explanation = format!(
         "{}: remaining fraction {}, and {rule}; {counts}",
         verdict.as_str(),
@@ -517,163 +549,4 @@ pub fn evaluate(sites: &[SiteInput], p: &EvidenceParams) -> (Vec<SiteEvidence>, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn site(id: &str, before: u32, after: u32) -> SiteInput {
-        SiteInput {
-            id: id.into(),
-            weight: 1.0,
-            lon_lat: (36.0, 48.0),
-            before,
-            after,
-            before_on_date: before,
-            observed_before: 1.0,
-            observed_after: 1.0,
-            observed_area_km2: 0.004,
-            coregistration_unreliable: false,
-            gsd_too_coarse: false,
-            changed_fraction: 0.0,
-            analysed: true,
-        }
-    }
-
-    #[test]
-    fn imagery_too_coarse_is_inconclusive_and_unused() {
-        let s = SiteInput {
-            gsd_too_coarse: true,
-            ..site("c", 0, 0)
-        };
-        let e = site_evidence(&s, &EvidenceParams::default());
-        assert_eq!(e.verdict, Verdict::Inconclusive);
-        assert!(!e.usable);
-        assert!(e.explanation.contains("too coarse"), "{}", e.explanation);
-    }
-
-    #[test]
-    fn verdict_table() {
-        let p = EvidenceParams::default();
-        let cases: Vec<(SiteInput, Verdict)> = vec![
-            (site("w", 24, 1), Verdict::Withdrawal),
-            (site("p", 20, 10), Verdict::PartialWithdrawal),
-            (site("n", 16, 16), Verdict::NoChange),
-            (site("b", 6, 18), Verdict::Buildup),
-            (
-                SiteInput {
-                    observed_after: 0.3,
-                    ..site("c", 24, 0)
-                },
-                Verdict::Inconclusive,
-            ),
-            (
-                SiteInput {
-                    coregistration_unreliable: true,
-                    gsd_too_coarse: false,
-                    ..site("u", 24, 0)
-                },
-                Verdict::Inconclusive,
-            ),
-            (site("few", 1, 0), Verdict::Inconclusive),
-        ];
-        for (s, want) in cases {
-            let e = site_evidence(&s, &p);
-            assert_eq!(e.verdict, want, "{}: {}", s.id, e.explanation);
-        }
-        let re = site_evidence(
-            &SiteInput {
-                changed_fraction: 0.3,
-                ..site("r", 16, 16)
-            },
-            &p,
-        );
-        assert!(re.explanation.contains("re-parked"), "{}", re.explanation);
-    }
-
-    #[test]
-    fn a_site_hidden_on_the_after_date_lowers_coverage() {
-        let p = EvidenceParams::default();
-        // 24 vehicles seen before at the clouded site, none comparable on both dates.
-        let hidden = SiteInput {
-            before: 0,
-            after: 0,
-            before_on_date: 24,
-            observed_after: 0.0,
-            ..site("hidden", 0, 0)
-        };
-        let (_, e) = evaluate(&[hidden, site("a", 16, 16), site("b", 20, 20)], &p);
-        assert!((e.coverage - 36.0 / 60.0).abs() < 1e-9, "coverage {}", e.coverage);
-        assert!(e.explanation.contains("60 %"), "{}", e.explanation);
-    }
-
-    #[test]
-    fn redeployment_is_paired_and_discounted() {
-        let p = EvidenceParams::default();
-        let mut far = site("far", 0, 20);
-        far.lon_lat = (40.0, 48.0);
-        let (_, e) = evaluate(&[site("a", 24, 2), site("b", 1, 22), far.clone()], &p);
-        assert_eq!(e.verdict, Verdict::Redeployment, "{}", e.explanation);
-        assert_eq!(e.redeployments.len(), 1);
-        assert_eq!(
-            (e.redeployments[0].from.as_str(), e.redeployments[0].to.as_str()),
-            ("a", "b")
-        );
-        assert!(e.score < 0.2, "{}", e.explanation);
-        // Alone, the same departure is a withdrawal with a high score.
-        let (_, e) = evaluate(&[site("a", 24, 2)], &p);
-        assert_eq!(e.verdict, Verdict::Withdrawal, "{}", e.explanation);
-        assert!(e.score > 0.8);
-        // Vehicles reappearing far away are no redeployment pair, but the force as a
-        // whole did not shrink.
-        let (_, e) = evaluate(&[site("a", 24, 2), far], &p);
-        assert!(e.redeployments.is_empty());
-        assert!(
-            e.score < 0.2 && e.verdict != Verdict::Withdrawal,
-            "{}",
-            e.explanation
-        );
-    }
-
-    #[test]
-    fn interval_coverage_on_simulated_counts() {
-        // Simulate counts from the detector model and check that the 90 % interval of
-        // the remaining fraction holds the truth in at least 88 % of trials.
-        let p = EvidenceParams {
-            samples: 1500,
-            ..EvidenceParams::default()
-        };
-        let (recall, fp) = (p.detector.recall, p.detector.false_positives_per_km2);
-        let area = 0.004;
-        let mut rng = Rng::new(12345);
-        let pois = |mu: f64, rng: &mut Rng| {
-            let (l, mut k, mut prod) = ((-mu).exp(), 0u32, rng.next_f64());
-            while prod > l {
-                k += 1;
-                prod *= rng.next_f64();
-            }
-            k
-        };
-        let (mut hit, trials) = (0, 300);
-        for t in 0..trials {
-            let tb = 10 + (t % 30) as u32;
-            let ta = (tb as f64 * [0.0, 0.3, 0.6, 1.0, 1.3][t % 5]).round() as u32;
-            let det = |n: u32, rng: &mut Rng| {
-                (0..n).filter(|_| rng.next_f64() < recall).count() as u32 + pois(fp * area, rng)
-            };
-            let s = SiteInput {
-                before: det(tb, &mut rng),
-                after: det(ta, &mut rng),
-                ..site(&format!("s{t}"), 0, 0)
-            };
-            let e = site_evidence(&s, &p);
-            let truth = ta as f64 / tb as f64;
-            if let Some(r) = e.remaining_fraction {
-                if r.low <= truth + 1e-9 && truth <= r.high + 1e-9 {
-                    hit += 1;
-                }
-            }
-        }
-        let coverage = hit as f64 / trials as f64;
-        eprintln!("90 % interval coverage over {trials} simulated sites: {coverage:.3}");
-        assert!(coverage >= 0.88, "coverage {coverage}");
-    }
-}
+mod tests;
