@@ -118,3 +118,23 @@ fn demo_subcommand_prints_a_table() {
     );
     assert!(dir.path().join("out/report.json").is_file());
 }
+
+/// `synth --list` needs no `--out`, and every pair it lists renders (scripts/eval-suite
+/// feeds the list back to `synth --scenario`).
+#[test]
+fn synth_list_works_without_out_and_names_renderable_scenarios() {
+    let o = common::run(&["synth", "--list"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("(series"))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert!(names.len() >= 10 && names.contains(&"demo"), "{text}");
+    for name in names {
+        assert!(stagewatch::synth::scenario(name).is_ok(), "{name}");
+    }
+    let o = common::run(&["synth", "--scenario", "clear"]);
+    assert_eq!(o.status.code(), Some(2));
+}

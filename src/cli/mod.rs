@@ -299,9 +299,9 @@ pub enum Command {
     },
     /// Render a synthetic before/after scenario with known truth.
     Synth {
-        /// Output folder.
-        #[arg(long)]
-        out: PathBuf,
+        /// Output folder (not needed with --list).
+        #[arg(long, required_unless_present = "list")]
+        out: Option<PathBuf>,
         /// Scenario name (see --list).
         #[arg(long, default_value = "demo")]
         scenario: String,
@@ -635,19 +635,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             archive,
             archive_sites,
         } => {
-            if let Some(size) = archive {
-                let a = crate::synth::archive::render_archive(&out, size, archive_sites)?;
-                if !cli.quiet {
-                    println!("wrote {}, {}", a.catalog.display(), a.sites.display());
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
             if list {
                 for name in SCENARIOS.iter().chain(crate::synth::PARK_SCENARIOS) {
                     println!("{name}: {}", crate::synth::scenario(name)?.description);
                 }
                 for name in crate::synth::series::SERIES {
                     println!("{name} (series, use --series)");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(out) = out else {
+                return Err(Error::Usage("synth: --out is required".into()));
+            };
+            if let Some(size) = archive {
+                let a = crate::synth::archive::render_archive(&out, size, archive_sites)?;
+                if !cli.quiet {
+                    println!("wrote {}, {}", a.catalog.display(), a.sites.display());
                 }
                 return Ok(ExitCode::SUCCESS);
             }

@@ -5,7 +5,7 @@
 //! bit-packed change mask (absolute difference > threshold, 64 pixels per word, SIMD;
 //! see [`bits`]), are opened with a 3x3 erosion then dilation on whole words, and are
 //! labelled by **run-based connected-component labelling** with statistics per run
-//! ([`label`], after Light Speed Labeling, Cabaret et al. 2016). The opening of a row
+//! (`label`, after Light Speed Labeling, Cabaret et al. 2016). The opening of a row
 //! needs the mask rows two above and two below, so each strip labels its interior and
 //! keeps its first and last four mask rows; the bands around strip borders are opened
 //! and labelled afterwards from those rows, and all segments are joined by the runs of

@@ -53,8 +53,8 @@ fn knots(n: usize) -> Vec<usize> {
 /// row-major; NaN where the transform fails.
 ///
 /// The exact transform (proj4rs, two projections and a datum shift per point) is run on
-/// a lattice every [`KNOT_STEP`] pixels; each lattice cell is interpolated bilinearly
-/// when the interpolation at its centre is within [`MAX_APPROX_ERROR_PX`] of the exact
+/// a lattice every `KNOT_STEP` (16) pixels; each lattice cell is interpolated bilinearly
+/// when the interpolation at its centre is within `MAX_APPROX_ERROR_PX` (0.125 px) of the exact
 /// position and all its corners transform, and transformed exactly otherwise. Map
 /// projections are smooth, so over a site grid the error is far below that bound.
 pub fn source_coords(
