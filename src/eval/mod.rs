@@ -185,6 +185,10 @@ pub fn align_dates(
         }
         return Ok((det, truth));
     }
+    if det.is_empty() || truth.is_empty() {
+        // Nothing on one side: every point of the other is a miss or a false alarm.
+        return Ok((det, truth));
+    }
     if dd.len() > 1 || dt.len() > 1 {
         let (what, ds) = if dd.len() > 1 {
             ("detections", &dd)
@@ -339,7 +343,10 @@ mod tests {
         // Several dates facing none.
         let mut two = dated(Some("before"), 1);
         two.extend(dated(Some("after"), 1));
-        assert!(align_dates(two, dated(None, 1), None).is_err());
+        assert!(align_dates(two.clone(), dated(None, 1), None).is_err());
+        // No detections at all: every truth point is a miss, not an error.
+        let (d, t) = align_dates(Vec::new(), two, None).unwrap();
+        assert_eq!(evaluate(&d, &t, 1.5).recall, 0.0);
     }
 
     #[test]
