@@ -58,6 +58,34 @@ fn check_scenario(name: &str) {
     // Companion outputs agree with the report.
     let csv = fs::read_to_string(out.join("sites.csv")).unwrap();
     assert_eq!(csv.lines().count(), report.sites.len() + 1);
+    // Each row carries the site's verdict and remaining-fraction interval.
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| {
+        head.iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    for name in [
+        "verdict",
+        "remaining_estimate",
+        "remaining_low",
+        "remaining_high",
+        "explanation",
+        "flags",
+    ] {
+        col(name);
+    }
+    for (line, s) in csv.lines().skip(1).zip(&report.sites) {
+        // Explanations hold commas, so they are quoted: split off the unquoted head only.
+        let cells: Vec<&str> = line.split(',').collect();
+        let ev = s.evidence.as_ref().unwrap();
+        assert_eq!(cells[col("verdict")], ev.verdict.as_str(), "{line}");
+        let want = ev
+            .remaining_fraction
+            .map_or(String::new(), |i| format!("{:.4}", i.estimate));
+        assert_eq!(cells[col("remaining_estimate")], want, "{line}");
+        assert!(line.contains(&format!("\"{}\"", ev.explanation)) || line.contains(&ev.explanation));
+    }
     let det: serde_json::Value =
         serde_json::from_slice(&fs::read(out.join("detections.geojson")).unwrap()).unwrap();
     assert_eq!(det["features"].as_array().unwrap().len() as u32, total);

@@ -1,4 +1,5 @@
-//! `sites.csv`: one row per site with the numbers of `report.json` (RFC 4180 quoting).
+//! `sites.csv`: one row per site with the numbers of `report.json` and its verdict
+//! (RFC 4180 quoting).
 
 use super::Report;
 
@@ -15,12 +16,18 @@ pub fn field(s: &str) -> String {
 pub fn sites_csv(r: &Report) -> String {
     let mut out = String::from(
         "id,name,status,observed_fraction,observed_fraction_before,observed_fraction_after,\
-         before_vehicles,after_vehicles,delta_vehicles,ratio,changed_fraction,error\n",
+         before_vehicles,after_vehicles,delta_vehicles,ratio,changed_fraction,error,\
+         verdict,remaining_estimate,remaining_low,remaining_high,explanation,flags\n",
     );
     for s in &r.sites {
         let ratio = s.delta.ratio.map(|x| format!("{x:.6}")).unwrap_or_default();
+        let ev = s.evidence.as_ref();
+        let remaining = match ev.and_then(|e| e.remaining_fraction) {
+            Some(i) => format!("{:.4},{:.4},{:.4}", i.estimate, i.low, i.high),
+            None => ",,".into(),
+        };
         out.push_str(&format!(
-            "{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{:.6},{}\n",
+            "{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{:.6},{},{},{},{},{}\n",
             field(&s.id),
             field(s.name.as_deref().unwrap_or("")),
             s.status.as_str(),
@@ -33,6 +40,10 @@ pub fn sites_csv(r: &Report) -> String {
             ratio,
             s.changed_fraction,
             field(s.error.as_deref().unwrap_or("")),
+            ev.map_or("", |e| e.verdict.as_str()),
+            remaining,
+            field(ev.map_or("", |e| e.explanation.as_str())),
+            field(&s.flags.join(";")),
         ));
     }
     out
