@@ -156,6 +156,42 @@ fn shards_merge_like_one_run_and_status_lists_missing_shards() {
         serde_json::from_slice(&fs::read(single.join("timeline.json")).unwrap()).unwrap();
     assert_eq!(a.sites, b.sites);
     assert_eq!(a.overall, b.overall);
+
+    // Merged pairs carry change rasters, byte-identical to `compare`'s for the same pair.
+    let pair = "2026-03-02_2026-04-14";
+    let merged: stagewatch::report::Report =
+        serde_json::from_slice(&fs::read(single.join("pairs").join(pair).join("report.json")).unwrap())
+            .unwrap();
+    let cmp = d.path().join("cmp");
+    let images = r.catalog.parent().unwrap();
+    let o = common::run(&[
+        "--quiet",
+        "compare",
+        "--detector",
+        "tophat",
+        "--before",
+        s(&images.join(&r.images[0])),
+        "--after",
+        s(&images.join(&r.images[1])),
+        "--sites",
+        s(&r.sites),
+        "--out",
+        s(&cmp),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let with_raster: Vec<&str> = merged
+        .sites
+        .iter()
+        .filter_map(|s| s.change_raster.as_deref())
+        .collect();
+    assert!(with_raster.len() >= 4, "{with_raster:?}");
+    for rel in with_raster {
+        assert_eq!(
+            fs::read(single.join("pairs").join(pair).join(rel)).unwrap(),
+            fs::read(cmp.join(rel)).unwrap(),
+            "{rel}"
+        );
+    }
 }
 
 #[test]
@@ -179,7 +215,20 @@ fn killed_run_leaves_no_partial_file_and_resumes() {
         .spawn()
         .unwrap();
     let t0 = Instant::now();
-    let count = || fs::read_dir(&jobs).map(|d| d.count()).unwrap_or(0);
+    let count = || {
+        fs::read_dir(&jobs)
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|x| x == "json")
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
     while count() < 3 && t0.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -190,13 +239,20 @@ fn killed_run_leaves_no_partial_file_and_resumes() {
         after_kill >= 3 && after_kill < total,
         "killed part-way: {after_kill} of {total}"
     );
-    // Everything in the output folder is a complete job result under its final name.
+    // Everything in the output folder under its final name is complete: job results, and
+    // change rasters `jobs/<key>/change/<site>.tif` (a hidden `.<name>.<pid>.tmp` is a
+    // raster being written when the run was killed; its job reruns).
     for (rel, bytes) in tree(&out) {
-        assert!(
-            rel.starts_with("jobs") && rel.extension().unwrap() == "json",
-            "{rel:?}"
-        );
-        let _: JobResult = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{rel:?}: {e}"));
+        assert!(rel.starts_with("jobs"), "{rel:?}");
+        let name = rel.file_name().unwrap().to_string_lossy().into_owned();
+        if rel.components().count() == 2 {
+            assert!(name.ends_with(".json"), "{rel:?}");
+            let _: JobResult = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{rel:?}: {e}"));
+        } else if !(name.starts_with('.') && name.ends_with(".tmp")) {
+            assert!(name.ends_with(".tif"), "{rel:?}");
+            stagewatch::raster::geotiff::GeoTiff::open(&out.join(&rel))
+                .unwrap_or_else(|e| panic!("{rel:?}: {e}"));
+        }
     }
     let o = run(&p, &out, &["--log-format", "json"]);
     assert!(o.status.success());
@@ -279,4 +335,61 @@ fn a_plan_from_other_analysis_code_is_refused_by_run() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("old.jsonl") && err.contains("plan` again"), "{err}");
     assert!(!out.join("jobs").exists() || fs::read_dir(out.join("jobs")).unwrap().next().is_none());
+}
+
+/// A plan is input: keys and dates become file names, so a key or date that would write
+/// outside `--out` (or a short key, which panicked on a failing job) is refused when the
+/// plan is read, with its line number, by `run`, `status` and `merge`.
+#[test]
+fn hostile_plan_keys_and_dates_are_refused_before_anything_is_written() {
+    let d = tempfile::tempdir().unwrap();
+    let r = series(d.path());
+    let p = d.path().join("plan.jsonl");
+    plan(&r.catalog, &r.sites, "baseline:2026-03-02", &p);
+    let text = fs::read_to_string(&p).unwrap();
+    let escape = d.path().join("escape");
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let key = first["key"].as_str().unwrap().to_string();
+    let date = first["after"]["date"].as_str().unwrap().to_string();
+    let cases = [
+        (
+            "key-escape",
+            text.replacen(&key, &format!("../../../../{}/ESC", s(&escape)), 1),
+        ),
+        (
+            "key-absolute",
+            text.replacen(&key, &format!("{}/ESC", s(&escape)), 1),
+        ),
+        ("key-short", text.replacen(&key, "abc", 1)),
+        (
+            "date-escape",
+            text.replace(
+                &format!("\"{date}\""),
+                &format!("\"../../../../{}/D\"", s(&escape)),
+            ),
+        ),
+        (
+            "date-invalid",
+            text.replace(&format!("\"{date}\""), "\"2026-02-30\""),
+        ),
+    ];
+    for (name, bad) in cases {
+        let bp = d.path().join(format!("{name}.jsonl"));
+        fs::write(&bp, bad).unwrap();
+        let out = d.path().join(format!("out-{name}"));
+        for o in [
+            run(&bp, &out, &[]),
+            merge(&bp, &out),
+            common::run(&["status", "--plan", s(&bp), "--out", s(&out)]),
+        ] {
+            assert_eq!(o.status.code(), Some(2), "{name}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                err.contains(&format!("{name}.jsonl")) && err.contains("line 1"),
+                "{name}: {err}"
+            );
+        }
+        assert!(!escape.exists(), "{name} wrote outside --out");
+        assert!(!out.join("jobs").exists() || fs::read_dir(out.join("jobs")).unwrap().next().is_none());
+    }
 }

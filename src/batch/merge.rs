@@ -3,7 +3,8 @@
 //! `merge` groups the plan's jobs by date pair (plan order), scores each pair exactly as
 //! `compare` does and writes, under `--out`:
 //! - `pairs/<before>_<after>/{report.json, sites.csv, detections.geojson}`: per pair,
-//!   the `compare` contract (without change rasters);
+//!   the `compare` contract, with the change rasters `change/<site>.tif` copied from the
+//!   jobs' folders;
 //! - `report.json` (`{schema_version, tool, pairs: [report]}`), `sites.csv` (the
 //!   per-pair rows with `before_date,after_date` first) and `detections.geojson`;
 //! - `timeline.json`, `timeline.csv`, `charts/` when every pair shares its before image
@@ -13,9 +14,9 @@
 //! complete one. The outputs depend only on the plan and the job files, so they are
 //! byte-identical however the work was sharded, retried or interrupted.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::run::{error_path, result_path, JobError, JobResult};
+use super::run::{error_path, raster_dir, result_path, JobError, JobResult};
 use super::{array_syntax, load_plan, Job};
 use crate::error::{Error, Result};
 use crate::fsutil::{sha256_file, write_atomic};
@@ -141,6 +142,7 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
         let mut site_reports = Vec::with_capacity(g.len());
         let mut dets = Vec::new();
         let mut images: Option<(ImageInput, ImageInput)> = None;
+        let mut rasters: Vec<(PathBuf, String)> = Vec::new();
         for j in g {
             if state(out, j) == JobState::Done {
                 let p = result_path(out, &j.key);
@@ -148,6 +150,19 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
                 let r: JobResult = serde_json::from_slice(&bytes)
                     .map_err(|e| Error::input(&p, format!("not a job result: {e}")))?;
                 images.get_or_insert((r.before.clone(), r.after.clone()));
+                if let Some(rel) = &r.report.change_raster {
+                    // A job file is input too: its raster path must stay inside the folders.
+                    let inside = std::path::Path::new(rel)
+                        .components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)));
+                    if !inside {
+                        return Err(Error::input(
+                            &p,
+                            format!("change_raster {rel:?} leaves its folder"),
+                        ));
+                    }
+                    rasters.push((raster_dir(out, &j.key).join(rel), rel.clone()));
+                }
                 site_reports.push(r.report);
                 dets.extend(r.detections);
             } else {
@@ -190,6 +205,10 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
             .join("pairs")
             .join(format!("{}_{}", first.before.date, first.after.date));
         write_report_files(&dir, &report, &dets)?;
+        for (from, rel) in &rasters {
+            let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
+            write_atomic(&dir.join(rel), &bytes)?;
+        }
         let body = sites_csv(&report);
         let mut lines = body.lines();
         if csv.is_empty() {

@@ -192,6 +192,26 @@ fn abs(p: &Path) -> String {
         .to_string()
 }
 
+/// Fields of a plan job that become file names (`jobs/<key>.json`,
+/// `pairs/<before>_<after>/`) must be what `plan` writes: a plan is input like any other,
+/// and a key `../../x` or a date `../../tmp/D` would write outside `--out`.
+fn check_job(j: &Job) -> std::result::Result<(), String> {
+    if j.key.len() != 64
+        || !j
+            .key
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        return Err(format!("job key {:?} is not 64 lowercase hex digits", j.key));
+    }
+    for (what, d) in [("before", &j.before.date), ("after", &j.after.date)] {
+        if crate::pipeline::normalise_date(d).as_deref() != Some(d.as_str()) {
+            return Err(format!("{what}.date {d:?} is not a date (YYYY-MM-DD)"));
+        }
+    }
+    Ok(())
+}
+
 /// Reads a plan written by `plan`.
 pub fn load_plan(path: &Path) -> Result<Vec<Job>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -199,6 +219,7 @@ pub fn load_plan(path: &Path) -> Result<Vec<Job>> {
     for (i, l) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let j: Job = serde_json::from_str(l)
             .map_err(|e| Error::input(path, format!("line {}: not a plan job: {e}", i + 1)))?;
+        check_job(&j).map_err(|m| Error::input(path, format!("line {}: {m}", i + 1)))?;
         jobs.push(j);
     }
     if jobs.is_empty() {

@@ -1,4 +1,5 @@
-//! `stagewatch run`: the jobs of one shard, each written once as `jobs/<key>.json`.
+//! `stagewatch run`: the jobs of one shard, each written once as `jobs/<key>.json`, its
+//! change raster (written first, atomically) under `jobs/<key>/change/`.
 //!
 //! Only the site windows are read (the readers fetch the strips or tiles a window
 //! needs), so memory is bounded by the largest site grid times the rayon threads, not by
@@ -43,6 +44,12 @@ pub struct JobError {
 /// Where a job's outputs go.
 pub fn result_path(out: &Path, key: &str) -> PathBuf {
     out.join("jobs").join(format!("{key}.json"))
+}
+
+/// Folder of a job's rasters: `jobs/<key>/change/<stem>.tif` (the site report's
+/// `change_raster` is relative to it, as it is to a `compare` output folder).
+pub fn raster_dir(out: &Path, key: &str) -> PathBuf {
+    out.join("jobs").join(key)
 }
 
 /// Where a job's permanent error goes.
@@ -225,7 +232,9 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
                         Error::input(Path::new(&j.sites.path), format!("has no site {:?}", j.site_id))
                     })?;
                 let settings = &settings_cache[&serde_json::to_string(&j.parameters).expect("json")];
-                let (report, detections) = pair.try_site(site, &stems[j.site_index], settings, None)?;
+                let rasters = raster_dir(&args.out, &j.key);
+                let (report, detections) =
+                    pair.try_site(site, &stems[j.site_index], settings, Some(&rasters))?;
                 let r = JobResult {
                     key: j.key.clone(),
                     site_id: j.site_id.clone(),
