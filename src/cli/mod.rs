@@ -19,7 +19,14 @@ use crate::synth::{render_scenario, SCENARIOS};
 
 /// Withdrawal evidence from before/after imagery of staging areas.
 #[derive(Debug, Parser)]
-#[command(name = "stagewatch", version, about)]
+#[command(
+    name = "stagewatch",
+    version = crate::batch::TOOL_VERSION,
+    about,
+    after_help = "Exit codes: 0 success; 1 some sites or jobs failed (the rest finished and are \
+                  reported); 2 bad input or usage (one line naming the file); 3 `status`: jobs \
+                  still missing; 75 `run`: transient errors, retry the shard."
+)]
 pub struct Cli {
     /// No progress bar and no summary table.
     #[arg(long, global = true)]
@@ -197,6 +204,7 @@ pub enum Command {
     },
     /// Run the jobs of one shard of a plan that have no output yet.
     Run {
+        /// The plan written by `plan` (JSON Lines, one job per line).
         #[arg(long)]
         plan: PathBuf,
         /// Output folder shared by all shards.
@@ -215,8 +223,10 @@ pub enum Command {
     },
     /// Done, failed and missing jobs of a plan, and the missing shards in Slurm syntax.
     Status {
+        /// The plan written by `plan`.
         #[arg(long)]
         plan: PathBuf,
+        /// The output folder the shards write into (as given to `run`).
         #[arg(long)]
         out: PathBuf,
         /// Number of shards the plan is run with.
@@ -228,8 +238,10 @@ pub enum Command {
     },
     /// Combine the job outputs of a complete plan (report, CSV, detections, timeline).
     Merge {
+        /// The plan written by `plan`.
         #[arg(long)]
         plan: PathBuf,
+        /// The output folder the shards wrote into; the merged outputs go here too.
         #[arg(long)]
         out: PathBuf,
     },
@@ -282,6 +294,7 @@ pub enum Command {
     },
     /// Wrap a labelled aerial frame (PNG + YOLO boxes) as a GeoTIFF scene for `detect`.
     WrapFrame {
+        /// The frame: an 8-bit RGB PNG (or JPEG).
         #[arg(long)]
         png: PathBuf,
         /// YOLO labels: `class cx cy w h` per line, normalised.
