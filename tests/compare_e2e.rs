@@ -94,7 +94,27 @@ fn check_scenario(name: &str) {
     assert!(f0["properties"]["site_id"].is_string() && f0["properties"]["area_m2"].is_number());
     // The change raster is georeferenced on the site grid.
     let alpha = report.sites.iter().find(|s| s.id == "alpha").unwrap();
-    let g = GeoTiff::open(&out.join(alpha.change_raster.as_ref().unwrap())).unwrap();
+    let change_path = out.join(alpha.change_raster.as_ref().unwrap());
+    let g = GeoTiff::open(&change_path).unwrap();
+    // Its bands are named (GDAL_METADATA descriptions, shown by QGIS and gdalinfo).
+    let photometric = |p: &std::path::Path| {
+        let mut d = tiff::decoder::Decoder::new(fs::File::open(p).unwrap()).unwrap();
+        let names = d.get_tag_ascii_string(tiff::tags::Tag::Unknown(42112)).ok();
+        (
+            d.get_tag_u32(tiff::tags::Tag::PhotometricInterpretation).unwrap(),
+            names,
+        )
+    };
+    let (_, names) = photometric(&change_path);
+    // Three Byte bands (the rendered scenes) are tagged RGB, so viewers show true colour.
+    if GeoTiff::open(&r.before).unwrap().info().data_type == stagewatch::raster::DataType::Byte {
+        assert_eq!(photometric(&r.before).0, 2, "{name}");
+    }
+    let names = names.unwrap();
+    assert!(
+        names.contains(">change_magnitude<") && names.contains(">change_mask<"),
+        "{names}"
+    );
     let grid = alpha.grid.as_ref().unwrap();
     assert_eq!(format!("EPSG:{}", g.info().epsg), grid.crs);
     assert_eq!(

@@ -30,6 +30,10 @@ fn detect_then_eval_on_a_generated_scene() {
         if t.expected_status == "ok" {
             assert_eq!(s.vehicles, Some(t.before_vehicles as u32), "{}", s.id);
         }
+        if t.expected_status == "no_coverage" {
+            // Off the imagery: no count (was 0), and the status in the table.
+            assert_eq!(s.vehicles, None, "{}", s.id);
+        }
     }
     assert_eq!(rep.inputs.image.date.as_deref(), Some("2026-03-02"));
     // Keep only the before-date truth, then evaluate.

@@ -3,6 +3,8 @@
 //! on 1 and 2 threads; a pair on different grids is refused in one line naming the
 //! after file, and nothing is written.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -102,4 +104,29 @@ fn scan_writes_changed_blobs_as_lonlat_polygons() {
         "{err}"
     );
     assert!(!dir.path().join("bad.geojson").exists());
+}
+
+/// UInt16 imagery is refused by the fast path with a hint of what to do instead.
+#[test]
+fn uint16_input_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = common::synth("nuisance-uint16-4band", &dir.path().join("s"));
+    let out = dir.path().join("c.geojson");
+    let o = common::run(&[
+        "scan",
+        "--before",
+        r.before.to_str().unwrap(),
+        "--after",
+        r.after.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("before.tif") && err.contains("convert it to Byte") && err.contains("compare"),
+        "{err}"
+    );
+    assert!(!out.exists());
 }

@@ -422,6 +422,15 @@ pub fn main() -> ExitCode {
 }
 
 fn summary(o: &CompareOutcome, out: &std::path::Path, truth: Option<&crate::synth::Truth>) {
+    let inputs = &o.report.inputs;
+    let date = |d: &Option<String>| d.clone().unwrap_or_else(|| "undated".into());
+    println!(
+        "before {} ({}), after {} ({})",
+        date(&inputs.before.date),
+        inputs.before.path,
+        date(&inputs.after.date),
+        inputs.after.path
+    );
     println!(
         "{:<10} {:<17} {:>8} {:>7} {:>7} {:>8} {:>9}  {:<18} remaining (90 %)",
         "site", "status", "observed", "before", "after", "changed", "truth", "verdict"
@@ -473,6 +482,11 @@ fn summary(o: &CompareOutcome, out: &std::path::Path, truth: Option<&crate::synt
             r.distance_m / 1000.0
         );
     }
+    println!(
+        "observed: share of the site seen on both dates; before/after: vehicles counted there; \
+         changed: share of the observed site whose pixels changed; remaining: after/before true \
+         numbers, estimate (90 % interval)"
+    );
     println!("outputs: {}", out.display());
 }
 
@@ -585,11 +599,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 for s in &rep.sites {
                     let n = s.vehicles.map_or("-".to_string(), |v| v.to_string());
                     println!(
-                        "{:<12} {:>6} vehicles  observed {:>5.1}%  {:?} {}",
+                        "{:<12} {:>6} vehicles  observed {:>5.1}%  {} {}",
                         s.id,
                         n,
                         100.0 * s.observed_fraction,
-                        s.status,
+                        s.status.as_str(),
                         s.flags.join(" ")
                     );
                 }
@@ -795,10 +809,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 crate::raster::read_all(src.as_ref())?;
             }
             let i = src.info();
+            // West, south, east, north in degrees: what a sites file is written in.
+            let bounds = crate::raster::crs::Crs::from_epsg(i.epsg)
+                .ok()
+                .and_then(|c| crate::raster::crs::bounds_wgs84(&c, &i.transform, i.width, i.height))
+                .map(|b| b.map(|v| (v * 1e7).round() / 1e7));
             let v = serde_json::json!({
                 "path": i.path.display().to_string(), "width": i.width, "height": i.height,
                 "bands": i.bands, "data_type": i.data_type, "crs": format!("EPSG:{}", i.epsg),
                 "geotransform": i.transform.0, "nodata": i.nodata, "datetime": i.datetime,
+                "bounds_wgs84": bounds,
             });
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
             Ok(ExitCode::SUCCESS)

@@ -78,7 +78,12 @@ impl TiffPair {
         for (inp, p) in [(&b, before), (&a, after)] {
             let g = inp.tiff.chunk_geometry();
             if !g.byte_samples {
-                return refuse(p, "the fast path reads 8-bit unsigned samples only");
+                return refuse(
+                    p,
+                    "the fast path reads 8-bit unsigned samples only; convert it to Byte first \
+                     (e.g. `gdal_translate -ot Byte -scale`) or use `compare`, which reads \
+                     UInt16 and Float32",
+                );
             }
             if g.predictor != 1 && g.predictor != 2 {
                 return refuse(p, "the fast path handles predictors 1 and 2 only");

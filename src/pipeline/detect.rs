@@ -44,7 +44,8 @@ pub struct DetectSite {
     pub status: SiteStatus,
     pub error: Option<String>,
     pub observed_fraction: f64,
-    /// None when nothing could be counted (see `flags`).
+    /// None when nothing could be counted: nothing of the site observed (see `status`)
+    /// or the imagery too coarse (see `flags`).
     pub vehicles: Option<u32>,
     /// `gsd_too_coarse`: the image cannot resolve the vehicle class; nothing counted.
     #[serde(default)]
@@ -107,7 +108,8 @@ fn one_site(
         status,
         error: None,
         observed_fraction: frac,
-        vehicles: (!coarse).then_some(dets.len() as u32),
+        // Nothing observed (off the imagery, all cloud) or too coarse: no count, not 0.
+        vehicles: (!coarse && n_obs > 0).then_some(dets.len() as u32),
         flags: if coarse {
             vec!["gsd_too_coarse".into()]
         } else {

@@ -25,7 +25,7 @@ use crate::evidence::{evaluate, EvidenceParams, SiteInput};
 use crate::fsutil::{sha256_file, write_atomic};
 use crate::raster::crs::{Crs, Transformer};
 use crate::raster::grid::raster_gsd_m;
-use crate::raster::write::{write_geotiff, GeoMeta, Samples};
+use crate::raster::write::{write_geotiff_described, GeoMeta, Samples};
 use crate::raster::{open, Backend, RasterSource};
 use crate::report::csv::sites_csv;
 use crate::report::geojson::detections_geojson;
@@ -519,13 +519,14 @@ fn site_outputs(
             nodata: Some(f64::NAN),
             datetime: None,
         };
-        write_geotiff(
+        write_geotiff_described(
             &out.join(&rel),
             grid.width,
             grid.height,
             2,
             Samples::F32(&px),
             &meta,
+            &["change_magnitude", "change_mask"],
         )?;
         rep.change_raster = Some(rel);
     }

@@ -59,6 +59,32 @@ pub struct Transformer {
     dst: Crs,
 }
 
+/// Lon/lat extent `[west, south, east, north]` of a `width` x `height` raster on
+/// `transform` in `crs`: its outline sampled at 16 points per edge (a projected
+/// rectangle's edges curve in lon/lat). None when no outline point transforms.
+pub fn bounds_wgs84(
+    crs: &Crs,
+    transform: &super::GeoTransform,
+    width: usize,
+    height: usize,
+) -> Option<[f64; 4]> {
+    let t = Transformer::new(crs, &Crs::wgs84());
+    let (w, h) = (width as f64, height as f64);
+    let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+    let mut any = false;
+    for k in 0..=16 {
+        let f = k as f64 / 16.0;
+        for (c, r) in [(f * w, 0.0), (f * w, h), (0.0, f * h), (w, f * h)] {
+            let (x, y) = transform.apply(c, r);
+            if let Some((lon, lat)) = t.apply(x, y) {
+                any = true;
+                b = [b[0].min(lon), b[1].min(lat), b[2].max(lon), b[3].max(lat)];
+            }
+        }
+    }
+    any.then_some(b)
+}
+
 impl Transformer {
     /// A transformer from `src` to `dst`.
     pub fn new(src: &Crs, dst: &Crs) -> Transformer {
@@ -109,6 +135,27 @@ impl Transformer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounds_in_lon_lat() {
+        let t = crate::raster::GeoTransform([10.0, 0.1, 0.0, 50.0, 0.0, -0.1]);
+        let b = bounds_wgs84(&Crs::wgs84(), &t, 10, 20).unwrap();
+        assert_eq!(b, [10.0, 48.0, 11.0, 50.0]);
+        // UTM 36N, 1 km square around (500 km E, 5317 km N): near 33 E, 48 N.
+        let utm = Crs::from_epsg(32636).unwrap();
+        let t = crate::raster::GeoTransform([499_500.0, 1.0, 0.0, 5_317_500.0, 0.0, -1.0]);
+        let b = bounds_wgs84(&utm, &t, 1000, 1000).unwrap();
+        let inv = Transformer::new(&Crs::wgs84(), &utm);
+        let (x, y) = inv.apply((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0).unwrap();
+        assert!(
+            (x - 500_000.0).abs() < 1.0 && (y - 5_317_000.0).abs() < 1.0,
+            "{x} {y}"
+        );
+        assert!(
+            b[2] - b[0] > 0.0130 && b[2] - b[0] < 0.0137 && (b[3] - b[1] - 0.009).abs() < 1e-3,
+            "{b:?}"
+        );
+    }
 
     #[test]
     fn utm_zones() {

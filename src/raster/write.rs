@@ -33,12 +33,17 @@ pub struct GeoMeta {
     pub datetime: Option<String>,
 }
 
+// Three or four Byte bands are tagged RGB (a fourth as an extra sample), so viewers show
+// true colour; everything else is BlackIsZero with extra samples.
 macro_rules! multiband {
     ($name:ident, $inner:ty, $bits:expr, $fmt:expr, $n:expr) => {
+        multiband!($name, $inner, $bits, $fmt, $n, BlackIsZero);
+    };
+    ($name:ident, $inner:ty, $bits:expr, $fmt:expr, $n:expr, $photo:ident) => {
         struct $name;
         impl ColorType for $name {
             type Inner = $inner;
-            const TIFF_VALUE: PhotometricInterpretation = PhotometricInterpretation::BlackIsZero;
+            const TIFF_VALUE: PhotometricInterpretation = PhotometricInterpretation::$photo;
             const BITS_PER_SAMPLE: &'static [u16] = &[$bits; $n];
             const SAMPLE_FORMAT: &'static [SampleFormat] = &[$fmt; $n];
             fn horizontal_predict(row: &[Self::Inner], result: &mut Vec<Self::Inner>) {
@@ -51,8 +56,8 @@ macro_rules! multiband {
 
 multiband!(U8x1, u8, 8, SampleFormat::Uint, 1);
 multiband!(U8x2, u8, 8, SampleFormat::Uint, 2);
-multiband!(U8x3, u8, 8, SampleFormat::Uint, 3);
-multiband!(U8x4, u8, 8, SampleFormat::Uint, 4);
+multiband!(U8x3, u8, 8, SampleFormat::Uint, 3, RGB);
+multiband!(U8x4, u8, 8, SampleFormat::Uint, 4, RGB);
 multiband!(U16x1, u16, 16, SampleFormat::Uint, 1);
 multiband!(U16x2, u16, 16, SampleFormat::Uint, 2);
 multiband!(U16x3, u16, 16, SampleFormat::Uint, 3);
@@ -77,6 +82,7 @@ fn encode<C: ColorType>(
     data: &[C::Inner],
     meta: &GeoMeta,
     geographic: bool,
+    band_names: &[&str],
 ) -> Result<Vec<u8>>
 where
     [C::Inner]: TiffValue,
@@ -89,9 +95,18 @@ where
             .with_compression(Compression::Deflate(DeflateLevel::Fast));
         let mut img = enc.new_image::<C>(width, height).map_err(err)?;
         let n = C::BITS_PER_SAMPLE.len();
+        let colour = if C::TIFF_VALUE == PhotometricInterpretation::RGB {
+            3
+        } else {
+            1
+        };
         let dir = img.encoder();
-        if n > 1 {
-            dir.write_tag(Tag::ExtraSamples, &vec![0u16; n - 1][..])
+        if n > colour {
+            dir.write_tag(Tag::ExtraSamples, &vec![0u16; n - colour][..])
+                .map_err(err)?;
+        }
+        if !band_names.is_empty() {
+            dir.write_tag(Tag::Unknown(42112), gdal_metadata(band_names).as_str())
                 .map_err(err)?;
         }
         let g = meta.transform.0;
@@ -126,6 +141,21 @@ where
     Ok(buf.into_inner())
 }
 
+/// GDAL_METADATA (TIFF tag 42112) XML giving each band its description, which QGIS and
+/// `gdalinfo` show as the band's name. Names are escaped for XML.
+fn gdal_metadata(band_names: &[&str]) -> String {
+    let mut x = String::from("<GDALMetadata>");
+    for (i, n) in band_names.iter().enumerate() {
+        let e = n
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        x += &format!("<Item name=\"DESCRIPTION\" sample=\"{i}\" role=\"description\">{e}</Item>");
+    }
+    x + "</GDALMetadata>"
+}
+
 /// Writes a georeferenced GeoTIFF of `bands` (1-4) atomically to `path`.
 pub fn write_geotiff(
     path: &Path,
@@ -134,6 +164,19 @@ pub fn write_geotiff(
     bands: usize,
     samples: Samples<'_>,
     meta: &GeoMeta,
+) -> Result<()> {
+    write_geotiff_described(path, width, height, bands, samples, meta, &[])
+}
+
+/// [`write_geotiff`] with a description per band (`band_names`, empty for none).
+pub fn write_geotiff_described(
+    path: &Path,
+    width: usize,
+    height: usize,
+    bands: usize,
+    samples: Samples<'_>,
+    meta: &GeoMeta,
+    band_names: &[&str],
 ) -> Result<()> {
     let geographic = Crs::from_epsg(meta.epsg)?.is_geographic();
     let (w, h) = (width as u32, height as u32);
@@ -148,18 +191,18 @@ pub fn write_geotiff(
         (Samples::U8(d), _) if d.len() != n => return Err(bad()),
         (Samples::U16(d), _) if d.len() != n => return Err(bad()),
         (Samples::F32(d), _) if d.len() != n => return Err(bad()),
-        (Samples::U8(d), 1) => encode::<U8x1>(w, h, d, meta, geographic)?,
-        (Samples::U8(d), 2) => encode::<U8x2>(w, h, d, meta, geographic)?,
-        (Samples::U8(d), 3) => encode::<U8x3>(w, h, d, meta, geographic)?,
-        (Samples::U8(d), 4) => encode::<U8x4>(w, h, d, meta, geographic)?,
-        (Samples::U16(d), 1) => encode::<U16x1>(w, h, d, meta, geographic)?,
-        (Samples::U16(d), 2) => encode::<U16x2>(w, h, d, meta, geographic)?,
-        (Samples::U16(d), 3) => encode::<U16x3>(w, h, d, meta, geographic)?,
-        (Samples::U16(d), 4) => encode::<U16x4>(w, h, d, meta, geographic)?,
-        (Samples::F32(d), 1) => encode::<F32x1>(w, h, d, meta, geographic)?,
-        (Samples::F32(d), 2) => encode::<F32x2>(w, h, d, meta, geographic)?,
-        (Samples::F32(d), 3) => encode::<F32x3>(w, h, d, meta, geographic)?,
-        (Samples::F32(d), 4) => encode::<F32x4>(w, h, d, meta, geographic)?,
+        (Samples::U8(d), 1) => encode::<U8x1>(w, h, d, meta, geographic, band_names)?,
+        (Samples::U8(d), 2) => encode::<U8x2>(w, h, d, meta, geographic, band_names)?,
+        (Samples::U8(d), 3) => encode::<U8x3>(w, h, d, meta, geographic, band_names)?,
+        (Samples::U8(d), 4) => encode::<U8x4>(w, h, d, meta, geographic, band_names)?,
+        (Samples::U16(d), 1) => encode::<U16x1>(w, h, d, meta, geographic, band_names)?,
+        (Samples::U16(d), 2) => encode::<U16x2>(w, h, d, meta, geographic, band_names)?,
+        (Samples::U16(d), 3) => encode::<U16x3>(w, h, d, meta, geographic, band_names)?,
+        (Samples::U16(d), 4) => encode::<U16x4>(w, h, d, meta, geographic, band_names)?,
+        (Samples::F32(d), 1) => encode::<F32x1>(w, h, d, meta, geographic, band_names)?,
+        (Samples::F32(d), 2) => encode::<F32x2>(w, h, d, meta, geographic, band_names)?,
+        (Samples::F32(d), 3) => encode::<F32x3>(w, h, d, meta, geographic, band_names)?,
+        (Samples::F32(d), 4) => encode::<F32x4>(w, h, d, meta, geographic, band_names)?,
         _ => {
             return Err(Error::Usage(format!(
                 "{}: {bands} bands not supported by the writer",
