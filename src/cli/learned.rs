@@ -42,6 +42,10 @@ pub struct TrainArgs {
     /// model shipped before version 3 of the recipe).
     #[arg(long, default_value_t = TrainOptions::default().render_probability)]
     pub render_probability: f32,
+    /// Share of patches with unlabelled smooth vehicle-sized footprints (ground a
+    /// vehicle left).
+    #[arg(long, default_value_t = TrainOptions::default().footprint_probability)]
+    pub footprint_probability: f32,
 }
 
 /// Labelled imagery for `train` and `calibrate`.
@@ -139,6 +143,7 @@ pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<ExitCode> {
         working_gsd_m: a.working_gsd_m,
         paste_probability: a.paste_probability,
         render_probability: a.render_probability,
+        footprint_probability: a.footprint_probability,
         ..TrainOptions::default()
     };
     let frames = entries

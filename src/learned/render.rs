@@ -281,6 +281,74 @@ fn distractors(x: &mut Tensor, ground: [f32; 3], gsd_m: f32, look: Look, rng: &m
     }
 }
 
+/// Unlabelled footprints: 1-4 vehicle-sized rectangles (3.8-10.5 m) where the patch is
+/// replaced by a smooth fill (the rectangle's mean plus a linear ramp between its ends,
+/// a faint tone shift of up to 0.1), like the ground a vehicle left or an inpainted
+/// patch. A vehicle is a body that contrasts with the ground, not a smooth rectangle.
+/// None is placed within a vehicle length of a labelled centre.
+pub fn smooth_footprints(x: &mut Tensor, centres: &[(f32, f32, f32)], gsd_m: f32, rng: &mut Rng) {
+    let p = x.w as f32;
+    for _ in 0..1 + rng.below(4) {
+        let len_m = rng.range(3.8, 10.5);
+        let r = Rect {
+            u: rng.range(0.0, p),
+            v: rng.range(0.0, p),
+            half_len: 0.5 * len_m / gsd_m,
+            half_wid: 0.5 * len_m * rng.range(0.38, 0.6) / gsd_m,
+            angle: rng.range(0.0, std::f32::consts::TAU),
+        };
+        if centres
+            .iter()
+            .any(|c| (c.0 - r.u).hypot(c.1 - r.v) < (len_m + c.2) / gsd_m)
+        {
+            continue;
+        }
+        let (u0, u1, v0, v1) = r.bounds(x.w, x.h);
+        let (sa, ca) = r.angle.sin_cos();
+        // Mean of the covered pixels and of each end, per band.
+        let (mut sum, mut n) = ([0.0f32; 3], 0.0f32);
+        let (mut ends, mut ne) = ([[0.0f32; 3]; 2], [0.0f32; 2]);
+        for pv in v0..v1 {
+            for pu in u0..u1 {
+                let (cu, cv) = (pu as f32 + 0.5, pv as f32 + 0.5);
+                if r.coverage(cu, cv, 1.0) < 1.0 {
+                    continue;
+                }
+                let along = ca * (cu - r.u) + sa * (cv - r.v);
+                let e = usize::from(along > 0.0);
+                let px = &x.data[(pv * x.w + pu) * 3..][..3];
+                for b in 0..3 {
+                    sum[b] += px[b];
+                    ends[e][b] += px[b];
+                }
+                n += 1.0;
+                ne[e] += 1.0;
+            }
+        }
+        if n < 4.0 || ne[0] < 1.0 || ne[1] < 1.0 {
+            continue;
+        }
+        let shift = rng.range(-0.1, 0.1);
+        let mean = sum.map(|v| v / n + shift);
+        let slope = [0, 1, 2].map(|b| (ends[1][b] / ne[1] - ends[0][b] / ne[0]) / r.half_len);
+        for pv in v0..v1 {
+            for pu in u0..u1 {
+                let (cu, cv) = (pu as f32 + 0.5, pv as f32 + 0.5);
+                let a = r.coverage(cu, cv, 1.5);
+                if a <= 0.0 {
+                    continue;
+                }
+                let along = ca * (cu - r.u) + sa * (cv - r.v);
+                let px = &mut x.data[(pv * x.w + pu) * 3..][..3];
+                for b in 0..3 {
+                    let fill = mean[b] + 0.5 * slope[b] * along + 0.02 * rng.normal();
+                    px[b] = px[b] * (1.0 - a) + fill * a;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +369,31 @@ mod tests {
         // Every labelled centre is covered by a body that differs from the ground.
         let changed = x.data.iter().filter(|v| v.abs() > 0.1).count();
         assert!(changed > 200, "{changed}");
+    }
+
+    #[test]
+    fn footprints_smooth_the_ground_away_from_vehicles() {
+        let mut rng = Rng::new(11);
+        let mut x = Tensor::zeros(96, 96, 3);
+        for v in x.data.iter_mut() {
+            *v = 0.3 * rng.normal();
+        }
+        let before = x.clone();
+        // A labelled vehicle in the middle keeps its surroundings.
+        let centres = [(48.0, 48.0, 6.0)];
+        for _ in 0..10 {
+            smooth_footprints(&mut x, &centres, 0.4, &mut rng);
+        }
+        let changed = |r: std::ops::Range<usize>| {
+            r.flat_map(|v| (0..96).map(move |u| (u, v)))
+                .filter(|&(u, v)| (u as f32 - 48.0).hypot(v as f32 - 48.0) < 4.0)
+                .filter(|&(u, v)| x.data[(v * 96 + u) * 3] != before.data[(v * 96 + u) * 3])
+                .count()
+        };
+        assert_eq!(changed(40..56), 0);
+        // Elsewhere the texture got smoother: lower variance overall.
+        let var = |t: &Tensor| t.data.iter().map(|v| v * v).sum::<f32>() / t.data.len() as f32;
+        assert!(var(&x) < var(&before), "{} {}", var(&x), var(&before));
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub struct TrainOptions {
     /// (domain randomisation, [`super::render`]).
     #[serde(default)]
     pub render_probability: f32,
+    /// Share of patches that get unlabelled smooth footprints ([`super::render::smooth_footprints`]).
+    #[serde(default)]
+    pub footprint_probability: f32,
 }
 
 impl Default for TrainOptions {
@@ -78,7 +81,8 @@ impl Default for TrainOptions {
             width: 32,
             working_gsd_m: 0.4,
             paste_probability: 0.5,
-            render_probability: 0.3,
+            render_probability: 0.25,
+            footprint_probability: 0.3,
         }
     }
 }
@@ -209,6 +213,9 @@ fn make_sample(frames: &[Frame], o: &TrainOptions, stride: usize, rng: &mut Rng)
     }
     if o.render_probability > 0.0 && rng.f32() < o.render_probability {
         super::render::render_vehicles(&mut x, &mut centres, o.working_gsd_m as f32, rng);
+    }
+    if o.footprint_probability > 0.0 && rng.f32() < o.footprint_probability {
+        super::render::smooth_footprints(&mut x, &centres, o.working_gsd_m as f32, rng);
     }
     photometric(&mut x, rng);
     // Targets on the output grid.
