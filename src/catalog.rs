@@ -194,7 +194,7 @@ fn parse_stac(path: &Path, text: &str, base: &Path, asset_key: Option<&str>) -> 
 
 /// Reads a catalogue (format by extension), sorted by (date, path).
 pub fn load(path: &Path, asset_key: Option<&str>) -> Result<Vec<Entry>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::fsutil::read_text_input(path, crate::fsutil::limits::CATALOG)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let ext = path
         .extension()

@@ -1,5 +1,7 @@
 //! Atomic output: every file is written to a temporary sibling and renamed into place,
-//! so a crash or kill never leaves a half-written output under its final name.
+//! so a crash or kill never leaves a half-written output under its final name. Guarded
+//! input: files are opened only when they are regular files (a FIFO or a device such as
+//! `/dev/zero` would block or never end), and text inputs are read up to a size limit.
 
 use std::fs;
 use std::io::Write;
@@ -102,10 +104,71 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<bool> {
     res.map_err(|e| Error::io(path, e))
 }
 
+/// Opens `path` for reading when it is a regular file (after symlinks). Checked before
+/// opening: opening a FIFO blocks until a writer appears, and a device or a directory is
+/// not an input. A missing file is an I/O error as before.
+pub fn open_regular(path: &Path) -> Result<fs::File> {
+    check_regular(path)?;
+    fs::File::open(path).map_err(|e| Error::io(path, e))
+}
+
+/// Errs unless `path` exists and is a regular file (after symlinks), naming what it is.
+pub fn check_regular(path: &Path) -> Result<()> {
+    let md = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !md.is_file() {
+        let what = if md.is_dir() {
+            "a directory"
+        } else {
+            "a FIFO, socket or device"
+        };
+        return Err(Error::input(path, format!("is {what}, not a regular file")));
+    }
+    Ok(())
+}
+
+/// Reads a whole input file of at most `max_bytes` (a regular file; see [`open_regular`]).
+pub fn read_input(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = open_regular(path)?;
+    let mut buf = Vec::new();
+    f.take(max_bytes + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(path, e))?;
+    if buf.len() as u64 > max_bytes {
+        return Err(Error::input(
+            path,
+            format!(
+                "is larger than {} MiB, the limit for this kind of file",
+                max_bytes >> 20
+            ),
+        ));
+    }
+    Ok(buf)
+}
+
+/// [`read_input`] of UTF-8 text.
+pub fn read_text_input(path: &Path, max_bytes: u64) -> Result<String> {
+    String::from_utf8(read_input(path, max_bytes)?).map_err(|_| Error::input(path, "is not UTF-8 text"))
+}
+
+/// Size limits of text inputs, bytes.
+pub mod limits {
+    /// Sites GeoJSON.
+    pub const SITES: u64 = 64 << 20;
+    /// Image catalogue (CSV, JSON Lines, STAC).
+    pub const CATALOG: u64 = 256 << 20;
+    /// Batch plan (JSON Lines, about 2 KB per job).
+    pub const PLAN: u64 = 1 << 30;
+    /// Evidence config JSON.
+    pub const CONFIG: u64 = 1 << 20;
+    /// Detections or truth GeoJSON, labels, a job file.
+    pub const GEOJSON: u64 = 512 << 20;
+}
+
 /// SHA-256 of a file's contents, lower-case hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
-    let mut f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = open_regular(path)?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
     Ok(format!("{:x}", h.finalize()))

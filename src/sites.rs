@@ -47,7 +47,7 @@ impl Site {
 
 /// Reads and validates a sites file.
 pub fn load_sites(path: &Path) -> Result<Vec<Site>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::fsutil::read_text_input(path, crate::fsutil::limits::SITES)?;
     parse_sites(&text).map_err(|msg| Error::sites(path, msg))
 }
 

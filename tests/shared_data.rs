@@ -8,10 +8,22 @@ use std::path::Path;
 
 /// (folder under `../shared/data`, the tests that need it)
 const NEEDS: &[(&str, &str)] = &[
-    ("aerial-vehicles", "learned_real (shipped model on held-aside frames, painted-out withdrawal)"),
-    ("geotiff", "real_data (pure reader vs. reference pixels), gdal_parity (--features gdal)"),
-    ("tiff-malformed", "real_data (malformed TIFFs give one-line errors)"),
-    ("sentinel2-pair", "sentinel2_coreg (shift on the real Sentinel-2 pair)"),
+    (
+        "aerial-vehicles",
+        "learned_real (shipped model on held-aside frames, painted-out withdrawal)",
+    ),
+    (
+        "geotiff",
+        "real_data (pure reader vs. reference pixels), gdal_parity (--features gdal)",
+    ),
+    (
+        "tiff-malformed",
+        "real_data (malformed TIFFs give one-line errors)",
+    ),
+    (
+        "sentinel2-pair",
+        "sentinel2_coreg (shift on the real Sentinel-2 pair)",
+    ),
 ];
 
 fn main() {

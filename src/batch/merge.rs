@@ -146,7 +146,7 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
         for j in g {
             if state(out, j) == JobState::Done {
                 let p = result_path(out, &j.key);
-                let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+                let bytes = crate::fsutil::read_input(&p, crate::fsutil::limits::GEOJSON)?;
                 let r: JobResult = serde_json::from_slice(&bytes)
                     .map_err(|e| Error::input(&p, format!("not a job result: {e}")))?;
                 images.get_or_insert((r.before.clone(), r.after.clone()));
@@ -168,7 +168,7 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
             } else {
                 failed_jobs += 1;
                 let p = error_path(out, &j.key);
-                let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+                let bytes = crate::fsutil::read_input(&p, crate::fsutil::limits::GEOJSON)?;
                 let e: JobError = serde_json::from_slice(&bytes)
                     .map_err(|e| Error::input(&p, format!("not a job error: {e}")))?;
                 let name = sites.get(j.site_index).and_then(|s| s.name.clone());

@@ -214,7 +214,7 @@ fn check_job(j: &Job) -> std::result::Result<(), String> {
 
 /// Reads a plan written by `plan`.
 pub fn load_plan(path: &Path) -> Result<Vec<Job>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::fsutil::read_text_input(path, crate::fsutil::limits::PLAN)?;
     let mut jobs = Vec::new();
     for (i, l) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let j: Job = serde_json::from_str(l)

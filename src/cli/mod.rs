@@ -41,8 +41,9 @@ pub struct AnalysisOpts {
     /// Vehicle sizes to count.
     #[arg(long, value_enum, default_value_t = VehicleClass::Military)]
     pub vehicle_class: VehicleClass,
-    /// Margin around each site's bounding box, metres.
-    #[arg(long, default_value_t = 25.0)]
+    /// Margin around each site's bounding box, metres (0-1000: context for alignment and
+    /// cloud masking).
+    #[arg(long, default_value_t = 25.0, value_parser = parse_margin_m)]
     pub margin_m: f64,
     /// Raster reader.
     #[arg(long, value_enum, default_value_t = ReaderArg::Auto)]
@@ -419,6 +420,18 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `--margin-m`: a finite number of metres in 0-1000 (a negative margin would shrink the
+/// context silently; a huge one reads far more imagery than any alignment needs).
+fn parse_margin_m(s: &str) -> std::result::Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of metres"))?;
+    if !(0.0..=1000.0).contains(&v) {
+        return Err(format!("{s} is outside 0-1000 m"));
+    }
+    Ok(v)
 }
 
 fn summary(o: &CompareOutcome, out: &std::path::Path, truth: Option<&crate::synth::Truth>) {

@@ -64,7 +64,7 @@ pub fn distance_m(a: &Point, b: &Point) -> f64 {
 
 /// Reads Point / Polygon / MultiPolygon features of a GeoJSON FeatureCollection.
 pub fn load_points(path: &Path) -> Result<Vec<Point>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::fsutil::read_text_input(path, crate::fsutil::limits::GEOJSON)?;
     parse_points(&text).map_err(|m| Error::input(path, m))
 }
 

@@ -197,7 +197,7 @@ pub fn load_params_over(
     path: &std::path::Path,
     base: &EvidenceParams,
 ) -> crate::error::Result<EvidenceParams> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::error::Error::io(path, e))?;
+    let text = crate::fsutil::read_text_input(path, crate::fsutil::limits::CONFIG)?;
     let invalid =
         |e: serde_json::Error| crate::error::Error::input(path, format!("invalid evidence config: {e}"));
     // Validated as a whole first, so errors name the file's own line and column.

@@ -48,7 +48,7 @@ pub struct TiffPair {
 
 fn open_input(tiff: GeoTiff) -> Result<Input> {
     let path = tiff.info().path.clone();
-    let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let file = crate::fsutil::open_regular(&path)?;
     Ok(Input { tiff, file })
 }
 

@@ -130,6 +130,7 @@ pub fn read_rgb(path: &Path) -> Result<Tensor> {
         }
         return Ok(t);
     }
+    drop(crate::fsutil::open_regular(path)?);
     let img = image::open(path).map_err(|e| Error::Input {
         path: path.to_path_buf(),
         msg: format!("not a readable PNG/JPEG image: {e}"),
@@ -149,7 +150,7 @@ pub type YoloBox = (u32, f64, f64, f64, f64);
 
 /// YOLO boxes `(class, cx, cy, w, h)` in pixels of a `w` x `h` image.
 pub fn read_yolo(path: &Path, w: usize, h: usize) -> Result<Vec<YoloBox>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::fsutil::read_text_input(path, crate::fsutil::limits::GEOJSON)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let p: Vec<&str> = line.split_whitespace().collect();
@@ -341,7 +342,7 @@ struct Review {
 
 fn armour_entries(dir: &Path) -> Result<Vec<Entry>> {
     let path = dir.join("labels-review.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = crate::fsutil::read_text_input(&path, crate::fsutil::limits::GEOJSON)?;
     let reviews: Vec<Review> = serde_json::from_str(&text).map_err(|e| Error::Input {
         path: path.clone(),
         msg: e.to_string(),

@@ -138,7 +138,8 @@ impl Model {
         if !meta.is_file() || meta.len() > 64 << 20 {
             return Err(Error::Model(format!("{name}: not a regular file under 64 MiB")));
         }
-        let bytes = std::fs::read(path).map_err(|e| Error::Model(format!("{name}: {e}")))?;
+        let bytes =
+            crate::fsutil::read_input(path, 256 << 20).map_err(|e| Error::Model(format!("{name}: {e}")))?;
         Model::from_bytes(&bytes, &name)
     }
 

@@ -123,12 +123,7 @@ fn one_site(
 /// the number of sites that failed.
 pub fn run_detect(args: &DetectArgs) -> Result<(DetectReport, usize)> {
     for p in [&args.image, &args.sites] {
-        if !p.is_file() {
-            return Err(Error::io(
-                p,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-            ));
-        }
+        crate::fsutil::check_regular(p)?;
     }
     let src = open(&args.image, args.backend)?;
     let crs = crs_of(src.as_ref())?;

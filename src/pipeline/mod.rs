@@ -240,12 +240,7 @@ impl OpenedPair {
     /// Opens both images (and masks); fails on unreadable input or differing band counts.
     pub fn open(p: &PairPaths, backend: Backend) -> Result<OpenedPair> {
         for f in [&p.before, &p.after] {
-            if !f.is_file() {
-                return Err(Error::io(
-                    f,
-                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-                ));
-            }
+            crate::fsutil::check_regular(f)?;
         }
         let before = open(&p.before, backend)?;
         let after = open(&p.after, backend)?;
@@ -430,12 +425,7 @@ pub fn write_report_files(out: &Path, report: &Report, detections: &[Detection])
 
 /// Runs `compare` and writes its outputs to `args.out`.
 pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
-    if !args.sites.is_file() {
-        return Err(Error::io(
-            &args.sites,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        ));
-    }
+    crate::fsutil::check_regular(&args.sites)?;
     let pair = OpenedPair::open(
         &PairPaths {
             before: args.before.clone(),

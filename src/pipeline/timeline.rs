@@ -119,12 +119,7 @@ pub fn write_timeline(out: &Path, t: &Timeline) -> Result<()> {
 /// Runs `timeline` and writes its outputs.
 pub fn run_timeline(args: &TimelineArgs) -> Result<TimelineOutcome> {
     let entries = dated_entries(&args.catalog, args.asset.as_deref(), args.backend)?;
-    if !args.sites.is_file() {
-        return Err(Error::io(
-            &args.sites,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        ));
-    }
+    crate::fsutil::check_regular(&args.sites)?;
     let sites = load_sites(&args.sites)?;
     let (base_date, base_path) = &entries[0];
     let pairs: Vec<OpenedPair> = entries[1..]

@@ -33,6 +33,8 @@ fn open_ds(path: &Path) -> Result<Dataset> {
         open_options: if jp2 { Some(&["STRICT=NO"]) } else { None },
         ..Default::default()
     };
+    // GDAL would block on a FIFO like any reader: regular files only.
+    drop(crate::fsutil::open_regular(path)?);
     Dataset::open_ex(path, opts).map_err(|e| Error::not_raster(path, e))
 }
 

@@ -100,7 +100,7 @@ pub struct GeoTiff {
 }
 
 fn open_decoder(path: &Path) -> Result<Decoder<BufReader<File>>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = crate::fsutil::open_regular(path)?;
     let dec = Decoder::new(BufReader::new(file)).map_err(|e| Error::not_raster(path, e))?;
     Ok(dec.with_limits(limits()))
 }
@@ -422,7 +422,7 @@ impl GeoTiff {
         window.check_inside(info)?;
         let l = &self.layout;
         let mut out = Array3::<f32>::from_elem((l.samples, window.height, window.width), f32::NAN);
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = crate::fsutil::open_regular(path)?;
         let nodata = info.nodata;
         let spp = if l.planar { 1 } else { l.samples };
         let (mut raw, mut bytes) = (Vec::new(), Vec::new());
@@ -479,7 +479,7 @@ impl RasterSource for GeoTiff {
 /// reads are refused with the GDAL hint; anything else is "not a TIFF".
 fn sniff_format(path: &Path) -> Result<()> {
     let mut head = [0u8; 12];
-    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = crate::fsutil::open_regular(path)?;
     let n = f.read(&mut head).map_err(|e| Error::io(path, e))?;
     let h = &head[..n];
     let tiff = [b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"];

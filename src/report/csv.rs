@@ -3,8 +3,13 @@
 
 use super::Report;
 
-/// Quotes a field when it holds a comma, quote or newline.
+/// A text cell: quoted when it holds a comma, quote or newline (RFC 4180), and prefixed
+/// with `'` when it begins with `=`, `+`, `-`, `@`, a tab or a carriage return, which a
+/// spreadsheet would run as a formula (CSV injection; the OWASP advice).
 pub fn field(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        return field(&format!("'{s}"));
+    }
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -58,5 +63,11 @@ mod tests {
         assert_eq!(field("a"), "a");
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        // Formula injection is neutralised.
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(field("+1"), "'+1");
+        assert_eq!(field("-2,3"), "\"'-2,3\"");
+        assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(field("a=b"), "a=b");
     }
 }

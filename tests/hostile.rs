@@ -1,0 +1,226 @@
+//! Hostile and careless input (issue 12, part): a FIFO or a device where a file is
+//! expected gives a one-line error naming it instead of blocking forever; text inputs
+//! are read up to a size limit. Every child runs under a time limit.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the binary, killing it after `limit`; returns (exit code, stderr), None on timeout.
+fn run_limited(args: &[&str], limit: Duration) -> Option<(Option<i32>, String)> {
+    let mut child = common::bin()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            return Some((status.code(), err));
+        }
+        if t0.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn mkfifo(p: &Path) {
+    assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn fifos_and_devices_are_refused_not_waited_on() {
+    let d = tempfile::tempdir().unwrap();
+    let r = common::synth("clear", &d.path().join("scene"));
+    let fifo = d.path().join("pipe.fifo");
+    mkfifo(&fifo);
+    let series =
+        stagewatch::synth::series::render_series("withdrawal-series", &d.path().join("series")).unwrap();
+    // A catalogue whose second entry is the FIFO.
+    let cat_text = std::fs::read_to_string(&series.catalog).unwrap();
+    let mut lines: Vec<String> = cat_text.lines().map(String::from).collect();
+    let header_and_first = lines.drain(..2).collect::<Vec<_>>();
+    let bad_cat = d.path().join("series/bad-catalog.csv");
+    std::fs::write(
+        &bad_cat,
+        format!("{}\n{},2026-04-14\n", header_and_first.join("\n"), s(&fifo)),
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    let (b, a, sites) = (s(&r.before), s(&r.after), s(&r.sites));
+    let f = s(&fifo);
+    let (plan_out, scan_out) = (d.path().join("p.jsonl"), d.path().join("c.geojson"));
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        ("info", vec!["info", f], f),
+        (
+            "compare --sites",
+            vec![
+                "compare",
+                "--before",
+                b,
+                "--after",
+                a,
+                "--sites",
+                f,
+                "--out",
+                s(&out),
+            ],
+            f,
+        ),
+        (
+            "compare --before-mask",
+            vec![
+                "compare",
+                "--detector",
+                "tophat",
+                "--before",
+                b,
+                "--after",
+                a,
+                "--sites",
+                sites,
+                "--before-mask",
+                f,
+                "--out",
+                s(&out),
+            ],
+            f,
+        ),
+        (
+            "compare --evidence-config",
+            vec![
+                "compare",
+                "--before",
+                b,
+                "--after",
+                a,
+                "--sites",
+                sites,
+                "--evidence-config",
+                f,
+                "--out",
+                s(&out),
+            ],
+            f,
+        ),
+        (
+            "compare --before",
+            vec![
+                "compare",
+                "--before",
+                f,
+                "--after",
+                a,
+                "--sites",
+                sites,
+                "--out",
+                s(&out),
+            ],
+            f,
+        ),
+        (
+            "timeline --images",
+            vec!["timeline", "--images", f, "--sites", sites, "--out", s(&out)],
+            f,
+        ),
+        (
+            "plan catalogue entry",
+            vec![
+                "plan",
+                "--images",
+                s(&bad_cat),
+                "--sites",
+                s(&series.sites),
+                "--out",
+                s(&plan_out),
+            ],
+            f,
+        ),
+        (
+            "plan --sites",
+            vec![
+                "plan",
+                "--images",
+                s(&series.catalog),
+                "--sites",
+                f,
+                "--out",
+                s(&plan_out),
+            ],
+            f,
+        ),
+        ("run --plan", vec!["run", "--plan", f, "--out", s(&out)], f),
+        (
+            "eval --truth",
+            vec!["eval", "--detections", sites, "--truth", f],
+            f,
+        ),
+        (
+            "sites /dev/zero",
+            vec![
+                "compare",
+                "--before",
+                b,
+                "--after",
+                a,
+                "--sites",
+                "/dev/zero",
+                "--out",
+                s(&out),
+            ],
+            "/dev/zero",
+        ),
+        (
+            "scan",
+            vec!["scan", "--before", f, "--after", a, "--out", s(&scan_out)],
+            f,
+        ),
+    ];
+    for (name, args, named) in cases {
+        let (code, err) = run_limited(&args, Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("{name}: still running after 60 s"));
+        assert!(code == Some(2) || code == Some(1), "{name}: exit {code:?}: {err}");
+        assert!(
+            err.contains(named) && err.contains("not a regular file"),
+            "{name}: {err}"
+        );
+    }
+}
+
+/// Absurd option values exit 2 naming the option, before any work.
+#[test]
+fn absurd_margins_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let r = common::synth("clear", &d.path().join("scene"));
+    let out = d.path().join("out");
+    for bad in ["-5", "NaN", "inf", "1e9", "x"] {
+        let o = common::run(&[
+            "compare",
+            "--before",
+            s(&r.before),
+            "--after",
+            s(&r.after),
+            "--sites",
+            s(&r.sites),
+            "--out",
+            s(&out),
+            &format!("--margin-m={bad}"),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--margin-m"), "{bad}");
+        assert!(!out.exists(), "{bad}");
+    }
+}
