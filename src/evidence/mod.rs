@@ -34,7 +34,10 @@
 //! left sites (D, summed estimates) reappeared at paired nearby sites (M); otherwise the
 //! per-site rules applied to the overall interval.
 
+mod config;
 pub mod stats;
+
+pub use config::load_params_over;
 
 use serde::{Deserialize, Serialize};
 
@@ -66,14 +69,20 @@ impl Verdict {
     }
 }
 
-/// The detector's measured error rates.
+/// The detector's measured error rates. Fields left out of a config keep their values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DetectorModel {
     /// Share of vehicles present that are detected.
     pub recall: f64,
     /// False detections per km2 of observed area.
     pub false_positives_per_km2: f64,
+}
+
+impl Default for DetectorModel {
+    fn default() -> Self {
+        EvidenceParams::default().detector
+    }
 }
 
 /// Tunables of the evidence (all documented in the module doc). Read from a JSON file
@@ -94,6 +103,11 @@ pub struct EvidenceParams {
     pub samples: usize,
 }
 
+const DEFAULT_DETECTOR: DetectorModel = DetectorModel {
+    recall: 0.95,
+    false_positives_per_km2: 20.0,
+};
+
 impl Default for EvidenceParams {
     fn default() -> Self {
         EvidenceParams {
@@ -108,10 +122,7 @@ impl Default for EvidenceParams {
             redeployment_max_distance_m: 20_000.0,
             // The synthetic suite measures recall 1.0 and no false positives; real
             // imagery is worse, so the defaults are deliberately conservative.
-            detector: DetectorModel {
-                recall: 0.95,
-                false_positives_per_km2: 20.0,
-            },
+            detector: DEFAULT_DETECTOR,
             samples: 4000,
         }
     }
@@ -189,30 +200,6 @@ fn interval_of(s: &Sampler) -> Interval {
         low: s.quantile(0.05),
         high: s.quantile(0.95),
     }
-}
-
-/// Reads evidence parameters from a JSON file; top-level fields left out keep their
-/// values in `base` (e.g. the detector terms measured for the learned model).
-pub fn load_params_over(
-    path: &std::path::Path,
-    base: &EvidenceParams,
-) -> crate::error::Result<EvidenceParams> {
-    let text = crate::fsutil::read_text_input(path, crate::fsutil::limits::CONFIG)?;
-    let invalid =
-        |e: serde_json::Error| crate::error::Error::input(path, format!("invalid evidence config: {e}"));
-    // Validated as a whole first, so errors name the file's own line and column.
-    let given: EvidenceParams = serde_json::from_str(&text).map_err(invalid)?;
-    let keys: serde_json::Value = serde_json::from_str(&text).map_err(invalid)?;
-    let given_map = serde_json::to_value(&given).expect("params serialise");
-    let mut merged = serde_json::to_value(base).expect("params serialise");
-    if let (Some(m), Some(g), Some(k)) = (merged.as_object_mut(), given_map.as_object(), keys.as_object()) {
-        for key in k.keys() {
-            if let Some(v) = g.get(key) {
-                m.insert(key.clone(), v.clone());
-            }
-        }
-    }
-    Ok(serde_json::from_value(merged).expect("merged params are valid"))
 }
 
 /// Verdict for a remaining-fraction interval.
