@@ -224,3 +224,42 @@ fn absurd_margins_are_refused() {
         assert!(!out.exists(), "{bad}");
     }
 }
+
+/// Impossible dates and dates in the wrong order exit 2 (a swapped pair would report a
+/// withdrawal where vehicles arrived).
+#[test]
+fn impossible_and_reversed_dates_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let r = common::synth("clear", &d.path().join("scene"));
+    let out = d.path().join("out");
+    let compare = |extra: &[&str]| {
+        let mut a = vec![
+            "compare",
+            "--detector",
+            "tophat",
+            "--before",
+            s(&r.before),
+            "--after",
+            s(&r.after),
+        ];
+        a.extend_from_slice(&["--sites", s(&r.sites), "--out", s(&out)]);
+        a.extend_from_slice(extra);
+        common::run(&a)
+    };
+    for bad in ["2026-02-30", "2026-13-45", "0000-00-00"] {
+        let o = compare(&["--after-date", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("--after-date"),
+            "{bad}"
+        );
+    }
+    let o = compare(&["--before-date", "2026-05-01", "--after-date", "2026-04-01"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("after.tif") && err.contains("earlier than the before image"),
+        "{err}"
+    );
+    assert!(!out.join("report.json").exists());
+}

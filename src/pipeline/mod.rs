@@ -267,19 +267,33 @@ impl OpenedPair {
                 }
             }
         };
+        let before_input = image_input(
+            before.as_ref(),
+            &crs_b,
+            p.before_date.clone(),
+            p.before_sha256.as_deref(),
+        )?;
+        let after_input = image_input(
+            after.as_ref(),
+            &crs_a,
+            p.after_date.clone(),
+            p.after_sha256.as_deref(),
+        )?;
+        // Dates in the wrong order would turn a buildup into a withdrawal.
+        if let (Some(b), Some(a)) = (&before_input.date, &after_input.date) {
+            if a < b {
+                return Err(Error::input(
+                    &p.after,
+                    format!(
+                        "is dated {a}, earlier than the before image ({b}): swap --before and \
+                         --after, or correct the dates"
+                    ),
+                ));
+            }
+        }
         Ok(OpenedPair {
-            before_input: image_input(
-                before.as_ref(),
-                &crs_b,
-                p.before_date.clone(),
-                p.before_sha256.as_deref(),
-            )?,
-            after_input: image_input(
-                after.as_ref(),
-                &crs_a,
-                p.after_date.clone(),
-                p.after_sha256.as_deref(),
-            )?,
+            before_input,
+            after_input,
             mask_b: open_mask(&p.before_mask)?,
             mask_a: open_mask(&p.after_mask)?,
             before,
