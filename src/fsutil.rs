@@ -114,7 +114,10 @@ pub fn open_regular(path: &Path) -> Result<fs::File> {
 
 /// Errs unless `path` exists and is a regular file (after symlinks), naming what it is.
 pub fn check_regular(path: &Path) -> Result<()> {
-    let md = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let md = fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::io(path, std::io::Error::new(e.kind(), "no such file")),
+        _ => Error::io(path, e),
+    })?;
     if !md.is_file() {
         let what = if md.is_dir() {
             "a directory"
