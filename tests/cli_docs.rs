@@ -106,7 +106,8 @@ fn readme_command_line_matches_help() {
                 continue;
             }
             let required = usage.contains(&format!(" {flag} ")) || usage.ends_with(&format!(" {flag}"));
-            if required == *optional && !(modes.contains(&(sub.as_str(), flag.as_str())) && !optional) {
+            let mode = modes.contains(&(sub.as_str(), flag.as_str()));
+            if required == *optional && (*optional || !mode) {
                 wrong.push(format!(
                     "README shows `{sub} {flag}` as {}, `--help` as {}",
                     if *optional { "optional" } else { "required" },
