@@ -223,12 +223,24 @@ pub fn sanitize_id(id: &str) -> String {
             }
         })
         .collect();
-    if s.trim_matches('.').is_empty() {
+    let s = if s.trim_matches('.').is_empty() {
         format!("_{s}")
+    } else {
+        s
+    };
+    // File names are limited to 255 bytes: a long id keeps its first 100 characters and
+    // gets the first 16 hex digits of its SHA-256 (distinct ids stay distinct).
+    if s.len() > MAX_STEM_CHARS {
+        use sha2::{Digest, Sha256};
+        let h = format!("{:x}", Sha256::digest(id.as_bytes()));
+        format!("{}-{}", &s[..100], &h[..16])
     } else {
         s
     }
 }
+
+/// Longest file stem kept as is (the stem gets `.tif`, `_before.png` and the like).
+const MAX_STEM_CHARS: usize = 120;
 
 /// File-name stems for all ids, unique even when two ids sanitise alike.
 pub fn file_stems(sites: &[Site]) -> Vec<String> {
@@ -257,6 +269,17 @@ pub fn stems_of(ids: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::raster::GeoTransform;
+
+    #[test]
+    fn long_ids_get_short_distinct_stems() {
+        let a = "a".repeat(300);
+        let b = format!("{}b", "a".repeat(299));
+        let stems = stems_of(&[a.clone(), b]);
+        assert!(stems.iter().all(|s| s.len() == 117), "{stems:?}");
+        assert_ne!(stems[0], stems[1]);
+        assert_eq!(sanitize_id(&a), stems[0]);
+        assert_eq!(sanitize_id("short"), "short");
+    }
 
     const OK: &str = r#"{"type":"FeatureCollection","features":[
       {"type":"Feature","properties":{"id":"a","name":"Alpha","weight":2},
