@@ -393,3 +393,47 @@ fn hostile_plan_keys_and_dates_are_refused_before_anything_is_written() {
         assert!(!out.join("jobs").exists() || fs::read_dir(out.join("jobs")).unwrap().next().is_none());
     }
 }
+
+/// A hand-edited plan (a parameter changed, the key kept) is refused; a job file copied
+/// under another job's key is refused by `merge`, which then writes nothing.
+#[test]
+fn edited_plans_and_swapped_job_files_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let r = series(d.path());
+    let p = d.path().join("plan.jsonl");
+    plan(&r.catalog, &r.sites, "consecutive", &p);
+    let text = fs::read_to_string(&p).unwrap();
+    assert!(text.contains("\"margin_m\":25.0"));
+    let edited = d.path().join("edited.jsonl");
+    fs::write(
+        &edited,
+        text.replacen("\"margin_m\":25.0", "\"margin_m\":500.0", 1),
+    )
+    .unwrap();
+    let o = run(&edited, &d.path().join("e"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 1") && err.contains("does not match"), "{err}");
+
+    let out = d.path().join("out");
+    assert!(run(&p, &out, &[]).status.success());
+    let keys: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let (a, b) = (
+        out.join(format!("jobs/{}.json", keys[0])),
+        out.join(format!("jobs/{}.json", keys[1])),
+    );
+    fs::copy(&a, &b).unwrap();
+    let o = merge(&p, &out);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&keys[1]) && err.contains("holds job"), "{err}");
+    assert!(!out.join("pairs").exists() && !out.join("report.json").exists());
+}

@@ -132,6 +132,14 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
     let mut all_dets: Vec<Detection> = Vec::new();
     let mut csv = String::new();
     let mut failed_jobs = 0;
+    type PairOut = (
+        PathBuf,
+        Report,
+        Vec<Detection>,
+        Vec<(PathBuf, String)>,
+        (String, String),
+    );
+    let mut pairs_out: Vec<PairOut> = Vec::new();
     for g in &groups {
         let first = g[0];
         let sp = Path::new(&first.sites.path);
@@ -149,6 +157,16 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
                 let bytes = crate::fsutil::read_input(&p, crate::fsutil::limits::GEOJSON)?;
                 let r: JobResult = serde_json::from_slice(&bytes)
                     .map_err(|e| Error::input(&p, format!("not a job result: {e}")))?;
+                // A job file copied under another key must not stand in for this job.
+                if r.key != j.key || r.site_id != j.site_id || r.report.id != j.site_id {
+                    return Err(Error::input(
+                        &p,
+                        format!(
+                            "holds job {} of site {:?}, not job {} of site {:?}",
+                            r.key, r.site_id, j.key, j.site_id
+                        ),
+                    ));
+                }
                 images.get_or_insert((r.before.clone(), r.after.clone()));
                 if let Some(rel) = &r.report.change_raster {
                     // A job file is input too: its raster path must stay inside the folders.
@@ -204,6 +222,15 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
         let dir = out
             .join("pairs")
             .join(format!("{}_{}", first.before.date, first.after.date));
+        for (from, _) in &rasters {
+            crate::fsutil::check_regular(from)?;
+        }
+        let dates = (first.before.date.clone(), first.after.date.clone());
+        pairs_out.push((dir, report, dets, rasters, dates));
+    }
+    // Everything read and checked: only now is anything written, so a corrupt job file
+    // leaves no partial merge behind.
+    for (dir, report, dets, rasters, (bd, ad)) in pairs_out {
         write_report_files(&dir, &report, &dets)?;
         for (from, rel) in &rasters {
             let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
@@ -217,7 +244,7 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
             lines.next();
         }
         for l in lines {
-            csv.push_str(&format!("{},{},{l}\n", first.before.date, first.after.date));
+            csv.push_str(&format!("{bd},{ad},{l}\n"));
         }
         all_dets.extend(dets);
         reports.push(report);

@@ -209,6 +209,16 @@ fn check_job(j: &Job) -> std::result::Result<(), String> {
             return Err(format!("{what}.date {d:?} is not a date (YYYY-MM-DD)"));
         }
     }
+    // The key must be the hash of the job's content (a plan of another build is refused
+    // by `run` with its own message): an edited parameter must not reuse old outputs.
+    if j.tool_version == TOOL_VERSION
+        && j.key != job_key(&j.before, &j.after, &j.sites, &j.site_id, &j.parameters)
+    {
+        return Err(format!(
+            "job key {} does not match the job's content (edited by hand?): plan again",
+            j.key
+        ));
+    }
     Ok(())
 }
 
