@@ -38,12 +38,12 @@ pub struct TrainArgs {
     /// Share of patches with real labelled vehicles cut from other frames pasted in.
     #[arg(long, default_value_t = TrainOptions::default().paste_probability)]
     pub paste_probability: f32,
-    /// Share of patches with procedurally rendered vehicles drawn in (0 reproduces the
-    /// model shipped before version 3 of the recipe).
+    /// Share of patches with procedurally rendered vehicles drawn in (domain
+    /// randomisation; measured at 0.3, not adopted: see the README).
     #[arg(long, default_value_t = TrainOptions::default().render_probability)]
     pub render_probability: f32,
-    /// Share of patches with unlabelled smooth vehicle-sized footprints (ground a
-    /// vehicle left).
+    /// Share of patches with unlabelled smooth vehicle-sized footprints (ground a vehicle
+    /// left; measured at 0.3, not adopted).
     #[arg(long, default_value_t = TrainOptions::default().footprint_probability)]
     pub footprint_probability: f32,
 }
