@@ -203,21 +203,57 @@ pub fn align_dates(
     Ok((undate(det), undate(truth)))
 }
 
-/// One-to-one greedy matching within `max_m`; returns the matched (detection, truth) pairs.
-pub fn match_points(det: &[Point], truth: &[Point], max_m: f64) -> Vec<(usize, usize)> {
+/// Candidate pairs closer than `max_m` (and on the same date), found through a grid of
+/// cells at least `max_m` wide so that only neighbouring cells are compared: about
+/// n + m + pairs work instead of n x m.
+fn close_pairs(det: &[Point], truth: &[Point], max_m: f64) -> Vec<(f64, usize, usize)> {
+    let same_date = |d: &Point, t: &Point| match (&d.date, &t.date) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
     let mut pairs = Vec::new();
+    // The cell's longitude width uses the smallest cos(lat) of all points: the midpoint
+    // latitude of any pair has a cos at least that large, so a close pair is never more
+    // than one cell apart.
+    let min_cos = det
+        .iter()
+        .chain(truth)
+        .map(|p| p.lat.to_radians().cos())
+        .fold(1.0f64, f64::min)
+        .max(1e-9);
+    let (cell_lon, cell_lat) = (max_m / (111_320.0 * min_cos), max_m / 110_574.0);
+    if !(cell_lon > 0.0 && cell_lat > 0.0 && cell_lon.is_finite()) {
+        return pairs;
+    }
+    let cell = |p: &Point| {
+        (
+            (p.lon / cell_lon).floor() as i64,
+            (p.lat / cell_lat).floor() as i64,
+        )
+    };
+    let mut grid: std::collections::HashMap<(i64, i64), Vec<usize>> = std::collections::HashMap::new();
+    for (j, t) in truth.iter().enumerate() {
+        grid.entry(cell(t)).or_default().push(j);
+    }
     for (i, d) in det.iter().enumerate() {
-        for (j, t) in truth.iter().enumerate() {
-            let same_date = match (&d.date, &t.date) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            };
-            let dist = distance_m(d, t);
-            if same_date && dist <= max_m {
-                pairs.push((dist, i, j));
+        let (cx, cy) = cell(d);
+        for gx in cx - 1..=cx + 1 {
+            for gy in cy - 1..=cy + 1 {
+                for &j in grid.get(&(gx, gy)).map(Vec::as_slice).unwrap_or(&[]) {
+                    let dist = distance_m(d, &truth[j]);
+                    if same_date(d, &truth[j]) && dist <= max_m {
+                        pairs.push((dist, i, j));
+                    }
+                }
             }
         }
     }
+    pairs
+}
+
+/// One-to-one greedy matching within `max_m`; returns the matched (detection, truth) pairs.
+pub fn match_points(det: &[Point], truth: &[Point], max_m: f64) -> Vec<(usize, usize)> {
+    let mut pairs = close_pairs(det, truth, max_m);
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let (mut used_d, mut used_t) = (vec![false; det.len()], vec![false; truth.len()]);
     let mut out = Vec::new();
@@ -359,6 +395,40 @@ mod tests {
         let r = evaluate(&d, &t, 1.5);
         assert_eq!(r.per_site.len(), 2);
         assert_eq!(r.true_positives, 3);
+    }
+
+    /// Every pair within the distance, the brute-force way (the reference for the grid).
+    fn brute_pairs(det: &[Point], truth: &[Point], max_m: f64) -> Vec<(usize, usize)> {
+        let mut v = Vec::new();
+        for (i, d) in det.iter().enumerate() {
+            for (j, t) in truth.iter().enumerate() {
+                if distance_m(d, t) <= max_m {
+                    v.push((i, j));
+                }
+            }
+        }
+        v
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn grid_finds_every_close_pair(
+            seed in 0u64..1000, lat0 in -70.0f64..70.0, max_m in 0.5f64..5.0,
+        ) {
+            let mut rng = crate::learned::train::Rng::new(seed);
+            let mut pts = |n: usize| -> Vec<Point> {
+                (0..n).map(|_| Point {
+                    lon: 30.0 + rng.range(0.0, 2e-4) as f64,
+                    lat: lat0 + rng.range(0.0, 2e-4) as f64,
+                    site_id: None,
+                    date: None,
+                }).collect()
+            };
+            let (d, t) = (pts(60), pts(60));
+            let mut got: Vec<(usize, usize)> = close_pairs(&d, &t, max_m).iter().map(|p| (p.1, p.2)).collect();
+            got.sort();
+            proptest::prop_assert_eq!(got, brute_pairs(&d, &t, max_m));
+        }
     }
 
     #[test]
