@@ -263,3 +263,37 @@ fn impossible_and_reversed_dates_are_refused() {
     );
     assert!(!out.join("report.json").exists());
 }
+
+/// `plan` opens every catalogued image: a text file listed as an image is refused there,
+/// not in every job of the run.
+#[test]
+fn plan_refuses_a_catalogue_entry_that_is_not_an_image() {
+    let d = tempfile::tempdir().unwrap();
+    let series =
+        stagewatch::synth::series::render_series("withdrawal-series", &d.path().join("series")).unwrap();
+    let text_file = d.path().join("passwd.tif");
+    std::fs::write(&text_file, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    let cat = std::fs::read_to_string(&series.catalog).unwrap();
+    let mut lines: Vec<&str> = cat.lines().collect();
+    let entry = format!("{},2026-04-14", s(&text_file));
+    lines[2] = &entry;
+    let bad_cat = d.path().join("series/bad.csv");
+    std::fs::write(&bad_cat, lines.join("\n") + "\n").unwrap();
+    let plan = d.path().join("p.jsonl");
+    let o = common::run(&[
+        "plan",
+        "--images",
+        s(&bad_cat),
+        "--sites",
+        s(&series.sites),
+        "--out",
+        s(&plan),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("passwd.tif") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(!plan.exists());
+}

@@ -152,6 +152,8 @@ pub fn make_plan(args: &PlanArgs) -> Result<Vec<Job>> {
     let images: Vec<JobImage> = entries
         .iter()
         .map(|(d, p)| {
+            // Each image must open as a raster now, not fail in every job of the run.
+            crate::raster::open(p, args.backend)?;
             Ok(JobImage {
                 path: abs(p),
                 date: d.clone(),
