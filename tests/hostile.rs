@@ -297,3 +297,25 @@ fn plan_refuses_a_catalogue_entry_that_is_not_an_image() {
     );
     assert!(!plan.exists());
 }
+
+/// A rerun into a folder holding an earlier run's outputs keeps no change raster the new
+/// report does not list.
+#[test]
+fn rerun_removes_stale_change_rasters() {
+    let d = tempfile::tempdir().unwrap();
+    let r = common::synth("clear", &d.path().join("scene"));
+    let out = d.path().join("out");
+    std::fs::create_dir_all(out.join("change")).unwrap();
+    std::fs::write(out.join("change/old-site.tif"), b"from an earlier run").unwrap();
+    let o = common::compare(&r, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!out.join("change/old-site.tif").exists());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("removed 1 change raster"));
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    for s in rep["sites"].as_array().unwrap() {
+        if let Some(p) = s["change_raster"].as_str() {
+            assert!(out.join(p).exists(), "{p}");
+        }
+    }
+}

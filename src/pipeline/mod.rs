@@ -428,13 +428,45 @@ pub fn assemble_report(
 }
 
 /// Writes `report.json`, `sites.csv` and `detections.geojson` into `out`.
+/// Change rasters in `out/change/` that `report` does not list (left by an earlier run into
+/// the same folder) are removed, with a line on stderr saying how many.
 pub fn write_report_files(out: &Path, report: &Report, detections: &[Detection]) -> Result<()> {
     write_atomic(&out.join("report.json"), to_json(report).as_bytes())?;
     write_atomic(&out.join("sites.csv"), sites_csv(report).as_bytes())?;
     write_atomic(
         &out.join("detections.geojson"),
         detections_geojson(detections).as_bytes(),
-    )
+    )?;
+    let stale = remove_stale_rasters(out, report)?;
+    if stale > 0 {
+        eprintln!(
+            "stagewatch: removed {stale} change raster(s) of an earlier run from {} (not in this report)",
+            out.join("change").display()
+        );
+    }
+    Ok(())
+}
+
+fn remove_stale_rasters(out: &Path, report: &Report) -> Result<usize> {
+    let dir = out.join("change");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(0);
+    };
+    let listed: std::collections::HashSet<&str> = report
+        .sites
+        .iter()
+        .filter_map(|s| s.change_raster.as_deref())
+        .collect();
+    let mut n = 0;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let rel = format!("change/{name}");
+        if name.ends_with(".tif") && !name.starts_with('.') && !listed.contains(rel.as_str()) {
+            std::fs::remove_file(e.path()).map_err(|err| Error::io(&e.path(), err))?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Runs `compare` and writes its outputs to `args.out`.
