@@ -437,3 +437,27 @@ fn edited_plans_and_swapped_job_files_are_refused() {
     assert!(err.contains(&keys[1]) && err.contains("holds job"), "{err}");
     assert!(!out.join("pairs").exists() && !out.join("report.json").exists());
 }
+
+/// An image replaced after `plan` is refused by `run` (it would be analysed under the old
+/// key and cited with the old checksum).
+#[test]
+fn an_image_changed_after_plan_is_refused_by_run() {
+    let d = tempfile::tempdir().unwrap();
+    let r = series(d.path());
+    let p = d.path().join("plan.jsonl");
+    plan(&r.catalog, &r.sites, "consecutive", &p);
+    let img = r.catalog.parent().unwrap().join(&r.images[2]);
+    let mut bytes = fs::read(&img).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    fs::write(&img, bytes).unwrap();
+    let out = d.path().join("out");
+    let o = run(&p, &out, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("changed since the plan") && err.contains(img.file_name().unwrap().to_str().unwrap()),
+        "{err}"
+    );
+    assert!(!out.join("jobs").exists() || fs::read_dir(out.join("jobs")).unwrap().next().is_none());
+}

@@ -152,8 +152,9 @@ pub fn make_plan(args: &PlanArgs) -> Result<Vec<Job>> {
     let images: Vec<JobImage> = entries
         .iter()
         .map(|(d, p)| {
-            // Each image must open as a raster now, not fail in every job of the run.
-            crate::raster::open(p, args.backend)?;
+            // A file that is no raster at all is refused now, not in every job of the run
+            // (a corrupt raster still plans: its jobs fail one by one).
+            crate::raster::sniff(p, args.backend)?;
             Ok(JobImage {
                 path: abs(p),
                 date: d.clone(),

@@ -164,6 +164,30 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
             sites.insert(j.sites.path.clone(), (s, stems));
         }
     }
+    // Images replaced since the plan would be analysed under the old keys and cited with
+    // the old checksums: hash each image once (in parallel) and refuse a changed one.
+    let mut images: Vec<(&str, &str)> = todo
+        .iter()
+        .flat_map(|j| {
+            [
+                (j.before.path.as_str(), j.before.sha256.as_str()),
+                (j.after.path.as_str(), j.after.sha256.as_str()),
+            ]
+        })
+        .collect();
+    images.sort();
+    images.dedup();
+    images.par_iter().try_for_each(|(path, sha)| -> Result<()> {
+        let p = Path::new(path);
+        let now = sha256_file(p)?;
+        if now != *sha {
+            return Err(Error::input(
+                p,
+                "changed since the plan was made (its SHA-256 differs): plan again",
+            ));
+        }
+        Ok(())
+    })?;
     let mut pair_keys: Vec<(String, String)> = todo
         .iter()
         .map(|j| (j.before.path.clone(), j.after.path.clone()))

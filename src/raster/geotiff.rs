@@ -477,7 +477,7 @@ impl RasterSource for GeoTiff {
 
 /// Checks the file's magic bytes: TIFF and BigTIFF pass; other raster formats GDAL
 /// reads are refused with the GDAL hint; anything else is "not a TIFF".
-fn sniff_format(path: &Path) -> Result<()> {
+pub(crate) fn sniff_format(path: &Path) -> Result<()> {
     let mut head = [0u8; 12];
     let mut f = crate::fsutil::open_regular(path)?;
     let n = f.read(&mut head).map_err(|e| Error::io(path, e))?;

@@ -217,6 +217,16 @@ pub fn open(path: &Path, backend: Backend) -> Result<Box<dyn RasterSource>> {
     }
 }
 
+/// Checks `path`'s magic bytes without decoding it (cheap enough for every image of a
+/// catalogue): a regular file in a format `backend` reads. A truncated or corrupt TIFF
+/// passes (its jobs fail one by one); a text file does not.
+pub fn sniff(path: &Path, backend: Backend) -> Result<()> {
+    match geotiff::sniff_format(path) {
+        Err(crate::error::Error::Unsupported { .. }) if backend == Backend::Gdal => Ok(()),
+        other => other,
+    }
+}
+
 /// Reads a whole raster (small files and tests only).
 pub fn read_all(src: &dyn RasterSource) -> Result<Block> {
     let info = src.info();
