@@ -39,7 +39,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainOptions::default().paste_probability)]
     pub paste_probability: f32,
     /// Share of patches with procedurally rendered vehicles drawn in (domain
-    /// randomisation; measured at 0.3, not adopted: see the README).
+    /// randomisation; 0 gives the recipe of the model shipped before it).
     #[arg(long, default_value_t = TrainOptions::default().render_probability)]
     pub render_probability: f32,
     /// Share of patches with unlabelled smooth vehicle-sized footprints (ground a vehicle

@@ -210,7 +210,11 @@ pub fn verdict_for(r: &Interval, p: &EvidenceParams) -> Verdict {
         Verdict::PartialWithdrawal
     } else if r.low > p.no_change_high {
         Verdict::Buildup
-    } else if r.low >= p.no_change_min_low && r.high <= p.no_change_max_high {
+    } else if r.low >= p.no_change_min_low
+        && r.high <= p.no_change_max_high
+        && (p.no_change_low..=p.no_change_high).contains(&r.estimate)
+    {
+        // The count held: the estimate in the narrow band, the interval in the wide one.
         Verdict::NoChange
     } else {
         Verdict::Inconclusive
@@ -249,8 +253,8 @@ pub fn rule_sentence(verdict: Verdict, r: &Interval, p: &EvidenceParams) -> Stri
                 ));
             }
             format!(
-                "it reaches the no-change band {band} but is too wide to call no change ({}; \
-                 no change needs it within {wide})",
+                "it reaches the no-change band {band} but cannot be called no change ({}; no \
+                 change needs the estimate in the band and the interval within {wide})",
                 beyond.join(" and ")
             )
         }

@@ -73,7 +73,7 @@ fn every_rule_explains_itself_with_the_thresholds_in_force() {
         (
             iv(0.3, 1.2),
             Verdict::Inconclusive,
-            "too wide to call no change (its lower bound 0.30 is below 0.60;",
+            "cannot be called no change (its lower bound 0.30 is below 0.60",
         ),
         (
             iv(0.9, 3.0),

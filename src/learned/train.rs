@@ -81,8 +81,9 @@ impl Default for TrainOptions {
             width: 32,
             working_gsd_m: 0.4,
             paste_probability: 0.5,
-            // Off: both were measured and not adopted (README, "Vehicle detector").
-            render_probability: 0.0,
+            // The shipped recipe: rendered vehicles on; footprints measured, not adopted
+            // (README, "Vehicle detector").
+            render_probability: 0.3,
             footprint_probability: 0.0,
         }
     }
