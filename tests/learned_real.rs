@@ -85,8 +85,10 @@ fn vehicle_park_withdrawals_are_never_buildup_or_no_change() {
     }
 }
 
-// Measured on these six frames when the model was shipped: recall 0.652 / 0.709,
-// precision 0.558 / 0.551, median count error 0.31 / 0.24 (native / 0.5 m).
+// Measured on these six frames: the model shipped in the fourth session, recall 0.652 /
+// 0.709, precision 0.558 / 0.551, median count error 0.31 / 0.24 (native / 0.5 m); the
+// model shipped in the fifth (rendered vehicles), recall 0.627 / 0.689, precision 0.558 /
+// 0.569, median count error 0.13 / 0.26. The bounds were kept.
 const RECALL_MIN: f64 = 0.62;
 const PRECISION_MIN: f64 = 0.52;
 const COUNT_ERROR_MEDIAN_MAX: f64 = 0.35;

@@ -13,8 +13,9 @@
 //! 3. `partial_withdrawal` when high < `no_change_low` (0.9);
 //! 4. `buildup` when low > `no_change_high` (1.1);
 //! 5. `no_change` when the estimate lies in `no_change_low`-`no_change_high` and the
-//!    interval within `no_change_min_low`-`no_change_max_high` (0.5-2.0), noted as re-parked when the changed fraction exceeds
-//!    `reparked_min_changed_fraction` although the count held;
+//!    interval within `no_change_min_low`-`no_change_max_high` (0.5-2.0), noted as
+//!    re-parked when the changed fraction exceeds `reparked_min_changed_fraction`
+//!    although the count held;
 //! 6. otherwise `inconclusive`: too wide to tell no change from a large decrease or
 //!    increase.
 //!
