@@ -129,6 +129,18 @@ pub fn check_regular(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Errs when the output folder `out` exists but is not a folder (checked before any work,
+/// instead of failing on the first write after all of it).
+pub fn check_out_dir(out: &Path) -> Result<()> {
+    match fs::metadata(out) {
+        Ok(md) if !md.is_dir() => Err(Error::input(
+            out,
+            "exists and is not a folder: give another --out",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Reads a whole input file of at most `max_bytes` (a regular file; see [`open_regular`]).
 pub fn read_input(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
     use std::io::Read;

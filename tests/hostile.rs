@@ -319,3 +319,26 @@ fn rerun_removes_stale_change_rasters() {
         }
     }
 }
+
+/// `--out` naming an existing file is refused before any work (was: "File exists" after it).
+#[test]
+fn out_being_a_file_is_refused_first() {
+    let d = tempfile::tempdir().unwrap();
+    let r = common::synth("clear", &d.path().join("scene"));
+    let file = d.path().join("afile");
+    std::fs::write(&file, b"x").unwrap();
+    let o = common::compare(&r, &file, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("afile") && err.contains("not a folder"), "{err}");
+    let o = common::run(&[
+        "detect",
+        "--image",
+        s(&r.before),
+        "--sites",
+        s(&r.sites),
+        "--out",
+        s(&file),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

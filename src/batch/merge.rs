@@ -109,6 +109,7 @@ pub struct Merged {
 
 /// Writes the combined outputs of a complete plan into `out`.
 pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
+    crate::fsutil::check_out_dir(out)?;
     let jobs = load_plan(plan_path)?;
     let missing = jobs.iter().filter(|j| state(out, j) == JobState::Missing).count();
     if missing > 0 {

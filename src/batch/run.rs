@@ -113,6 +113,7 @@ impl Logger {
 
 /// Runs the shard's jobs that have no output yet.
 pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
+    crate::fsutil::check_out_dir(&args.out)?;
     let t0 = Instant::now();
     let plan = load_plan(&args.plan)?;
     if let Some(j) = plan.iter().find(|j| j.tool_version != super::TOOL_VERSION) {

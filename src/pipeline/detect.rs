@@ -122,6 +122,7 @@ fn one_site(
 /// Runs `detect`, writes `report.json` and `detections.geojson`; returns the report and
 /// the number of sites that failed.
 pub fn run_detect(args: &DetectArgs) -> Result<(DetectReport, usize)> {
+    crate::fsutil::check_out_dir(&args.out)?;
     for p in [&args.image, &args.sites] {
         crate::fsutil::check_regular(p)?;
     }

@@ -471,6 +471,7 @@ fn remove_stale_rasters(out: &Path, report: &Report) -> Result<usize> {
 
 /// Runs `compare` and writes its outputs to `args.out`.
 pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
+    crate::fsutil::check_out_dir(&args.out)?;
     crate::fsutil::check_regular(&args.sites)?;
     let pair = OpenedPair::open(
         &PairPaths {

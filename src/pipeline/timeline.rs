@@ -118,6 +118,7 @@ pub fn write_timeline(out: &Path, t: &Timeline) -> Result<()> {
 
 /// Runs `timeline` and writes its outputs.
 pub fn run_timeline(args: &TimelineArgs) -> Result<TimelineOutcome> {
+    crate::fsutil::check_out_dir(&args.out)?;
     let entries = dated_entries(&args.catalog, args.asset.as_deref(), args.backend)?;
     crate::fsutil::check_regular(&args.sites)?;
     let sites = load_sites(&args.sites)?;
