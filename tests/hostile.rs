@@ -207,18 +207,7 @@ fn absurd_margins_are_refused() {
     let r = common::synth("clear", &d.path().join("scene"));
     let out = d.path().join("out");
     for bad in ["-5", "NaN", "inf", "1e9", "x"] {
-        let o = common::run(&[
-            "compare",
-            "--before",
-            s(&r.before),
-            "--after",
-            s(&r.after),
-            "--sites",
-            s(&r.sites),
-            "--out",
-            s(&out),
-            &format!("--margin-m={bad}"),
-        ]);
+        let o = common::compare(&r, &out, &[&format!("--margin-m={bad}")]);
         assert_eq!(o.status.code(), Some(2), "{bad}");
         assert!(String::from_utf8_lossy(&o.stderr).contains("--margin-m"), "{bad}");
         assert!(!out.exists(), "{bad}");
