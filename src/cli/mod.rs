@@ -342,7 +342,7 @@ pub enum Command {
         scenario: String,
         /// Detector. The demo's rendered vehicles are flat rectangles that the classical
         /// detector was built on; the learned detector (the default of `compare`) is
-        /// trained on real imagery and does not recognise them.
+        /// trained on real imagery and counts them poorly.
         #[arg(long, value_enum, default_value_t = Detector::Tophat)]
         detector: Detector,
     },
@@ -762,7 +762,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 println!(
                     "detector: tophat (the classical detector these rendered scenes were built with); \
                      `compare` counts with the learned detector by default, which is trained on real \
-                     imagery and does not recognise these flat rendered vehicles (`demo --detector learned`)"
+                     imagery and counts these flat rendered vehicles poorly (`demo --detector learned`)"
                 );
             }
             Ok(exit_for(&o))
