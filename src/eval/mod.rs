@@ -127,12 +127,12 @@ fn centroid(ring: Option<&Value>) -> Option<(f64, f64)> {
     Some((sx / n as f64, sy / n as f64))
 }
 
-fn dates(points: &[Point]) -> std::collections::BTreeSet<&str> {
-    points.iter().filter_map(|p| p.date.as_deref()).collect()
+fn dates(points: &[Point]) -> std::collections::BTreeSet<String> {
+    points.iter().filter_map(|p| p.date.clone()).collect()
 }
 
-fn list(d: &std::collections::BTreeSet<&str>) -> String {
-    d.iter().copied().collect::<Vec<_>>().join(", ")
+fn list(d: &std::collections::BTreeSet<String>) -> String {
+    d.iter().cloned().collect::<Vec<_>>().join(", ")
 }
 
 /// Puts detections and truth on the same date(s) before matching, or says why they cannot
@@ -155,7 +155,7 @@ pub fn align_dates(
     let undate = |v: Vec<Point>| -> Vec<Point> { v.into_iter().map(|p| Point { date: None, ..p }).collect() };
     let (dd, dt) = (dates(&det), dates(&truth));
     if let Some(d) = date {
-        let pick = |v: Vec<Point>, ds: &std::collections::BTreeSet<&str>, what: &str| {
+        let pick = |v: Vec<Point>, ds: &std::collections::BTreeSet<String>, what: &str| {
             if ds.len() <= 1 {
                 return Ok(undate(v));
             }
@@ -171,8 +171,7 @@ pub fn align_dates(
                     .collect(),
             ))
         };
-        let det2 = pick(det.clone(), &dd, "detections")?;
-        return Ok((det2, pick(truth.clone(), &dt, "truth")?));
+        return Ok((pick(det, &dd, "detections")?, pick(truth, &dt, "truth")?));
     }
     if !dd.is_empty() && !dt.is_empty() {
         if dd.is_disjoint(&dt) {

@@ -130,7 +130,7 @@ pub fn read_rgb(path: &Path) -> Result<Tensor> {
         }
         return Ok(t);
     }
-    drop(crate::fsutil::open_regular(path)?);
+    crate::fsutil::check_regular(path)?;
     let img = image::open(path).map_err(|e| Error::Input {
         path: path.to_path_buf(),
         msg: format!("not a readable PNG/JPEG image: {e}"),

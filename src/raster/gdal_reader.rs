@@ -34,7 +34,7 @@ fn open_ds(path: &Path) -> Result<Dataset> {
         ..Default::default()
     };
     // GDAL would block on a FIFO like any reader: regular files only.
-    drop(crate::fsutil::open_regular(path)?);
+    crate::fsutil::check_regular(path)?;
     Dataset::open_ex(path, opts).map_err(|e| Error::not_raster(path, e))
 }
 

@@ -17,6 +17,14 @@ pub fn field(s: &str) -> String {
     }
 }
 
+/// Three cells `estimate,low,high` of an interval with `prec` decimals (empty when None).
+pub fn iv_cols(i: &Option<crate::evidence::Interval>, prec: usize) -> String {
+    match i {
+        Some(i) => format!("{:.p$},{:.p$},{:.p$}", i.estimate, i.low, i.high, p = prec),
+        None => ",,".into(),
+    }
+}
+
 /// Renders the per-site table.
 pub fn sites_csv(r: &Report) -> String {
     let mut out = String::from(
@@ -27,10 +35,7 @@ pub fn sites_csv(r: &Report) -> String {
     for s in &r.sites {
         let ratio = s.delta.ratio.map(|x| format!("{x:.6}")).unwrap_or_default();
         let ev = s.evidence.as_ref();
-        let remaining = match ev.and_then(|e| e.remaining_fraction) {
-            Some(i) => format!("{:.4},{:.4},{:.4}", i.estimate, i.low, i.high),
-            None => ",,".into(),
-        };
+        let remaining = iv_cols(&ev.and_then(|e| e.remaining_fraction), 4);
         out.push_str(&format!(
             "{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{:.6},{},{},{},{},{}\n",
             field(&s.id),

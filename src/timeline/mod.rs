@@ -22,7 +22,7 @@ mod font;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{Evidence, Interval, Verdict};
-use crate::report::csv::field;
+use crate::report::csv::{field, iv_cols};
 use crate::report::{FileInput, ImageInput, Parameters, Report, SiteStatus, Tool};
 
 /// Schema version of `timeline.json`.
@@ -307,13 +307,6 @@ pub fn build(input: &SeriesInput) -> (Vec<SiteSeries>, Vec<OverallPoint>, String
     }
     let summary = format!("overall: {}", summarise(&dates, &verdicts, &conf));
     (series, overall, summary)
-}
-
-fn iv_cols(i: &Option<Interval>, prec: usize) -> String {
-    match i {
-        Some(i) => format!("{:.p$},{:.p$},{:.p$}", i.estimate, i.low, i.high, p = prec),
-        None => ",,".into(),
-    }
 }
 
 /// `timeline.csv`: one row per site and date, then one `overall` row per date.
