@@ -70,7 +70,23 @@ pub struct LabelledInputs {
     /// Length given to point labels, metres.
     #[arg(long, default_value_t = 7.0)]
     pub point_length_m: f64,
+    /// The validation sequences of the shared set's training side (KIT `MunichStreet02`,
+    /// Minsk `DJI-00760`): `exclude` trains without them, `only` keeps nothing else (to
+    /// compare training recipes without looking at the measuring frames).
+    #[arg(long, value_enum)]
+    pub validation: Option<Validation>,
 }
+
+/// What to do with the validation sequences ([`VALIDATION_SEQUENCES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Validation {
+    Exclude,
+    Only,
+}
+
+/// Training-side sequences held out to choose between training recipes: one per
+/// street source, each a separate flight, so the held-out vehicles were never seen.
+pub const VALIDATION_SEQUENCES: [&str; 2] = ["kit-munich/MunichStreet02", "minsk-drone/DJI-00760"];
 
 impl LabelledInputs {
     /// The shared set's entries of `split` (those with complete labels only when
@@ -80,6 +96,15 @@ impl LabelledInputs {
             Some(d) => shared_entries(d)?
                 .into_iter()
                 .filter(|e| e.split == split && !(complete_only && e.incomplete))
+                .filter(|e| {
+                    let held =
+                        VALIDATION_SEQUENCES.contains(&format!("{}/{}", e.source, e.sequence).as_str());
+                    match self.validation {
+                        None => true,
+                        Some(Validation::Exclude) => !held,
+                        Some(Validation::Only) => held,
+                    }
+                })
                 .collect(),
             None => Vec::new(),
         };

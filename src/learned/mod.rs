@@ -12,6 +12,8 @@
 //! that is a 3x3 local maximum above the model's threshold is a vehicle at that cell's
 //! centre. The vehicle class is a length window on the predicted length.
 
+pub mod conv;
+pub mod direct;
 pub mod frames;
 pub mod image;
 pub mod measure;

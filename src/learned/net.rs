@@ -2,14 +2,15 @@
 //! tensors, forward for inference and forward + backward for training.
 //!
 //! Layout gotcha: every tensor here is `[row][col][channel]` (HWC), and a kernel is
-//! `[ky][kx][cin][cout]`, so the innermost loop of both passes runs over output
-//! channels, contiguous in memory, which the compiler vectorises. Padding is zero
-//! ("same" convolution); a stride-2 layer halves each side (rounding up).
+//! `[ky][kx][cin][cout]`, which is the `(k*k*cin) x cout` matrix the convolutions of
+//! [`super::conv`] multiplies by. Padding is zero ("same" convolution); a stride-2 layer
+//! halves each side (rounding up).
 //!
 //! Determinism: every output value is a fixed-order sum, whatever the thread count
-//! (rows are split across threads, never a reduction).
+//! (blocks of pixels are split across threads, never a reduction).
 
-use rayon::prelude::*;
+pub use super::conv::conv_backward;
+pub use super::direct::conv_forward;
 
 /// What a layer does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -87,204 +88,6 @@ impl Tensor {
             data: vec![0.0; h * w * c],
         }
     }
-}
-
-/// Input offsets of output pixel `o` for tap `t` (None when in the zero padding).
-#[inline]
-fn tap(o: usize, t: usize, l: &LayerSpec, n: usize) -> Option<usize> {
-    let half = (l.k / 2) * l.dilation;
-    let p = (o * l.stride + t * l.dilation) as isize - half as isize;
-    (p >= 0 && (p as usize) < n).then_some(p as usize)
-}
-
-/// One output pixel, accumulators in registers for a known channel count.
-#[inline(always)]
-fn pixel_fixed<const CO: usize>(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox: usize, out: &mut [f32]) {
-    let mut acc = [0.0f32; CO];
-    acc.copy_from_slice(&w[l.k * l.k * l.cin * CO..][..CO]);
-    for ky in 0..l.k {
-        let Some(iy) = tap(oy, ky, l, x.h) else { continue };
-        for kx in 0..l.k {
-            let Some(ix) = tap(ox, kx, l, x.w) else { continue };
-            let inp = &x.data[(iy * x.w + ix) * x.c..][..x.c];
-            let wk = &w[(ky * l.k + kx) * l.cin * CO..][..l.cin * CO];
-            for (v, wr) in inp.iter().zip(wk.chunks_exact(CO)) {
-                for co in 0..CO {
-                    acc[co] += v * wr[co];
-                }
-            }
-        }
-    }
-    for (o, a) in out.iter_mut().zip(acc) {
-        *o = if l.relu { a.max(0.0) } else { a };
-    }
-}
-
-/// One output pixel, any channel count.
-fn pixel_any(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox: usize, out: &mut [f32]) {
-    let co_n = l.cout;
-    out.copy_from_slice(&w[l.k * l.k * l.cin * co_n..][..co_n]);
-    for ky in 0..l.k {
-        let Some(iy) = tap(oy, ky, l, x.h) else { continue };
-        for kx in 0..l.k {
-            let Some(ix) = tap(ox, kx, l, x.w) else { continue };
-            let inp = &x.data[(iy * x.w + ix) * x.c..][..x.c];
-            let wk = &w[(ky * l.k + kx) * l.cin * co_n..][..l.cin * co_n];
-            for (v, wr) in inp.iter().zip(wk.chunks_exact(co_n)) {
-                for (a, ww) in out.iter_mut().zip(wr) {
-                    *a += v * ww;
-                }
-            }
-        }
-    }
-    if l.relu {
-        out.iter_mut().for_each(|a| *a = a.max(0.0));
-    }
-}
-
-#[inline(always)]
-fn row_forward_body(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
-    for (ox, out) in row.chunks_exact_mut(l.cout).enumerate() {
-        match l.cout {
-            32 => pixel_fixed::<32>(x, l, w, oy, ox, out),
-            24 => pixel_fixed::<24>(x, l, w, oy, ox, out),
-            16 => pixel_fixed::<16>(x, l, w, oy, ox, out),
-            12 => pixel_fixed::<12>(x, l, w, oy, ox, out),
-            8 => pixel_fixed::<8>(x, l, w, oy, ox, out),
-            2 => pixel_fixed::<2>(x, l, w, oy, ox, out),
-            _ => pixel_any(x, l, w, oy, ox, out),
-        }
-    }
-}
-
-/// The same code compiled for AVX2: the per-channel loops are element-wise (no
-/// reassociated sums, no fused multiply-add), so both versions give identical bits.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn row_forward_avx2(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
-    row_forward_body(x, l, w, oy, row)
-}
-
-fn row_forward(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { row_forward_avx2(x, l, w, oy, row) };
-    }
-    row_forward_body(x, l, w, oy, row)
-}
-
-/// Convolution + bias (+ ReLU) of `x` by layer `l` with weights `w`; rows in parallel
-/// when `parallel`.
-pub fn conv_forward(x: &Tensor, l: &LayerSpec, w: &[f32], parallel: bool) -> Tensor {
-    assert_eq!(x.c, l.cin, "input channels");
-    assert_eq!(w.len(), l.n_params(), "weight count");
-    let (oh, ow) = l.out_dims(x.h, x.w);
-    let mut out = Tensor::zeros(oh, ow, l.cout);
-    let row_len = ow * l.cout;
-    if row_len == 0 {
-        return out;
-    }
-    if parallel {
-        out.data
-            .par_chunks_mut(row_len)
-            .enumerate()
-            .for_each(|(oy, row)| row_forward(x, l, w, oy, row));
-    } else {
-        for (oy, row) in out.data.chunks_mut(row_len).enumerate() {
-            row_forward(x, l, w, oy, row);
-        }
-    }
-    out
-}
-
-/// Backward pass of one layer: given the layer input `x`, its output `y` (after ReLU)
-/// and the loss gradient `dy` w.r.t. `y`, adds the weight gradient into `dw` and returns
-/// the gradient w.r.t. `x`.
-pub fn conv_backward(
-    x: &Tensor,
-    y: &Tensor,
-    dy: &Tensor,
-    l: &LayerSpec,
-    w: &[f32],
-    dw: &mut [f32],
-) -> Tensor {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        return unsafe { conv_backward_avx2(x, y, dy, l, w, dw) };
-    }
-    conv_backward_body(x, y, dy, l, w, dw)
-}
-
-/// [`conv_backward`] compiled for AVX2 (identical results, see [`row_forward_avx2`]).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn conv_backward_avx2(
-    x: &Tensor,
-    y: &Tensor,
-    dy: &Tensor,
-    l: &LayerSpec,
-    w: &[f32],
-    dw: &mut [f32],
-) -> Tensor {
-    conv_backward_body(x, y, dy, l, w, dw)
-}
-
-#[inline(always)]
-fn conv_backward_body(
-    x: &Tensor,
-    y: &Tensor,
-    dy: &Tensor,
-    l: &LayerSpec,
-    w: &[f32],
-    dw: &mut [f32],
-) -> Tensor {
-    let co_n = l.cout;
-    let mut dx = Tensor::zeros(x.h, x.w, x.c);
-    let (kw_len, bias_at) = (l.cin * co_n, l.k * l.k * l.cin * co_n);
-    let mut g = vec![0.0f32; co_n];
-    for oy in 0..y.h {
-        for ox in 0..y.w {
-            let o = (oy * y.w + ox) * co_n;
-            let mut any = false;
-            for (co, gc) in g.iter_mut().enumerate() {
-                let gv = if l.relu && y.data[o + co] <= 0.0 {
-                    0.0
-                } else {
-                    dy.data[o + co]
-                };
-                *gc = gv;
-                any |= gv != 0.0;
-            }
-            if !any {
-                continue;
-            }
-            for (b, gv) in dw[bias_at..].iter_mut().zip(&g) {
-                *b += gv;
-            }
-            for ky in 0..l.k {
-                let Some(iy) = tap(oy, ky, l, x.h) else { continue };
-                for kx in 0..l.k {
-                    let Some(ix) = tap(ox, kx, l, x.w) else { continue };
-                    let base = (iy * x.w + ix) * x.c;
-                    let woff = (ky * l.k + kx) * kw_len;
-                    for ci in 0..l.cin {
-                        let v = x.data[base + ci];
-                        let wr = &w[woff + ci * co_n..][..co_n];
-                        let dwr = &mut dw[woff + ci * co_n..][..co_n];
-                        let mut s = 0.0f32;
-                        for co in 0..co_n {
-                            dwr[co] += v * g[co];
-                            s += wr[co] * g[co];
-                        }
-                        dx.data[base + ci] += s;
-                    }
-                }
-            }
-        }
-    }
-    dx
 }
 
 /// Nearest-neighbour upsampling of `x` to `h` x `w` (source pixel `(r / 2, c / 2)`).

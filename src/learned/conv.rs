@@ -1,0 +1,231 @@
+//! The training backward pass of a convolution as matrix products (im2col + GEMM,
+//! Chellapilla et al., *High Performance Convolutional Neural Networks for Document
+//! Processing*, 2006): the taps of a block of output pixels are gathered into a matrix
+//! `A` (pixels x `k*k*cin`); with `G` the output gradient and `W` the kernel (`k*k*cin`
+//! x `cout`, exactly the `[ky][kx][cin][cout]` layout of the weights), `dW += Aᵀ·G` and
+//! `dA = G·Wᵀ` are `matrixmultiply`'s cache-blocked SGEMM, and `dA` is scattered back
+//! into the input gradient (col2im). Measured on this project's machine, a training
+//! step takes a quarter of the time of the direct loops. (The same im2col + GEMM
+//! forward was slower than [`super::direct`]'s blocked loops for 16-32 output channels:
+//! the packing costs as much as the product.)
+//!
+//! Determinism: the products run on one thread in a fixed block order; the SGEMM
+//! kernel is chosen at run time by CPU features (FMA or not), so two CPU families may
+//! differ in the last bits, one machine never does. [`reference`] holds the plain loops
+//! the tests check the fast forward and backward against.
+
+use super::net::{LayerSpec, Tensor};
+
+/// Output pixels per GEMM block: bounds the im2col buffer (4,096 x 432 floats at most
+/// for the shipped model, 7 MB) while keeping the matrix tall enough for SGEMM.
+const BLOCK_PX: usize = 4096;
+
+/// Input index along one axis of output `o` for tap `t` (None in the zero padding).
+#[inline]
+fn tap(o: usize, t: usize, l: &LayerSpec, n: usize) -> Option<usize> {
+    let half = (l.k / 2) * l.dilation;
+    let p = (o * l.stride + t * l.dilation) as isize - half as isize;
+    (p >= 0 && (p as usize) < n).then_some(p as usize)
+}
+
+/// Gathers the taps of output pixels `p0..p0 + n` (row-major over the output) into
+/// `a` (`n` rows of `k*k*cin`), zeros in the padding.
+fn im2col(x: &Tensor, l: &LayerSpec, ow: usize, p0: usize, n: usize, a: &mut [f32]) {
+    let kk = l.k * l.k * l.cin;
+    for (i, row) in a[..n * kk].chunks_exact_mut(kk).enumerate() {
+        let (oy, ox) = ((p0 + i) / ow, (p0 + i) % ow);
+        for ky in 0..l.k {
+            let iy = tap(oy, ky, l, x.h);
+            for kx in 0..l.k {
+                let dst = &mut row[(ky * l.k + kx) * l.cin..][..l.cin];
+                match (iy, tap(ox, kx, l, x.w)) {
+                    (Some(iy), Some(ix)) => dst.copy_from_slice(&x.data[(iy * x.w + ix) * x.c..][..x.c]),
+                    _ => dst.fill(0.0),
+                }
+            }
+        }
+    }
+}
+
+/// `c (m x n) = a (m x k, strides rsa, csa) · b (k x n, strides rsb, csb) + beta·c`,
+/// `c` row-major.
+#[allow(clippy::too_many_arguments)]
+fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    rsa: usize,
+    csa: usize,
+    b: &[f32],
+    rsb: usize,
+    csb: usize,
+    beta: f32,
+    c: &mut [f32],
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(c.len() >= m * n);
+    assert!(k == 0 || (a.len() > (m - 1) * rsa + (k - 1) * csa && b.len() > (k - 1) * rsb + (n - 1) * csb));
+    // SAFETY: the asserts above keep every index of a, b and c in bounds.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+/// Backward pass of one layer: given the layer input `x`, its output `y` (after ReLU)
+/// and the loss gradient `dy` w.r.t. `y`, adds the weight gradient into `dw` and returns
+/// the gradient w.r.t. `x`. Runs on one thread (training parallelises over patches).
+pub fn conv_backward(
+    x: &Tensor,
+    y: &Tensor,
+    dy: &Tensor,
+    l: &LayerSpec,
+    w: &[f32],
+    dw: &mut [f32],
+) -> Tensor {
+    let (co, kk) = (l.cout, l.k * l.k * l.cin);
+    let mut dx = Tensor::zeros(x.h, x.w, x.c);
+    let (mut a, mut da) = (Vec::new(), Vec::new());
+    let mut g = vec![0.0f32; BLOCK_PX.min(y.h * y.w) * co];
+    let n_px = y.h * y.w;
+    for p0 in (0..n_px).step_by(BLOCK_PX) {
+        let n = BLOCK_PX.min(n_px - p0);
+        let g = &mut g[..n * co];
+        for ((gv, &yv), &dv) in g.iter_mut().zip(&y.data[p0 * co..]).zip(&dy.data[p0 * co..]) {
+            *gv = if l.relu && yv <= 0.0 { 0.0 } else { dv };
+        }
+        for px in g.chunks_exact(co) {
+            for (b, gv) in dw[kk * co..].iter_mut().zip(px) {
+                *b += gv;
+            }
+        }
+        let direct = l.k == 1 && l.stride == 1;
+        let cols: &[f32] = if direct {
+            &x.data[p0 * kk..(p0 + n) * kk]
+        } else {
+            a.resize(n * kk, 0.0);
+            im2col(x, l, y.w, p0, n, &mut a);
+            &a
+        };
+        // dW (kk x co) += colsᵀ (kk x n) · G (n x co).
+        sgemm(kk, n, co, cols, 1, kk, g, co, 1, 1.0, &mut dw[..kk * co]);
+        // dA (n x kk) = G (n x co) · Wᵀ (co x kk).
+        da.resize(n * kk, 0.0);
+        sgemm(n, co, kk, g, co, 1, w, 1, co, 0.0, &mut da);
+        if direct {
+            for (d, s) in dx.data[p0 * kk..(p0 + n) * kk].iter_mut().zip(&da) {
+                *d += s;
+            }
+        } else {
+            col2im_add(&da, l, y.w, p0, n, &mut dx);
+        }
+    }
+    dx
+}
+
+/// Scatter-adds the tap gradients `da` of output pixels `p0..p0 + n` into `dx`.
+fn col2im_add(da: &[f32], l: &LayerSpec, ow: usize, p0: usize, n: usize, dx: &mut Tensor) {
+    let kk = l.k * l.k * l.cin;
+    for (i, row) in da[..n * kk].chunks_exact(kk).enumerate() {
+        let (oy, ox) = ((p0 + i) / ow, (p0 + i) % ow);
+        for ky in 0..l.k {
+            let Some(iy) = tap(oy, ky, l, dx.h) else { continue };
+            for kx in 0..l.k {
+                let Some(ix) = tap(ox, kx, l, dx.w) else { continue };
+                let src = &row[(ky * l.k + kx) * l.cin..][..l.cin];
+                for (d, s) in dx.data[(iy * dx.w + ix) * dx.c..][..dx.c].iter_mut().zip(src) {
+                    *d += s;
+                }
+            }
+        }
+    }
+}
+
+/// The direct loops (one output pixel at a time, every tap, every channel): the
+/// reference the GEMM versions are tested against.
+#[cfg(test)]
+pub mod reference {
+    use super::*;
+
+    pub fn conv_forward(x: &Tensor, l: &LayerSpec, w: &[f32]) -> Tensor {
+        let (oh, ow) = l.out_dims(x.h, x.w);
+        let mut out = Tensor::zeros(oh, ow, l.cout);
+        let bias = l.k * l.k * l.cin * l.cout;
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for co in 0..l.cout {
+                    let mut s = w[bias + co] as f64;
+                    for ky in 0..l.k {
+                        let Some(iy) = tap(oy, ky, l, x.h) else { continue };
+                        for kx in 0..l.k {
+                            let Some(ix) = tap(ox, kx, l, x.w) else { continue };
+                            for ci in 0..l.cin {
+                                let wi = ((ky * l.k + kx) * l.cin + ci) * l.cout + co;
+                                s += (x.data[(iy * x.w + ix) * x.c + ci] * w[wi]) as f64;
+                            }
+                        }
+                    }
+                    let v = s as f32;
+                    out.data[(oy * ow + ox) * l.cout + co] = if l.relu { v.max(0.0) } else { v };
+                }
+            }
+        }
+        out
+    }
+
+    /// Returns (dx, dw) of one layer.
+    pub fn conv_backward(
+        x: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+        l: &LayerSpec,
+        w: &[f32],
+    ) -> (Tensor, Vec<f32>) {
+        let mut dx = Tensor::zeros(x.h, x.w, x.c);
+        let mut dw = vec![0.0f32; w.len()];
+        let bias = l.k * l.k * l.cin * l.cout;
+        for oy in 0..y.h {
+            for ox in 0..y.w {
+                for co in 0..l.cout {
+                    let o = (oy * y.w + ox) * l.cout + co;
+                    let g = if l.relu && y.data[o] <= 0.0 {
+                        0.0
+                    } else {
+                        dy.data[o]
+                    };
+                    dw[bias + co] += g;
+                    for ky in 0..l.k {
+                        let Some(iy) = tap(oy, ky, l, x.h) else { continue };
+                        for kx in 0..l.k {
+                            let Some(ix) = tap(ox, kx, l, x.w) else { continue };
+                            for ci in 0..l.cin {
+                                let wi = ((ky * l.k + kx) * l.cin + ci) * l.cout + co;
+                                let xi = (iy * x.w + ix) * x.c + ci;
+                                dw[wi] += x.data[xi] * g;
+                                dx.data[xi] += w[wi] * g;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (dx, dw)
+    }
+}

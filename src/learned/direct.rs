@@ -1,0 +1,196 @@
+//! The forward convolution as direct loops with register blocking: each step computes
+//! `P` neighbouring output pixels of one row at once, all `cout` channels held in
+//! registers, so every kernel row loaded from cache feeds `P` pixels (the
+//! register-tiling of Goto & van de Geijn, *Anatomy of High-Performance Matrix
+//! Multiplication*, 2008, applied to the convolution without an im2col copy). On a CPU
+//! with FMA the multiply-adds are fused.
+//!
+//! Inference spends its time here; the training backward pass uses the GEMM form of
+//! [`super::conv`]. Determinism: each output is the same fixed-order sum whether its
+//! pixel is computed alone (at the borders) or in a block, and whatever the thread
+//! count; a CPU without FMA rounds differently in the last bits (one machine never
+//! varies).
+
+use rayon::prelude::*;
+
+use super::net::{LayerSpec, Tensor};
+
+/// A multiply-add: fused where the CPU has it.
+trait Madd {
+    fn madd(a: f32, b: f32, c: f32) -> f32;
+}
+
+/// `a * b + c` with one rounding (compiles to one instruction under `fma`).
+struct Fused;
+impl Madd for Fused {
+    #[inline(always)]
+    fn madd(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+/// `a * b + c` with two roundings (any CPU).
+struct Plain;
+impl Madd for Plain {
+    #[inline(always)]
+    fn madd(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
+}
+
+/// Input index along one axis of output `o` for tap `t` (None in the zero padding).
+#[inline(always)]
+fn tap(o: usize, t: usize, l: &LayerSpec, n: usize) -> Option<usize> {
+    let half = (l.k / 2) * l.dilation;
+    let p = (o * l.stride + t * l.dilation) as isize - half as isize;
+    (p >= 0 && (p as usize) < n).then_some(p as usize)
+}
+
+/// `P` output pixels from `ox0` whose every tap column lies inside the input.
+#[inline(always)]
+fn block<const CO: usize, const P: usize, M: Madd>(
+    x: &Tensor,
+    l: &LayerSpec,
+    w: &[f32],
+    oy: usize,
+    ox0: usize,
+    out: &mut [f32],
+) {
+    let bias: &[f32; CO] = w[l.k * l.k * l.cin * CO..][..CO].try_into().expect("bias");
+    let mut acc = [*bias; P];
+    let half = (l.k / 2) * l.dilation;
+    for ky in 0..l.k {
+        let Some(iy) = tap(oy, ky, l, x.h) else { continue };
+        for kx in 0..l.k {
+            let ix0 = ox0 * l.stride + kx * l.dilation - half;
+            let wk = &w[(ky * l.k + kx) * l.cin * CO..][..l.cin * CO];
+            let inp: [&[f32]; P] =
+                std::array::from_fn(|p| &x.data[(iy * x.w + ix0 + p * l.stride) * x.c..][..l.cin]);
+            for (ci, wr) in wk.chunks_exact(CO).enumerate() {
+                let wr: &[f32; CO] = wr.try_into().expect("kernel row");
+                for p in 0..P {
+                    let v = inp[p][ci];
+                    for co in 0..CO {
+                        acc[p][co] = M::madd(v, wr[co], acc[p][co]);
+                    }
+                }
+            }
+        }
+    }
+    for (o, a) in out.chunks_exact_mut(CO).zip(acc) {
+        for (o, a) in o.iter_mut().zip(a) {
+            *o = if l.relu { a.max(0.0) } else { a };
+        }
+    }
+}
+
+/// One output pixel, any position, any channel count (taps in the padding skipped).
+#[inline(always)]
+fn pixel<M: Madd>(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox: usize, out: &mut [f32]) {
+    let co_n = l.cout;
+    out.copy_from_slice(&w[l.k * l.k * l.cin * co_n..][..co_n]);
+    for ky in 0..l.k {
+        let Some(iy) = tap(oy, ky, l, x.h) else { continue };
+        for kx in 0..l.k {
+            let Some(ix) = tap(ox, kx, l, x.w) else { continue };
+            let inp = &x.data[(iy * x.w + ix) * x.c..][..x.c];
+            let wk = &w[(ky * l.k + kx) * l.cin * co_n..][..l.cin * co_n];
+            for (v, wr) in inp.iter().zip(wk.chunks_exact(co_n)) {
+                for (a, ww) in out.iter_mut().zip(wr) {
+                    *a = M::madd(*v, *ww, *a);
+                }
+            }
+        }
+    }
+    if l.relu {
+        out.iter_mut().for_each(|a| *a = a.max(0.0));
+    }
+}
+
+/// One output row: blocks of `P` where every tap is inside, single pixels elsewhere.
+#[inline(always)]
+fn row_blocked<const CO: usize, const P: usize, M: Madd>(
+    x: &Tensor,
+    l: &LayerSpec,
+    w: &[f32],
+    oy: usize,
+    row: &mut [f32],
+) {
+    let ow = row.len() / CO;
+    let half = (l.k / 2) * l.dilation;
+    let reach = (l.k - 1) * l.dilation;
+    // First output whose leftmost tap is inside; last+1 whose rightmost tap is inside.
+    let lo = half.div_ceil(l.stride).min(ow);
+    let hi = if x.w + half > reach {
+        ((x.w + half - reach - 1) / l.stride + 1).min(ow)
+    } else {
+        0
+    };
+    let mut ox = 0;
+    while ox < ow {
+        if ox >= lo && ox + P <= hi {
+            block::<CO, P, M>(x, l, w, oy, ox, &mut row[ox * CO..(ox + P) * CO]);
+            ox += P;
+        } else {
+            pixel::<M>(x, l, w, oy, ox, &mut row[ox * CO..(ox + 1) * CO]);
+            ox += 1;
+        }
+    }
+}
+
+#[inline(always)]
+fn row_body<M: Madd>(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
+    match l.cout {
+        48 => row_blocked::<48, 2, M>(x, l, w, oy, row),
+        32 => row_blocked::<32, 2, M>(x, l, w, oy, row),
+        24 => row_blocked::<24, 4, M>(x, l, w, oy, row),
+        16 => row_blocked::<16, 4, M>(x, l, w, oy, row),
+        8 => row_blocked::<8, 6, M>(x, l, w, oy, row),
+        2 => row_blocked::<2, 8, M>(x, l, w, oy, row),
+        _ => {
+            for (ox, out) in row.chunks_exact_mut(l.cout).enumerate() {
+                pixel::<M>(x, l, w, oy, ox, out);
+            }
+        }
+    }
+}
+
+/// [`row_body`] compiled for AVX2 with fused multiply-adds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_fma(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
+    row_body::<Fused>(x, l, w, oy, row)
+}
+
+fn row(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        return unsafe { row_fma(x, l, w, oy, row) };
+    }
+    row_body::<Plain>(x, l, w, oy, row)
+}
+
+/// Convolution + bias (+ ReLU) of `x` by layer `l` with weights `w`; rows in parallel
+/// when `parallel` (identical results either way).
+pub fn conv_forward(x: &Tensor, l: &LayerSpec, w: &[f32], parallel: bool) -> Tensor {
+    assert_eq!(x.c, l.cin, "input channels");
+    assert_eq!(w.len(), l.n_params(), "weight count");
+    let (oh, ow) = l.out_dims(x.h, x.w);
+    let mut out = Tensor::zeros(oh, ow, l.cout);
+    let row_len = ow * l.cout;
+    if row_len == 0 {
+        return out;
+    }
+    if parallel {
+        out.data
+            .par_chunks_mut(row_len)
+            .enumerate()
+            .for_each(|(oy, r)| row(x, l, w, oy, r));
+    } else {
+        for (oy, r) in out.data.chunks_mut(row_len).enumerate() {
+            row(x, l, w, oy, r);
+        }
+    }
+    out
+}
