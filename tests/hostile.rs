@@ -1,37 +1,13 @@
 //! Hostile and careless input (issue 12, part): a FIFO or a device where a file is
 //! expected gives a one-line error naming it instead of blocking forever; text inputs
-//! are read up to a size limit. Every child runs under a time limit.
+//! are read up to a size limit. Every child runs under a time and an address-space
+//! limit ([`common::run_limited`]).
 
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Runs the binary, killing it after `limit`; returns (exit code, stderr), None on timeout.
-fn run_limited(args: &[&str], limit: Duration) -> Option<(Option<i32>, String)> {
-    let mut child = common::bin()
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            use std::io::Read;
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            return Some((status.code(), err));
-        }
-        if t0.elapsed() > limit {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use std::process::Command;
+use std::time::Duration;
 
 fn mkfifo(p: &Path) {
     assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
@@ -190,7 +166,7 @@ fn fifos_and_devices_are_refused_not_waited_on() {
         ),
     ];
     for (name, args, named) in cases {
-        let (code, err) = run_limited(&args, Duration::from_secs(60))
+        let (code, err) = common::run_limited(&args, Duration::from_secs(60))
             .unwrap_or_else(|| panic!("{name}: still running after 60 s"));
         assert!(code == Some(2) || code == Some(1), "{name}: exit {code:?}: {err}");
         assert!(

@@ -90,3 +90,51 @@ pub fn tiffs_below(dir: &Path) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// Address space every child of [`run_limited`] may map: a run that needs more must
+/// fail cleanly, never abort.
+pub const CHILD_ADDRESS_SPACE_BYTES: u64 = 4 << 30;
+
+/// Runs the binary under an address-space limit ([`CHILD_ADDRESS_SPACE_BYTES`]),
+/// killing it after `limit`; returns (exit code, stderr), None on timeout.
+pub fn run_limited(args: &[&str], limit: std::time::Duration) -> Option<(Option<i32>, String)> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = bin();
+    cmd.args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: CHILD_ADDRESS_SPACE_BYTES,
+                rlim_max: CHILD_ADDRESS_SPACE_BYTES,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    // Drain stderr on a thread so a chatty child never blocks on a full pipe.
+    let reader = std::thread::spawn(move || {
+        let mut err = String::new();
+        stderr.read_to_string(&mut err).ok();
+        err
+    });
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some((status.code(), reader.join().unwrap()));
+        }
+        if t0.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
