@@ -34,6 +34,9 @@ pub enum Error {
     /// A detector model file that is not a model, or of another format version.
     #[error("{0}")]
     Model(String),
+    /// A site that needs more memory than the process budget (`--max-site-mib`).
+    #[error("{0}")]
+    Memory(String),
 }
 
 /// Crate-wide result type.

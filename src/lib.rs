@@ -20,6 +20,7 @@ pub mod evidence;
 pub mod fast;
 pub mod fsutil;
 pub mod learned;
+pub mod memory;
 pub mod pipeline;
 pub mod raster;
 pub mod report;

@@ -241,79 +241,75 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
         }
     }
     // Ok(true) done, Ok(false) failed for good, Err(()) transient.
-    let results: Vec<Result<bool>> = todo
-        .par_iter()
-        .map(|j| {
-            let tj = Instant::now();
-            let (site_list, stems) = &sites[&j.sites.path];
-            let res = (|| -> Result<bool> {
-                let pair = opened[pair_of[&(j.before.path.as_str(), j.after.path.as_str())]]
-                    .as_ref()
-                    .map_err(clone_error)?;
-                let site = site_list
-                    .get(j.site_index)
-                    .filter(|s| s.id == j.site_id)
-                    .ok_or_else(|| {
-                        Error::input(Path::new(&j.sites.path), format!("has no site {:?}", j.site_id))
-                    })?;
-                let settings = &settings_cache[&serde_json::to_string(&j.parameters).expect("json")];
-                let rasters = raster_dir(&args.out, &j.key);
-                let (report, detections) =
-                    pair.try_site(site, &stems[j.site_index], settings, Some(&rasters))?;
-                let r = JobResult {
+    let results: Vec<Result<bool>> = crate::memory::map_sites(&todo, |j| {
+        let tj = Instant::now();
+        let (site_list, stems) = &sites[&j.sites.path];
+        let res = (|| -> Result<bool> {
+            let pair = opened[pair_of[&(j.before.path.as_str(), j.after.path.as_str())]]
+                .as_ref()
+                .map_err(clone_error)?;
+            let site = site_list
+                .get(j.site_index)
+                .filter(|s| s.id == j.site_id)
+                .ok_or_else(|| {
+                    Error::input(Path::new(&j.sites.path), format!("has no site {:?}", j.site_id))
+                })?;
+            let settings = &settings_cache[&serde_json::to_string(&j.parameters).expect("json")];
+            let rasters = raster_dir(&args.out, &j.key);
+            let (report, detections) = pair.try_site(site, &stems[j.site_index], settings, Some(&rasters))?;
+            let r = JobResult {
+                key: j.key.clone(),
+                site_id: j.site_id.clone(),
+                before: pair.before_input.clone(),
+                after: pair.after_input.clone(),
+                report,
+                detections,
+            };
+            write_new(
+                &result_path(&args.out, &j.key),
+                &serde_json::to_vec(&r).expect("result serialises"),
+            )?;
+            Ok(true)
+        })();
+        let res = match res {
+            Err(e) if !is_transient(&e) => {
+                let msg = crate::error::one_line(&e.to_string());
+                let je = JobError {
                     key: j.key.clone(),
                     site_id: j.site_id.clone(),
-                    before: pair.before_input.clone(),
-                    after: pair.after_input.clone(),
-                    report,
-                    detections,
+                    error: msg.clone(),
                 };
+                log.problem(&format!("job {} (site {}): {msg}", &j.key[..12], j.site_id));
                 write_new(
-                    &result_path(&args.out, &j.key),
-                    &serde_json::to_vec(&r).expect("result serialises"),
-                )?;
-                Ok(true)
-            })();
-            let res = match res {
-                Err(e) if !is_transient(&e) => {
-                    let msg = crate::error::one_line(&e.to_string());
-                    let je = JobError {
-                        key: j.key.clone(),
-                        site_id: j.site_id.clone(),
-                        error: msg.clone(),
-                    };
-                    log.problem(&format!("job {} (site {}): {msg}", &j.key[..12], j.site_id));
-                    write_new(
-                        &error_path(&args.out, &j.key),
-                        &serde_json::to_vec(&je).expect("error serialises"),
-                    )
-                    .map(|_| false)
-                }
-                other => other,
-            };
-            let status = match &res {
-                Ok(true) => "done",
-                Ok(false) => "failed",
-                Err(e) => {
-                    log.problem(&format!(
-                        "job {} (site {}): will be retried: {}",
-                        &j.key[..12],
-                        j.site_id,
-                        crate::error::one_line(&e.to_string())
-                    ));
-                    "transient"
-                }
-            };
-            log.event(
-                serde_json::json!({"event": "job", "key": j.key, "site_id": j.site_id,
+                    &error_path(&args.out, &j.key),
+                    &serde_json::to_vec(&je).expect("error serialises"),
+                )
+                .map(|_| false)
+            }
+            other => other,
+        };
+        let status = match &res {
+            Ok(true) => "done",
+            Ok(false) => "failed",
+            Err(e) => {
+                log.problem(&format!(
+                    "job {} (site {}): will be retried: {}",
+                    &j.key[..12],
+                    j.site_id,
+                    crate::error::one_line(&e.to_string())
+                ));
+                "transient"
+            }
+        };
+        log.event(
+            serde_json::json!({"event": "job", "key": j.key, "site_id": j.site_id,
                 "before": j.before.date, "after": j.after.date, "status": status,
                 "error": res.as_ref().err().map(|e| crate::error::one_line(&e.to_string())),
                 "ms": tj.elapsed().as_millis() as u64}),
-            );
-            pb.inc(1);
-            res
-        })
-        .collect();
+        );
+        pb.inc(1);
+        res
+    });
     pb.finish_and_clear();
     for r in results {
         match r {

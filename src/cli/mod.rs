@@ -31,6 +31,11 @@ pub struct Cli {
     /// No progress bar and no summary table.
     #[arg(long, global = true)]
     pub quiet: bool,
+    /// Memory budget, MiB: a site whose estimated need is larger is refused (a site
+    /// error; the other sites run), and sites running in parallel share it
+    /// [default: half the physical memory].
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(64..))]
+    pub max_site_mib: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -513,6 +518,9 @@ fn exit_for(o: &CompareOutcome) -> ExitCode {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(mib) = cli.max_site_mib {
+        crate::memory::set_budget_mib(mib);
+    }
     match cli.command {
         Command::Train(a) => learned::run_train(&a, cli.quiet),
         Command::Calibrate(a) => learned::run_calibrate(&a, cli.quiet),
@@ -621,6 +629,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     );
                 }
                 println!("outputs: {}", out.display());
+            }
+            for s in rep.sites.iter().filter(|s| s.status == SiteStatus::Error) {
+                eprintln!("stagewatch: site {}: {}", s.id, s.error.as_deref().unwrap_or(""));
             }
             Ok(if errors > 0 {
                 ExitCode::from(1)

@@ -234,8 +234,33 @@ fn fill_strip(pair: &TiffPair, t: u8, r0: usize, r1: usize, band: &mut Band) -> 
 
 /// Changed blobs of a GeoTIFF pair, streamed strip by strip on the current rayon pool.
 /// Identical to [`super::changed_blobs`] on the decoded band 1 of both files.
+/// Refused with a one-line error naming the file when the seams kept between strips (8
+/// bit-packed rows per strip) and the strips decoded at once would not fit the memory
+/// budget ([`crate::memory::budget`]): a huge or sparse pair gives a message, never an
+/// abort.
 pub fn changed_blobs_files(pair: &TiffPair, p: &HotParams) -> Result<Vec<Blob>> {
     let bounds = pair.bounds(p.strip_rows);
+    let row_bytes = (super::bits::words(pair.w) * 8) as u64;
+    let strip_rows = bounds.iter().map(|(a, b)| b - a).max().unwrap_or(0) as u64;
+    let chunk_bytes = (pair.w as u64)
+        .saturating_mul(pair.geo.chunk_h as u64)
+        .saturating_mul(4);
+    let need = (bounds.len() as u64)
+        .saturating_mul(8 * row_bytes)
+        .saturating_add(
+            (rayon::current_num_threads() as u64).saturating_mul(strip_rows * row_bytes + chunk_bytes),
+        );
+    let budget = crate::memory::budget().total_mib();
+    if need >> 20 > budget {
+        return Err(crate::error::Error::Memory(format!(
+            "{}: scanning {}x{} pixels needs {}, over the memory budget of {}; scan a smaller image or raise --max-site-mib",
+            pair.before().info().path.display(),
+            pair.w,
+            pair.h,
+            crate::memory::show_mib(need >> 20),
+            crate::memory::show_mib(budget)
+        )));
+    }
     label_strips(pair.w, pair.h, &bounds, p, |r0, r1, band| {
         fill_strip(pair, p.threshold, r0, r1, band)
     })

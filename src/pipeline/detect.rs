@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::site::{date_on_grid, site_grid, visible, Dated};
@@ -70,7 +69,8 @@ fn one_site(
     s: &Settings,
     date: &Option<String>,
 ) -> Result<(DetectSite, Vec<Detection>)> {
-    let (grid, grid_crs, polys) = site_grid(site, d, d, s)?;
+    let (grid, grid_crs, polys, need_mib) = site_grid(site, d, d, s)?;
+    let _memory = crate::memory::budget().acquire(need_mib)?;
     let inside = rasterize(&polys, &grid);
     let n_inside = inside.iter().filter(|&&b| b).count();
     if n_inside == 0 {
@@ -145,10 +145,8 @@ pub fn run_detect(args: &DetectArgs) -> Result<(DetectReport, usize)> {
             .as_ref()
             .map(|(m, c)| (m.as_ref() as &dyn RasterSource, c.clone())),
     };
-    let results: Vec<_> = sites
-        .par_iter()
-        .map(|site| one_site(site, &d, &args.settings, &image.date))
-        .collect();
+    let results: Vec<_> =
+        crate::memory::map_sites(&sites, |site| one_site(site, &d, &args.settings, &image.date));
     let mut out_sites = Vec::new();
     let mut dets = Vec::new();
     let mut errors = 0;

@@ -13,7 +13,6 @@ pub mod timeline;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 
 use crate::align::coreg::CoregParams;
 use crate::align::masks::MaskParams;
@@ -497,15 +496,12 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
     let s = &args.settings;
     let stems = file_stems(&sites);
     let pb = progress_bar(sites.len(), args.progress, "compare", "sites");
-    let outcomes: Vec<(SiteReport, Vec<Detection>)> = sites
-        .par_iter()
-        .zip(&stems)
-        .map(|(site, stem)| {
-            let r = pair.run_site(site, stem, s, Some(&args.out));
-            pb.inc(1);
-            r
-        })
-        .collect();
+    let indexed: Vec<(&Site, &String)> = sites.iter().zip(&stems).collect();
+    let outcomes: Vec<(SiteReport, Vec<Detection>)> = crate::memory::map_sites(&indexed, |(site, stem)| {
+        let r = pair.run_site(site, stem, s, Some(&args.out));
+        pb.inc(1);
+        r
+    });
     pb.finish_and_clear();
     let site_errors = outcomes
         .iter()

@@ -80,13 +80,14 @@ fn white_level(t: DataType) -> Option<f32> {
     }
 }
 
-/// The grid of a site and its polygons in grid coordinates.
+/// The grid of a site, its polygons in grid coordinates and the MiB its analysis
+/// needs ([`crate::memory::site_need_mib`]).
 pub fn site_grid(
     site: &Site,
     before: &Dated,
     after: &Dated,
     s: &Settings,
-) -> Result<(Grid, Crs, Vec<Polygon>)> {
+) -> Result<(Grid, Crs, Vec<Polygon>, u64)> {
     let (alon, alat) = site.anchor();
     let grid_crs = if before.crs.is_geographic() {
         Crs::from_epsg(utm_epsg_for(alon, alat))?
@@ -119,7 +120,10 @@ pub fn site_grid(
     let px_a = pixel_size_in(after.src.info(), &after.crs, &grid_crs, cx, cy)?;
     let pixel = px_b.max(px_a);
     let grid = grid_for_bbox(grid_crs.epsg, bb, s.margin_m / ground_scale, pixel, ground_scale)?;
-    Ok((grid, grid_crs, polys))
+    // Source pixels both dates are read from (the grid is at the coarser of the two).
+    let source_px = grid.len() as f64 * ((pixel / px_b).powi(2) + (pixel / px_a).powi(2));
+    let need_mib = crate::memory::site_need_mib(grid.len() as u64, source_px.min(u64::MAX as f64) as u64);
+    Ok((grid, grid_crs, polys, need_mib))
 }
 
 /// One date on the grid: pixels, how they were resampled, and where they are clear
@@ -255,7 +259,9 @@ impl Context {
 
 /// Runs one site end to end; errors become an `error` status by the caller.
 pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Result<SiteOutcome> {
-    let (grid, grid_crs, polys) = site_grid(site, before, after, s)?;
+    let (grid, grid_crs, polys, need_mib) = site_grid(site, before, after, s)?;
+    // Held until the site's analysis is done; waits while parallel sites hold the budget.
+    let _memory = crate::memory::budget().acquire(need_mib)?;
     let inside = rasterize(&polys, &grid);
     let n_inside = inside.iter().filter(|&&b| b).count();
     if n_inside == 0 {

@@ -6,8 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use super::{assemble_report, parameters, progress_bar, OpenedPair, PairPaths, Settings};
 use crate::catalog;
 use crate::error::{Error, Result};
@@ -143,14 +141,11 @@ pub fn run_timeline(args: &TimelineArgs) -> Result<TimelineOutcome> {
         .flat_map(|i| (0..sites.len()).map(move |k| (i, k)))
         .collect();
     let pb = progress_bar(jobs.len(), args.progress, "timeline", "site-dates");
-    let results: Vec<(SiteReport, Vec<Detection>)> = jobs
-        .par_iter()
-        .map(|&(i, k)| {
-            let r = pairs[i].run_site(&sites[k], &stems[k], &args.settings, None);
-            pb.inc(1);
-            r
-        })
-        .collect();
+    let results: Vec<(SiteReport, Vec<Detection>)> = crate::memory::map_sites(&jobs, |&(i, k)| {
+        let r = pairs[i].run_site(&sites[k], &stems[k], &args.settings, None);
+        pb.inc(1);
+        r
+    });
     pb.finish_and_clear();
     let site_errors = results
         .iter()

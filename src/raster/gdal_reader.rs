@@ -104,7 +104,7 @@ impl RasterSource for GdalRaster {
         let path = info.path.as_path();
         window.check_inside(info)?;
         let ds = open_ds(path)?;
-        let mut out = Array3::<f32>::zeros((info.bands, window.height, window.width));
+        let mut out = super::alloc_block(path, info.bands, window.height, window.width, 0.0)?;
         for b in 0..info.bands {
             let band = ds.rasterband(b + 1).map_err(|e| Error::not_raster(path, e))?;
             let buf = band

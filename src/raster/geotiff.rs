@@ -18,7 +18,6 @@ use std::io::{BufReader, Read};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use ndarray::Array3;
 use tiff::decoder::{ChunkType, Decoder, Limits};
 use tiff::tags::{ByteOrder, Tag};
 
@@ -421,7 +420,7 @@ impl GeoTiff {
         let path = info.path.as_path();
         window.check_inside(info)?;
         let l = &self.layout;
-        let mut out = Array3::<f32>::from_elem((l.samples, window.height, window.width), f32::NAN);
+        let mut out = super::alloc_block(path, l.samples, window.height, window.width, f32::NAN)?;
         let file = crate::fsutil::open_regular(path)?;
         let nodata = info.nodata;
         let spp = if l.planar { 1 } else { l.samples };

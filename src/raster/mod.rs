@@ -205,6 +205,35 @@ impl Backend {
 }
 
 /// Opens a raster with the chosen backend.
+/// A `bands x height x width` block filled with `fill`, or an error naming `path` when
+/// it would not fit the memory budget ([`crate::memory::budget`]) or the allocation
+/// fails: a huge (or sparse) raster gives a message, never an abort.
+pub fn alloc_block(path: &Path, bands: usize, height: usize, width: usize, fill: f32) -> Result<Array3<f32>> {
+    let budget_mib = crate::memory::budget().total_mib();
+    let n = bands.checked_mul(height).and_then(|v| v.checked_mul(width));
+    let too_big = |need: String| {
+        crate::error::Error::Memory(format!(
+            "{}: reading {width}x{height} pixels of {bands} band(s) needs {need}, over the memory budget of {}; read a smaller window or raise --max-site-mib",
+            path.display(),
+            crate::memory::show_mib(budget_mib)
+        ))
+    };
+    let n = match n {
+        Some(n) if (n as u64).saturating_mul(4) >> 20 <= budget_mib => n,
+        Some(n) => {
+            return Err(too_big(crate::memory::show_mib(
+                (n as u64).saturating_mul(4) >> 20,
+            )))
+        }
+        None => return Err(too_big("more than the address space".into())),
+    };
+    let mut v: Vec<f32> = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| too_big(crate::memory::show_mib((n as u64 * 4) >> 20)))?;
+    v.resize(n, fill);
+    Ok(Array3::from_shape_vec((bands, height, width), v).expect("shape matches length"))
+}
+
 pub fn open(path: &Path, backend: Backend) -> Result<Box<dyn RasterSource>> {
     match backend {
         Backend::PureRust => Ok(Box::new(geotiff::GeoTiff::open(path)?)),
