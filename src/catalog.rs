@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::dates::normalise_date;
 use crate::error::{Error, Result};
-use crate::pipeline::normalise_date;
 use crate::raster::{open, Backend};
 
 /// One image of the catalogue.

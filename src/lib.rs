@@ -1,11 +1,29 @@
 //! stagewatch: did the troops really leave? Before/after imagery of staging areas,
 //! aligned, differenced and counted per site, turned into withdrawal evidence.
 //!
-//! Stages, each a pure core (arrays in, values out) behind thin I/O:
-//! [`raster`] (GeoTIFF I/O, CRS, grids, resampling), [`sites`] (GeoJSON watch list),
-//! [`change`] (per-pixel change), [`blobs`] (vehicle-sized blobs), [`evidence`] (the
-//! score), [`report`] (the output contract), [`pipeline`] (`compare` end to end),
-//! [`synth`] (scenes with known truth) and [`cli`].
+//! Every stage is a pure core (arrays in, values out) behind thin I/O. Modules in
+//! pipeline order:
+//!
+//! - [`sites`]: the GeoJSON watch list, and polygons rasterised onto a site grid.
+//! - [`raster`]: GeoTIFF reading and writing (pure Rust, or GDAL), CRS, grids, resampling.
+//! - [`dates`]: acquisition dates reduced to real calendar dates.
+//! - [`catalog`]: catalogues of dated images (CSV, JSON Lines, JSON).
+//! - [`memory`]: each site's memory need and the budget parallel sites share.
+//! - [`align`]: making the dates comparable: co-registration, radiometric
+//!   normalisation, masks of what was not observed (clouds, nodata).
+//! - [`change`]: per-pixel change between the co-gridded dates.
+//! - [`detector`]: the vehicle detector chosen by the settings: [`learned`] (a small
+//!   CenterNet, the default) or [`blobs`] (the classical top-hat blob detector).
+//! - [`evidence`]: per-site and overall withdrawal evidence with intervals.
+//! - [`pipeline`]: `compare`, `detect` and `timeline` end to end, one site at a time.
+//! - [`timeline`]: per-site series over many dates.
+//! - [`report`]: the output contract (JSON, CSV, GeoJSON, change rasters).
+//! - [`batch`]: `plan`/`run`/`merge` for Slurm arrays and Kubernetes Indexed Jobs.
+//! - [`fast`]: `scan`, the streamed whole-pair triage.
+//! - [`eval`]: detections scored against truth.
+//! - [`synth`]: synthetic scenes and series with known truth.
+//! - [`stats`], [`fsutil`], [`error`]: shared statistics, safe file access, the error type.
+//! - [`cli`]: the command line (`main` only dispatches to it).
 
 pub mod align;
 pub mod batch;
@@ -13,6 +31,7 @@ pub mod blobs;
 pub mod catalog;
 pub mod change;
 pub mod cli;
+pub mod dates;
 pub mod detector;
 pub mod error;
 pub mod eval;

@@ -50,7 +50,7 @@ impl std::str::FromStr for Pairing {
             "consecutive" => Ok(Pairing::Consecutive),
             "all-vs-latest" => Ok(Pairing::AllVsLatest),
             _ => match s.strip_prefix("baseline:") {
-                Some(d) if crate::pipeline::normalise_date(d).as_deref() == Some(d) => {
+                Some(d) if crate::dates::normalise_date(d).as_deref() == Some(d) => {
                     Ok(Pairing::Baseline(d.to_string()))
                 }
                 _ => Err(format!(
@@ -208,7 +208,7 @@ fn check_job(j: &Job) -> std::result::Result<(), String> {
         return Err(format!("job key {:?} is not 64 lowercase hex digits", j.key));
     }
     for (what, d) in [("before", &j.before.date), ("after", &j.after.date)] {
-        if crate::pipeline::normalise_date(d).as_deref() != Some(d.as_str()) {
+        if crate::dates::normalise_date(d).as_deref() != Some(d.as_str()) {
             return Err(format!("{what}.date {d:?} is not a date (YYYY-MM-DD)"));
         }
     }

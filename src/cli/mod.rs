@@ -537,7 +537,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             for (flag, d) in [("--before-date", &before_date), ("--after-date", &after_date)] {
                 if let Some(d) = d {
-                    if crate::pipeline::normalise_date(d).as_deref() != Some(d.as_str()) {
+                    if crate::dates::normalise_date(d).as_deref() != Some(d.as_str()) {
                         return Err(Error::Usage(format!("{flag} {d:?} is not a YYYY-MM-DD date")));
                     }
                 }
