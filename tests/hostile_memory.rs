@@ -14,7 +14,12 @@ use serde_json::{json, Value};
 /// A valid, georeferenced, 1-band Byte GeoTIFF of `side` x `side` pixels whose every
 /// row strip points at the same zero row: a few MB on disk for a terapixel image.
 fn sparse_tiff(path: &Path, side: u32) {
-    let n_entries: u16 = 14;
+    tiff_with(path, side, None)
+}
+
+/// [`sparse_tiff`], with an ASCII `DateTime` tag of `ascii_len` bytes when given.
+fn tiff_with(path: &Path, side: u32, ascii_len: Option<u32>) {
+    let n_entries: u16 = 14 + ascii_len.is_some() as u16;
     let ifd_off = 8u32;
     let mut off = ifd_off + 2 + n_entries as u32 * 12 + 4;
     let offsets_off = off;
@@ -27,7 +32,7 @@ fn sparse_tiff(path: &Path, side: u32) {
     b.extend(ifd_off.to_le_bytes());
     b.extend(n_entries.to_le_bytes());
     // (tag, type, count, value or offset); type 3 SHORT, 4 LONG, 12 DOUBLE.
-    let entries: [(u16, u16, u32, u32); 14] = [
+    let mut entries: Vec<(u16, u16, u32, u32)> = vec![
         (256, 4, 1, side),
         (257, 4, 1, side),
         (258, 3, 1, 8),
@@ -43,6 +48,10 @@ fn sparse_tiff(path: &Path, side: u32) {
         (33922, 12, 6, tie_off),
         (34735, 3, 16, geo_off),
     ];
+    if let Some(n) = ascii_len {
+        entries.push((306, 2, n, data_off));
+        entries.sort();
+    }
     for (tag, typ, count, val) in entries {
         b.extend(tag.to_le_bytes());
         b.extend(typ.to_le_bytes());
@@ -68,6 +77,22 @@ fn sparse_tiff(path: &Path, side: u32) {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// Issue 12 item 19: the `tiff` crate's `dbg!` line on an over-long ASCII tag never
+/// reaches the user; the error is one line naming the file.
+#[test]
+fn an_overlong_ascii_tag_is_one_line() {
+    let d = tempfile::tempdir().unwrap();
+    let tif = d.path().join("ascii.tif");
+    tiff_with(&tif, 4, Some(0x2000_0000));
+    let (code, err) = common::run_limited(&["info", s(&tif)], Duration::from_secs(30)).expect("in time");
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("ascii.tif") && err.contains("ASCII tag 306"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -15,6 +15,7 @@ pub mod decode;
 pub mod gdal_reader;
 pub mod geotiff;
 pub mod grid;
+pub mod ifd_check;
 pub mod resample;
 pub mod write;
 pub mod write_tiled;
