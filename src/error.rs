@@ -39,6 +39,24 @@ pub enum Error {
     Memory(String),
 }
 
+/// A number as a message shows it: plain when moderate, in exponent form when huge or
+/// tiny (an input of 1e300 is "1e300", not a 301-digit line).
+///
+/// ```
+/// use stagewatch::error::num;
+/// assert_eq!(num(35.9), "35.9");
+/// assert_eq!(num(1e300), "1e300");
+/// assert_eq!(num(-2.5e-9), "-2.5e-9");
+/// ```
+pub fn num(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && a.is_finite() && !(1e-6..1e12).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Crate-wide result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

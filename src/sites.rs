@@ -168,7 +168,11 @@ fn parse_polygon(v: &Value) -> Result<Polygon, String> {
                         _ => return Err("position is not [lon, lat]".to_string()),
                     };
                     if !(-180.0..=180.0).contains(&x) || !(-90.0..=90.0).contains(&y) {
-                        return Err(format!("position [{x}, {y}] is not WGS 84 lon/lat"));
+                        return Err(format!(
+                            "position [{}, {}] is not WGS 84 lon/lat",
+                            crate::error::num(x),
+                            crate::error::num(y)
+                        ));
                     }
                     Ok((x, y))
                 })
@@ -404,6 +408,15 @@ mod tests {
         let m = rasterize(&[vec![outer, hole]], &grid);
         assert_eq!(m.iter().filter(|&&b| b).count(), 32);
         assert!(!m[2 * 6 + 2] && m[0]);
+    }
+
+    #[test]
+    fn huge_coordinates_stay_short_in_the_message() {
+        let text = r#"{"type": "FeatureCollection", "features": [{"type": "Feature",
+          "properties": {"id": "x"}, "geometry": {"type": "Polygon", "coordinates":
+          [[[1e300, -1e300], [1, 1], [2, 2], [1e300, -1e300]]]}}]}"#;
+        let e = parse_sites(text).unwrap_err();
+        assert!(e.contains("[1e300, -1e300]") && e.len() < 120, "{e}");
     }
 
     mod scanline {

@@ -125,8 +125,11 @@ impl Transformer {
     pub fn apply_checked(&self, x: f64, y: f64) -> Result<(f64, f64)> {
         self.apply(x, y).ok_or_else(|| {
             Error::Crs(format!(
-                "cannot transform ({x}, {y}) from EPSG:{} to EPSG:{}",
-                self.src.epsg, self.dst.epsg
+                "cannot transform ({}, {}) from EPSG:{} to EPSG:{}",
+                crate::error::num(x),
+                crate::error::num(y),
+                self.src.epsg,
+                self.dst.epsg
             ))
         })
     }
