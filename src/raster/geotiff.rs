@@ -22,21 +22,12 @@ use tiff::decoder::{ChunkType, Decoder, Limits};
 use tiff::tags::{ByteOrder, Tag};
 
 use super::decode::{decompress, inflate_into, samples_to_f64, Codec, SampleKind};
+use super::georef_tags::{read_epsg, read_geokeys, read_transform, KEY_RASTER_TYPE};
 
 use super::{Block, DataType, GeoTransform, RasterInfo, RasterSource, Window};
 use crate::error::{Error, Result};
 
-const TAG_MODEL_PIXEL_SCALE: u16 = 33550;
-const TAG_MODEL_TIEPOINT: u16 = 33922;
-const TAG_MODEL_TRANSFORMATION: u16 = 34264;
-const TAG_GEO_KEY_DIRECTORY: u16 = 34735;
 const TAG_GDAL_NODATA: u16 = 42113;
-
-const KEY_MODEL_TYPE: u16 = 1024;
-const KEY_RASTER_TYPE: u16 = 1025;
-const KEY_GEOGRAPHIC_TYPE: u16 = 2048;
-const KEY_PROJECTED_CS_TYPE: u16 = 3072;
-const USER_DEFINED: u16 = 32767;
 /// Largest strip or tile (compressed or decoded) the reader accepts.
 const MAX_CHUNK_BYTES: u64 = 256 << 20;
 
@@ -522,94 +513,6 @@ fn to_f32(v: &[f64], nodata: Option<f64>) -> Vec<f32> {
             .map(|&x| if x == nd { f32::NAN } else { x as f32 })
             .collect(),
         _ => v.iter().map(|&x| x as f32).collect(),
-    }
-}
-
-fn f64_tag(dec: &mut Decoder<BufReader<File>>, path: &Path, tag: u16) -> Result<Option<Vec<f64>>> {
-    match dec.find_tag(Tag::Unknown(tag)) {
-        Ok(Some(v)) => Ok(Some(v.into_f64_vec().map_err(|e| Error::not_raster(path, e))?)),
-        Ok(None) => Ok(None),
-        Err(e) => Err(Error::not_raster(path, e)),
-    }
-}
-
-fn read_transform(dec: &mut Decoder<BufReader<File>>, path: &Path) -> Result<GeoTransform> {
-    if let Some(m) = f64_tag(dec, path, TAG_MODEL_TRANSFORMATION)? {
-        if m.len() < 16 {
-            return Err(Error::no_georef(
-                path,
-                "ModelTransformation has fewer than 16 values",
-            ));
-        }
-        let gt = GeoTransform([m[3], m[0], m[1], m[7], m[4], m[5]]);
-        return check_transform(path, gt);
-    }
-    let scale = f64_tag(dec, path, TAG_MODEL_PIXEL_SCALE)?;
-    let ties = f64_tag(dec, path, TAG_MODEL_TIEPOINT)?;
-    match (scale, ties) {
-        (Some(s), Some(t)) if s.len() >= 2 && t.len() >= 6 => {
-            let (i, j, x, y) = (t[0], t[1], t[3], t[4]);
-            let gt = GeoTransform([x - i * s[0], s[0], 0.0, y + j * s[1], 0.0, -s[1]]);
-            check_transform(path, gt)
-        }
-        (None, Some(t)) if t.len() >= 12 => Err(Error::unsupported(
-            path,
-            "georeferencing by ground control points only",
-        )),
-        _ => Err(Error::no_georef(
-            path,
-            "no ModelPixelScale+ModelTiepoint or ModelTransformation tags",
-        )),
-    }
-}
-
-fn check_transform(path: &Path, gt: GeoTransform) -> Result<GeoTransform> {
-    if gt.0.iter().all(|v| v.is_finite()) && gt.invert().is_some() {
-        Ok(gt)
-    } else {
-        Err(Error::no_georef(path, "degenerate geotransform"))
-    }
-}
-
-/// The GeoKeyDirectory as (key id, short value) pairs; keys stored elsewhere are skipped.
-fn read_geokeys(dec: &mut Decoder<BufReader<File>>, path: &Path) -> Result<Vec<(u16, u16)>> {
-    let dir: Vec<u16> = match dec.find_tag(Tag::Unknown(TAG_GEO_KEY_DIRECTORY)) {
-        Ok(Some(v)) => v.into_u16_vec().map_err(|e| Error::not_raster(path, e))?,
-        Ok(None) => return Ok(Vec::new()),
-        Err(e) => return Err(Error::not_raster(path, e)),
-    };
-    if dir.len() < 4 {
-        return Err(Error::no_georef(path, "truncated GeoKeyDirectory"));
-    }
-    let n = dir[3] as usize;
-    let mut keys = Vec::with_capacity(n);
-    for k in 0..n {
-        let base = 4 + 4 * k;
-        if base + 4 > dir.len() {
-            return Err(Error::no_georef(path, "truncated GeoKeyDirectory"));
-        }
-        if dir[base + 1] == 0 {
-            keys.push((dir[base], dir[base + 3]));
-        }
-    }
-    Ok(keys)
-}
-
-fn read_epsg(dec: &mut Decoder<BufReader<File>>, path: &Path) -> Result<u32> {
-    let keys = read_geokeys(dec, path)?;
-    if keys.is_empty() {
-        return Err(Error::no_georef(path, "no GeoKeyDirectory (CRS unknown)"));
-    }
-    let get = |id: u16| keys.iter().find(|(k, _)| *k == id).map(|(_, v)| *v);
-    let model = get(KEY_MODEL_TYPE).unwrap_or(0);
-    let code = match model {
-        1 => get(KEY_PROJECTED_CS_TYPE),
-        2 => get(KEY_GEOGRAPHIC_TYPE),
-        _ => get(KEY_PROJECTED_CS_TYPE).or(get(KEY_GEOGRAPHIC_TYPE)),
-    };
-    match code {
-        Some(c) if c != USER_DEFINED && c != 0 => Ok(c as u32),
-        _ => Err(Error::unsupported(path, "a CRS without an EPSG code")),
     }
 }
 

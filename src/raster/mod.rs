@@ -13,6 +13,7 @@ pub mod crs;
 pub mod decode;
 #[cfg(feature = "gdal")]
 pub mod gdal_reader;
+pub mod georef_tags;
 pub mod geotiff;
 pub mod grid;
 pub mod ifd_check;
