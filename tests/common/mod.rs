@@ -20,14 +20,70 @@ pub fn shared_data(sub: &str) -> Option<PathBuf> {
     }
 }
 
-/// The stagewatch binary under test.
+/// The stagewatch binary under test, limited to [`CHILD_ADDRESS_SPACE_BYTES`] of
+/// address space (every child of every integration test: a run that needs more must
+/// fail cleanly, never abort or take the machine).
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_stagewatch"))
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stagewatch"));
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: CHILD_ADDRESS_SPACE_BYTES,
+                rlim_max: CHILD_ADDRESS_SPACE_BYTES,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
 }
 
-/// Runs the binary with `args`, never printing a progress bar.
+/// Longest any child of [`run`] may take before it is killed (a hang fails the test
+/// instead of stalling CI).
+pub const CHILD_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Runs the binary with `args` (never printing a progress bar) under the address-space
+/// limit, killed after [`CHILD_TIME_LIMIT`].
 pub fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("stagewatch runs")
+    use std::io::Read;
+    let mut child = bin()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("stagewatch runs");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let t_out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        out.read_to_end(&mut b).ok();
+        b
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        err.read_to_end(&mut b).ok();
+        b
+    });
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > CHILD_TIME_LIMIT {
+            child.kill().ok();
+            panic!("stagewatch {args:?} still running after {CHILD_TIME_LIMIT:?}: killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
 }
 
 /// Renders a synthetic scenario into `dir` (cached per test process by folder).
@@ -95,28 +151,14 @@ pub fn tiffs_below(dir: &Path) -> Vec<PathBuf> {
 /// fail cleanly, never abort.
 pub const CHILD_ADDRESS_SPACE_BYTES: u64 = 4 << 30;
 
-/// Runs the binary under an address-space limit ([`CHILD_ADDRESS_SPACE_BYTES`]),
-/// killing it after `limit`; returns (exit code, stderr), None on timeout.
+/// Runs the binary (under the address-space limit of [`bin`]), killing it after
+/// `limit`; returns (exit code, stderr), None on timeout.
 pub fn run_limited(args: &[&str], limit: std::time::Duration) -> Option<(Option<i32>, String)> {
     use std::io::Read;
-    use std::os::unix::process::CommandExt;
     let mut cmd = bin();
     cmd.args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: CHILD_ADDRESS_SPACE_BYTES,
-                rlim_max: CHILD_ADDRESS_SPACE_BYTES,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
     let mut child = cmd.spawn().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     // Drain stderr on a thread so a chatty child never blocks on a full pipe.
