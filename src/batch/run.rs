@@ -241,7 +241,22 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
         }
     }
     // Ok(true) done, Ok(false) failed for good, Err(()) transient.
-    let results: Vec<Result<bool>> = crate::memory::map_sites(&todo, |j| {
+    // The MiB a job needs (0 when it cannot even start: it fails before allocating).
+    let need = |j: &&Job| -> u64 {
+        let Some(Ok(pair)) = pair_of
+            .get(&(j.before.path.as_str(), j.after.path.as_str()))
+            .map(|&i| opened[i].as_ref())
+        else {
+            return 0;
+        };
+        let site = sites[&j.sites.path].0.get(j.site_index);
+        let settings = settings_cache.get(&serde_json::to_string(&j.parameters).expect("json"));
+        match (site, settings) {
+            (Some(site), Some(s)) => pair.site_need_mib(site, s),
+            _ => 0,
+        }
+    };
+    let results: Vec<Result<bool>> = crate::memory::map_sites(&todo, need, |j| {
         let tj = Instant::now();
         let (site_list, stems) = &sites[&j.sites.path];
         let res = (|| -> Result<bool> {

@@ -145,8 +145,10 @@ pub fn run_detect(args: &DetectArgs) -> Result<(DetectReport, usize)> {
             .as_ref()
             .map(|(m, c)| (m.as_ref() as &dyn RasterSource, c.clone())),
     };
-    let results: Vec<_> =
-        crate::memory::map_sites(&sites, |site| one_site(site, &d, &args.settings, &image.date));
+    let need = |site: &Site| site_grid(site, &d, &d, &args.settings).map_or(0, |g| g.3);
+    let results: Vec<_> = crate::memory::map_sites(&sites, need, |site| {
+        one_site(site, &d, &args.settings, &image.date)
+    });
     let mut out_sites = Vec::new();
     let mut dets = Vec::new();
     let mut errors = 0;

@@ -280,16 +280,7 @@ impl OpenedPair {
         s: &Settings,
         out: Option<&Path>,
     ) -> Result<(SiteReport, Vec<Detection>)> {
-        let db = Dated {
-            src: self.before.as_ref(),
-            crs: self.crs_b.clone(),
-            mask: self.mask_b.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
-        };
-        let da = Dated {
-            src: self.after.as_ref(),
-            crs: self.crs_a.clone(),
-            mask: self.mask_a.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
-        };
+        let (db, da) = self.dated();
         let o = process_site(site, &db, &da, s)?;
         let mut rep = o.report.clone();
         let mut dets = Vec::new();
@@ -304,6 +295,28 @@ impl OpenedPair {
             &mut dets,
         )?;
         Ok((rep, dets))
+    }
+
+    /// Both dates as the site analysis reads them.
+    fn dated(&self) -> (Dated<'_>, Dated<'_>) {
+        let db = Dated {
+            src: self.before.as_ref(),
+            crs: self.crs_b.clone(),
+            mask: self.mask_b.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
+        };
+        let da = Dated {
+            src: self.after.as_ref(),
+            crs: self.crs_a.clone(),
+            mask: self.mask_a.as_ref().map(|(m, c)| (m.as_ref(), c.clone())),
+        };
+        (db, da)
+    }
+
+    /// MiB the analysis of `site` will need (0 when its grid cannot be built: the site
+    /// then fails before allocating anything).
+    pub fn site_need_mib(&self, site: &Site, s: &Settings) -> u64 {
+        let (db, da) = self.dated();
+        site::site_grid(site, &db, &da, s).map_or(0, |g| g.3)
     }
 
     /// Runs one site. A failure becomes a site with status `error`. With `out`, the
@@ -467,11 +480,13 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
     let stems = file_stems(&sites);
     let pb = progress_bar(sites.len(), args.progress, "compare", "sites");
     let indexed: Vec<(&Site, &String)> = sites.iter().zip(&stems).collect();
-    let outcomes: Vec<(SiteReport, Vec<Detection>)> = crate::memory::map_sites(&indexed, |(site, stem)| {
-        let r = pair.run_site(site, stem, s, Some(&args.out));
-        pb.inc(1);
-        r
-    });
+    let need = |(site, _): &(&Site, &String)| pair.site_need_mib(site, s);
+    let outcomes: Vec<(SiteReport, Vec<Detection>)> =
+        crate::memory::map_sites(&indexed, need, |(site, stem)| {
+            let r = pair.run_site(site, stem, s, Some(&args.out));
+            pb.inc(1);
+            r
+        });
     pb.finish_and_clear();
     let site_errors = outcomes
         .iter()

@@ -141,7 +141,8 @@ pub fn run_timeline(args: &TimelineArgs) -> Result<TimelineOutcome> {
         .flat_map(|i| (0..sites.len()).map(move |k| (i, k)))
         .collect();
     let pb = progress_bar(jobs.len(), args.progress, "timeline", "site-dates");
-    let results: Vec<(SiteReport, Vec<Detection>)> = crate::memory::map_sites(&jobs, |&(i, k)| {
+    let need = |&(i, k): &(usize, usize)| pairs[i].site_need_mib(&sites[k], &args.settings);
+    let results: Vec<(SiteReport, Vec<Detection>)> = crate::memory::map_sites(&jobs, need, |&(i, k)| {
         let r = pairs[i].run_site(&sites[k], &stems[k], &args.settings, None);
         pb.inc(1);
         r
