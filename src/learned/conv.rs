@@ -20,9 +20,10 @@ use super::net::{LayerSpec, Tensor};
 /// for the shipped model, 7 MB) while keeping the matrix tall enough for SGEMM.
 const BLOCK_PX: usize = 4096;
 
-/// Input index along one axis of output `o` for tap `t` (None in the zero padding).
-#[inline]
-fn tap(o: usize, t: usize, l: &LayerSpec, n: usize) -> Option<usize> {
+/// Input index along one axis of output `o` for tap `t` (None in the zero padding);
+/// shared with [`super::direct`].
+#[inline(always)]
+pub(super) fn tap(o: usize, t: usize, l: &LayerSpec, n: usize) -> Option<usize> {
     let half = (l.k / 2) * l.dilation;
     let p = (o * l.stride + t * l.dilation) as isize - half as isize;
     (p >= 0 && (p as usize) < n).then_some(p as usize)

@@ -13,6 +13,7 @@
 
 use rayon::prelude::*;
 
+use super::conv::tap;
 use super::net::{LayerSpec, Tensor};
 
 /// A multiply-add: fused where the CPU has it.
@@ -36,14 +37,6 @@ impl Madd for Plain {
     fn madd(a: f32, b: f32, c: f32) -> f32 {
         a * b + c
     }
-}
-
-/// Input index along one axis of output `o` for tap `t` (None in the zero padding).
-#[inline(always)]
-fn tap(o: usize, t: usize, l: &LayerSpec, n: usize) -> Option<usize> {
-    let half = (l.k / 2) * l.dilation;
-    let p = (o * l.stride + t * l.dilation) as isize - half as isize;
-    (p >= 0 && (p as usize) < n).then_some(p as usize)
 }
 
 /// `P` output pixels from `ox0` whose every tap column lies inside the input.
