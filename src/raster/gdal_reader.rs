@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use gdal::raster::GdalDataType;
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags, Metadata};
-use ndarray::Array3;
 
 use super::{Block, DataType, GeoTransform, RasterInfo, RasterSource, Window};
 use crate::error::{Error, Result};
