@@ -5,8 +5,8 @@
 //! process together.
 //!
 //! The per-pixel figure is measured, not derived: `compare` on square sites of 4.4, 16.8
-//! and 37 million grid pixels (the 8192² archive scene, 3 bands, 0.5 m) peaked at 245-270
-//! bytes of resident memory per grid pixel with the learned detector and 208-280 with the
+//! and 37 million grid pixels (the 8192² archive scene, 3 bands, 0.5 m) peaked at 250-274
+//! bytes of resident memory per grid pixel with the learned detector and 213-283 with the
 //! top-hat one (`/usr/bin/time -f %M`, sixth session). [`BYTES_PER_GRID_PX`] rounds up.
 
 use rayon::prelude::*;
