@@ -90,9 +90,9 @@ pub struct GeoTiff {
 }
 
 fn open_decoder(path: &Path) -> Result<Decoder<BufReader<File>>> {
-    let file = crate::fsutil::open_regular(path)?;
-    super::ifd_check::check_ascii_tags(path, limits().decoding_buffer_size as u64)?;
-    let dec = Decoder::new(BufReader::new(file)).map_err(|e| Error::not_raster(path, e))?;
+    let mut reader = BufReader::new(crate::fsutil::open_regular(path)?);
+    super::ifd_check::check_ascii_tags(path, &mut reader, limits().decoding_buffer_size as u64)?;
+    let dec = Decoder::new(reader).map_err(|e| Error::not_raster(path, e))?;
     Ok(dec.with_limits(limits()))
 }
 

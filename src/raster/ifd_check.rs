@@ -16,13 +16,13 @@ const ASCII: u16 = 2;
 /// Most IFD entries looked at (a real first IFD has a few dozen).
 const MAX_ENTRIES: u64 = 1 << 16;
 
-/// Errors when an ASCII tag of the first IFD of `path` is longer than `max_bytes`.
-/// Anything this walk cannot read is left for the decoder to report.
-pub fn check_ascii_tags(path: &Path, max_bytes: u64) -> Result<()> {
-    let Ok(mut f) = crate::fsutil::open_regular(path) else {
-        return Ok(());
-    };
-    match first_ifd_ascii_max(&mut f) {
+/// Errors when an ASCII tag of the first IFD of the opened file `f` (named `path`) is
+/// longer than `max_bytes`, and rewinds `f` for the decoder. Anything this walk cannot
+/// read is left for the decoder to report.
+pub fn check_ascii_tags(path: &Path, f: &mut (impl Read + Seek), max_bytes: u64) -> Result<()> {
+    let longest = first_ifd_ascii_max(f);
+    f.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
+    match longest {
         Some((tag, count)) if count > max_bytes => Err(Error::not_raster(
             path,
             format!("ASCII tag {tag} holds {count} bytes, over the limit of {max_bytes}"),

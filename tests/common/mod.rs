@@ -49,6 +49,14 @@ pub const CHILD_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs
 /// Runs the binary with `args` (never printing a progress bar) under the address-space
 /// limit, killed after [`CHILD_TIME_LIMIT`].
 pub fn run(args: &[&str]) -> Output {
+    output_within(args, CHILD_TIME_LIMIT)
+        .unwrap_or_else(|| panic!("stagewatch {args:?} still running after {CHILD_TIME_LIMIT:?}: killed"))
+}
+
+/// Runs the binary with `args` under the address-space limit of [`bin`], both pipes
+/// drained on threads (a chatty child never blocks on a full pipe); None when it was
+/// still running after `limit` and was killed.
+pub fn output_within(args: &[&str], limit: std::time::Duration) -> Option<Output> {
     use std::io::Read;
     let mut child = bin()
         .args(args)
@@ -57,33 +65,32 @@ pub fn run(args: &[&str]) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("stagewatch runs");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let t_out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        out.read_to_end(&mut b).ok();
-        b
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        err.read_to_end(&mut b).ok();
-        b
-    });
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            pipe.read_to_end(&mut b).ok();
+            b
+        })
+    };
+    let t_out = drain(Box::new(child.stdout.take().unwrap()));
+    let t_err = drain(Box::new(child.stderr.take().unwrap()));
     let t0 = std::time::Instant::now();
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
             break st;
         }
-        if t0.elapsed() > CHILD_TIME_LIMIT {
+        if t0.elapsed() > limit {
             child.kill().ok();
-            panic!("stagewatch {args:?} still running after {CHILD_TIME_LIMIT:?}: killed");
+            child.wait().ok();
+            return None;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     };
-    Output {
+    Some(Output {
         status,
         stdout: t_out.join().unwrap(),
         stderr: t_err.join().unwrap(),
-    }
+    })
 }
 
 /// Renders a synthetic scenario into `dir` (cached per test process by folder).
@@ -154,29 +161,5 @@ pub const CHILD_ADDRESS_SPACE_BYTES: u64 = 4 << 30;
 /// Runs the binary (under the address-space limit of [`bin`]), killing it after
 /// `limit`; returns (exit code, stderr), None on timeout.
 pub fn run_limited(args: &[&str], limit: std::time::Duration) -> Option<(Option<i32>, String)> {
-    use std::io::Read;
-    let mut cmd = bin();
-    cmd.args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    // Drain stderr on a thread so a chatty child never blocks on a full pipe.
-    let reader = std::thread::spawn(move || {
-        let mut err = String::new();
-        stderr.read_to_string(&mut err).ok();
-        err
-    });
-    let t0 = std::time::Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some((status.code(), reader.join().unwrap()));
-        }
-        if t0.elapsed() > limit {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    output_within(args, limit).map(|o| (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned()))
 }
