@@ -5,6 +5,7 @@
 //! status `error` and the others finish. Sites run in parallel with rayon and results are
 //! collected in input order; every output file is written atomically.
 
+pub mod analyse;
 pub mod detect;
 pub mod scan;
 pub mod site;

@@ -1,32 +1,29 @@
-//! One site, two dates: grid, resampling, masks, co-registration, radiometric
-//! normalisation, change and vehicle counts.
+//! One site, two dates, read and aligned: grid, resampling, masks, clouds and
+//! co-registration; the analysis of the arrays is [`super::analyse`].
 //!
 //! The site polygon is carried into the before image's CRS (or the local UTM zone when
 //! that CRS is geographic); its bounding box plus a margin becomes a north-up grid at the
-//! coarser of the two dates' pixel sizes; both dates are resampled onto it. A pixel is
-//! *clear* on a date when it lies inside the image, is not nodata, not saturated, not
-//! masked by the user and not under a detected cloud; *observed* when clear and inside
-//! the polygon. The after date is then shifted onto the before date (phase correlation;
-//! re-resampled from the source on the shifted grid, so no second interpolation) and
-//! mapped onto its radiometry. Change and counts use only pixels observed on both dates,
-//! and a vehicle counts when its centroid falls on such a pixel.
+//! coarser of the two dates' pixel sizes; both dates are resampled onto it. Clouds are
+//! found on a wider context grid (the dates' typical brightness ratio needs surroundings)
+//! and the after date's residual shift is estimated there by phase correlation
+//! ([`crate::align::coreg`]); the after date is then re-resampled from the source on the
+//! shifted grid, so no second interpolation.
 
 use ndarray::Array3;
 
 use crate::align::coreg::{estimate_shift, Shift};
 use crate::align::masks::{cloud_mask, saturated};
-use crate::align::radiometry::{apply, fit_band, BandFit};
-use crate::blobs::{brightness, Blob};
-use crate::change::{detect_change, Change};
-use crate::detector::detect;
+use crate::blobs::brightness;
 use crate::error::{Error, Result};
 use crate::raster::crs::{utm_epsg_for, Crs, Transformer};
 use crate::raster::grid::{grid_for_bbox, pixel_size_in, Grid};
-use crate::raster::resample::{resample, Method};
+use crate::raster::resample::resample;
 use crate::raster::{DataType, RasterSource};
-use crate::report::{Coregistration, DateCounts, Delta, GridReport, SiteReport, SiteStatus};
+use crate::report::Coregistration;
 use crate::sites::{bbox, rasterize, Polygon, Site};
 
+use super::analyse::{analyse, SiteOnGrid};
+pub use super::analyse::{visible, OnGrid, SiteOutcome};
 use super::Settings;
 
 /// An opened image with its CRS and optional mask raster.
@@ -35,25 +32,6 @@ pub struct Dated<'a> {
     pub crs: Crs,
     /// Nonzero = not observed (clouds marked by the provider, say).
     pub mask: Option<(&'a dyn RasterSource, Crs)>,
-}
-
-/// Everything computed for a site.
-pub struct SiteOutcome {
-    pub report: SiteReport,
-    /// Counted blobs per date, with their grid.
-    pub blobs_before: Vec<Blob>,
-    pub blobs_after: Vec<Blob>,
-    pub grid: Option<Grid>,
-    pub change: Option<Change>,
-    /// Pixels observed on both dates.
-    pub valid_both: Vec<bool>,
-}
-
-fn method_name(m: Method) -> String {
-    match m {
-        Method::Bilinear => "bilinear".into(),
-        Method::Average { .. } => "average".into(),
-    }
 }
 
 /// Finite in every band.
@@ -126,14 +104,6 @@ pub fn site_grid(
     Ok((grid, grid_crs, polys, need_mib))
 }
 
-/// One date on the grid: pixels, how they were resampled, and where they are clear
-/// apart from clouds (inside the image, not nodata, not saturated, not user-masked).
-pub struct OnGrid {
-    pub data: Array3<f32>,
-    pub method: Method,
-    pub clear: Vec<bool>,
-}
-
 pub fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
     let r = resample(d.src, &d.crs, grid, grid_crs)?;
     let mut clear = finite_all(&r.data);
@@ -156,11 +126,6 @@ pub fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
         method: r.method,
         clear,
     })
-}
-
-/// Visible bands (the first three) of a date.
-pub fn visible(img: &Array3<f32>) -> Array3<f32> {
-    img.slice(ndarray::s![..img.dim().0.min(3), .., ..]).to_owned()
 }
 
 /// Clouds on each date, given what is otherwise clear on both.
@@ -257,14 +222,15 @@ impl Context {
     }
 }
 
-/// Runs one site end to end; errors become an `error` status by the caller.
+/// Reads a site's two dates onto its grid, finds clouds and co-registers the after date
+/// (re-resampled from the source on the shifted grid, so no second interpolation), then
+/// hands the arrays to [`analyse`]. Errors become an `error` status by the caller.
 pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) -> Result<SiteOutcome> {
     let (grid, grid_crs, polys, need_mib) = site_grid(site, before, after, s)?;
     // Held until the site's analysis is done; waits while parallel sites hold the budget.
     let _memory = crate::memory::budget().acquire(need_mib)?;
     let inside = rasterize(&polys, &grid);
-    let n_inside = inside.iter().filter(|&&b| b).count();
-    if n_inside == 0 {
+    if !inside.iter().any(|&b| b) {
         return Err(Error::Usage(format!(
             "site polygon covers no pixel of its {:.2} m grid",
             grid.gsd_m
@@ -284,12 +250,10 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     } else {
         None
     };
-    let (cloud_b, cloud_a) = match &ctx {
+    let (cloud_before, cloud_after) = match &ctx {
         Some(c) => (c.to_site(&c.cloud_b, &grid), c.to_site(&c.cloud_a, &grid)),
         None => (vec![false; grid.len()], vec![false; grid.len()]),
     };
-    let mut flags = Vec::new();
-
     // Co-registration on the stable surroundings, then re-resampling of the after date.
     let shift = match &ctx {
         Some(c) if s.coregister => c.shift(s),
@@ -297,178 +261,34 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     };
     drop(ctx);
     let mut applied = false;
-    if let Some(sh) = shift {
-        if !sh.reliable {
-            flags.push("coregistration_unreliable".to_string());
-        } else if sh.dx_px.hypot(sh.dy_px) >= 0.05 {
-            let mut shifted = grid.clone();
-            let (x0, y0) = grid.transform.apply(sh.dx_px, sh.dy_px);
-            shifted.transform.0[0] = x0;
-            shifted.transform.0[3] = y0;
-            a = date_on_grid(after, &shifted, &grid_crs)?;
-            applied = true;
-        }
+    if let Some(sh) = shift.filter(|sh| sh.reliable && sh.dx_px.hypot(sh.dy_px) >= 0.05) {
+        let mut shifted = grid.clone();
+        let (x0, y0) = grid.transform.apply(sh.dx_px, sh.dy_px);
+        shifted.transform.0[0] = x0;
+        shifted.transform.0[3] = y0;
+        a = date_on_grid(after, &shifted, &grid_crs)?;
+        applied = true;
     }
-    let clear_b: Vec<bool> = (0..grid.len()).map(|i| b.clear[i] && !cloud_b[i]).collect();
-    let clear_a: Vec<bool> = (0..grid.len()).map(|i| a.clear[i] && !cloud_a[i]).collect();
-    let obs_b: Vec<bool> = clear_b.iter().zip(&inside).map(|(c, i)| *c && *i).collect();
-    let obs_a: Vec<bool> = clear_a.iter().zip(&inside).map(|(c, i)| *c && *i).collect();
-    let valid_both: Vec<bool> = obs_b.iter().zip(&obs_a).map(|(x, y)| *x && *y).collect();
-    let frac = |v: &[bool]| v.iter().filter(|&&b| b).count() as f64 / n_inside as f64;
-    let (fb, fa, fboth) = (frac(&obs_b), frac(&obs_a), frac(&valid_both));
-    let in_image_b = b.clear.iter().zip(&inside).any(|(c, i)| *c && *i)
-        || cloud_b.iter().zip(&inside).any(|(c, i)| *c && *i);
-    let in_image_a = a.clear.iter().zip(&inside).any(|(c, i)| *c && *i)
-        || cloud_a.iter().zip(&inside).any(|(c, i)| *c && *i);
-    let status = if !in_image_b && !in_image_a {
-        SiteStatus::NoCoverage
-    } else if fboth >= s.full_coverage_fraction {
-        SiteStatus::Ok
-    } else {
-        SiteStatus::PartialCoverage
-    };
-    let cloud_frac =
-        |c: &[bool]| c.iter().zip(&inside).filter(|(c, i)| **c && **i).count() as f64 / n_inside as f64;
-    let grid_report = GridReport {
-        crs: grid_crs.name(),
-        gsd_m: grid.gsd_m,
-        width: grid.width,
-        height: grid.height,
-        geotransform: grid.transform.0,
-        resampling_before: method_name(b.method),
-        resampling_after: method_name(a.method),
-    };
-    let mut report = SiteReport {
-        id: site.id.clone(),
-        name: site.name.clone(),
-        status,
-        error: None,
-        observed_fraction: fboth,
-        before: DateCounts {
-            vehicles: 0,
-            vehicles_on_date: 0,
-            observed_fraction: fb,
-            cloud_fraction: cloud_frac(&cloud_b),
+    let mut o = analyse(
+        SiteOnGrid {
+            grid,
+            crs_name: grid_crs.name(),
+            before: b,
+            after: a,
+            inside,
+            cloud_before,
+            cloud_after,
+            coregistration: shift.map(|sh| Coregistration {
+                dx_px: sh.dx_px,
+                dy_px: sh.dy_px,
+                peak_ratio: sh.peak_ratio,
+                reliable: sh.reliable,
+                applied,
+            }),
         },
-        after: DateCounts {
-            vehicles: 0,
-            vehicles_on_date: 0,
-            observed_fraction: fa,
-            cloud_fraction: cloud_frac(&cloud_a),
-        },
-        delta: Delta {
-            vehicles: 0,
-            ratio: None,
-        },
-        changed_fraction: 0.0,
-        flags,
-        coregistration: shift.map(|sh| Coregistration {
-            dx_px: sh.dx_px,
-            dy_px: sh.dy_px,
-            peak_ratio: sh.peak_ratio,
-            reliable: sh.reliable,
-            applied,
-        }),
-        radiometry: Vec::new(),
-        grid: Some(grid_report),
-        change_raster: None,
-        observed_area_m2: valid_both.iter().filter(|&&v| v).count() as f64 * grid.pixel_area_m2(),
-        evidence: None,
-    };
-    // Too coarse to resolve the class: counting is skipped (the change is still computed).
-    let coarse = grid.gsd_m > s.detect.vehicle_class.max_count_gsd_m();
-    if coarse {
-        report.flags.push("gsd_too_coarse".to_string());
-    }
-    // Vehicles detected where `look` is clear, kept when their centre is in `region`.
-    let detected_in = |img: &Array3<f32>, look: &[bool], region: &[bool]| -> Vec<Blob> {
-        if coarse {
-            return Vec::new();
-        }
-        detect(&visible(img), look, grid.gsd_m, &s.detect)
-            .into_iter()
-            .filter(|bl| {
-                let (c, r) = (bl.col.floor() as usize, bl.row.floor() as usize);
-                c < grid.width && r < grid.height && region[r * grid.width + c]
-            })
-            .collect()
-    };
-    // Vehicles over all of the site one date observed (unnormalised; the count of that
-    // date alone), when that is more than the area both dates observed.
-    let on_date = |img: &Array3<f32>, clear: &[bool], obs: &[bool]| detected_in(img, clear, obs).len() as u32;
-    let (extra_b, extra_a) = (obs_b != valid_both, obs_a != valid_both);
-    if status == SiteStatus::NoCoverage || fboth == 0.0 {
-        if fb > 0.0 {
-            report.before.vehicles_on_date = on_date(&b.data, &clear_b, &obs_b);
-        }
-        if fa > 0.0 {
-            report.after.vehicles_on_date = on_date(&a.data, &clear_a, &obs_a);
-        }
-        return Ok(SiteOutcome {
-            report,
-            blobs_before: vec![],
-            blobs_after: vec![],
-            grid: Some(grid),
-            change: None,
-            valid_both,
-        });
-    }
-
-    // Radiometric normalisation of the after date onto the before date, band by band.
-    let both_clear: Vec<bool> = clear_b.iter().zip(&clear_a).map(|(x, y)| *x && *y).collect();
-    let mut fits: Vec<BandFit> = Vec::new();
-    if s.normalise_radiometry {
-        for band in 0..a.data.dim().0 {
-            let bb: Vec<f32> = b
-                .data
-                .index_axis(ndarray::Axis(0), band)
-                .iter()
-                .copied()
-                .collect();
-            let mut ab: Vec<f32> = a
-                .data
-                .index_axis(ndarray::Axis(0), band)
-                .iter()
-                .copied()
-                .collect();
-            if let Some(fit) = fit_band(&bb, &ab, &both_clear, &s.radiometry) {
-                apply(&mut ab, &fit);
-                for (dst, v) in a.data.index_axis_mut(ndarray::Axis(0), band).iter_mut().zip(ab) {
-                    *dst = v;
-                }
-                fits.push(fit);
-            }
-        }
-    }
-    report.radiometry = fits;
-
-    let blobs_before = detected_in(&b.data, &clear_b, &valid_both);
-    let blobs_after = detected_in(&a.data, &clear_a, &valid_both);
-    let change = detect_change(&b.data, &a.data, &valid_both, &s.change);
-    let (nb, na) = (blobs_before.len() as u32, blobs_after.len() as u32);
-    report.before.vehicles = nb;
-    report.after.vehicles = na;
-    report.before.vehicles_on_date = if extra_b {
-        on_date(&b.data, &clear_b, &obs_b)
-    } else {
-        nb
-    };
-    report.after.vehicles_on_date = if extra_a {
-        on_date(&a.data, &clear_a, &obs_a)
-    } else {
-        na
-    };
-    report.delta = Delta {
-        vehicles: na as i64 - nb as i64,
-        ratio: (nb > 0).then(|| na as f64 / nb as f64),
-    };
-    report.changed_fraction = change.changed_fraction;
-    Ok(SiteOutcome {
-        report,
-        blobs_before,
-        blobs_after,
-        grid: Some(grid),
-        change: Some(change),
-        valid_both,
-    })
+        s,
+    );
+    o.report.id = site.id.clone();
+    o.report.name = site.name.clone();
+    Ok(o)
 }
