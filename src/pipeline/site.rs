@@ -292,3 +292,98 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     o.report.name = site.name.clone();
     Ok(o)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blobs::{Detector, VehicleClass};
+    use crate::raster::in_memory::InMemory;
+    use crate::raster::GeoTransform;
+    use crate::report::SiteStatus;
+
+    const ORIGIN: (f64, f64) = (700_000.0, 5_300_000.0);
+    const N: usize = 400;
+
+    /// Ground texture (a fixed hash, so any shift of it is exact) with dark 14 x 7 px
+    /// vehicles, at world pixel (r, c).
+    fn world(r: i64, c: i64) -> f32 {
+        let vehicles = [(150, 150), (150, 200), (230, 180)];
+        if vehicles
+            .iter()
+            .any(|&(r0, c0)| (r0..r0 + 7).contains(&r) && (c0..c0 + 14).contains(&c))
+        {
+            return 30.0;
+        }
+        let h = (r.wrapping_mul(73_856_093) ^ c.wrapping_mul(19_349_663)).rem_euclid(1000);
+        let coarse = ((r / 9) * 31 + (c / 7) * 17).rem_euclid(23);
+        140.0 + (h % 17) as f32 + 2.0 * coarse as f32
+    }
+
+    /// The world seen with its content displaced by (dx, dy) pixels.
+    fn image(dx: i64, dy: i64) -> InMemory {
+        let data = Array3::from_shape_fn((3, N, N), |(_, r, c)| world(r as i64 - dy, c as i64 - dx));
+        let gt = GeoTransform::north_up(ORIGIN.0, ORIGIN.1, 0.5, 0.5);
+        InMemory::new("mem", data, 32636, gt, DataType::Byte)
+    }
+
+    /// A square site over world pixels 100..300 in both axes, as lon/lat.
+    fn site() -> Site {
+        let crs = Crs::from_epsg(32636).unwrap();
+        let t = Transformer::new(&crs, &Crs::wgs84());
+        let ring: Vec<(f64, f64)> = [
+            (100.0, 100.0),
+            (300.0, 100.0),
+            (300.0, 300.0),
+            (100.0, 300.0),
+            (100.0, 100.0),
+        ]
+        .iter()
+        .map(|&(c, r)| t.apply_checked(ORIGIN.0 + c * 0.5, ORIGIN.1 - r * 0.5).unwrap())
+        .collect();
+        Site {
+            id: "s".into(),
+            name: None,
+            weight: 1.0,
+            kind: None,
+            polygons: vec![vec![ring]],
+        }
+    }
+
+    fn dated(src: &InMemory) -> Dated<'_> {
+        Dated {
+            src,
+            crs: Crs::from_epsg(32636).unwrap(),
+            mask: None,
+        }
+    }
+
+    #[test]
+    fn a_shifted_after_date_is_coregistered_and_counted() {
+        let mut s = Settings::for_class(VehicleClass::Military);
+        s.detect.detector = Detector::Tophat;
+        let (b, a) = (image(0, 0), image(3, -2));
+        let o = process_site(&site(), &dated(&b), &dated(&a), &s).unwrap();
+        let r = &o.report;
+        assert_eq!(r.id, "s");
+        assert_eq!(r.status, SiteStatus::Ok);
+        let c = r.coregistration.as_ref().unwrap();
+        assert!(c.reliable && c.applied, "{c:?}");
+        assert!(
+            (c.dx_px - 3.0).abs() < 0.05 && (c.dy_px + 2.0).abs() < 0.05,
+            "{c:?}"
+        );
+        assert_eq!((r.before.vehicles, r.after.vehicles), (3, 3));
+        assert!(r.changed_fraction < 0.001, "{}", r.changed_fraction);
+    }
+
+    #[test]
+    fn without_coregistration_the_shift_shows_as_change() {
+        let mut s = Settings::for_class(VehicleClass::Military);
+        s.detect.detector = Detector::Tophat;
+        s.coregister = false;
+        let (b, a) = (image(0, 0), image(3, -2));
+        let o = process_site(&site(), &dated(&b), &dated(&a), &s).unwrap();
+        assert!(o.report.coregistration.is_none());
+        assert!(o.report.changed_fraction > 0.001, "{}", o.report.changed_fraction);
+    }
+}

@@ -17,6 +17,7 @@ pub mod georef_tags;
 pub mod geotiff;
 pub mod grid;
 pub mod ifd_check;
+pub mod in_memory;
 pub mod resample;
 pub mod write;
 pub mod write_tiled;
