@@ -224,7 +224,7 @@ fn evidence_config_overrides_the_detector_model() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: Report = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(report.parameters.evidence.detector.recall, 0.5);
+    assert_eq!(report.parameters.settings.evidence.detector.recall, 0.5);
     // Half the vehicles are assumed missed: 24 counted means about 48 there.
     let e = report.sites[0].evidence.as_ref().unwrap();
     assert!((e.before_vehicles.estimate - 48.0).abs() <= 4.0, "{e:?}");

@@ -21,7 +21,7 @@ fn check_scenario(name: &str) {
         String::from_utf8_lossy(&o.stderr)
     );
     let report: Report = serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(report.schema_version, 1);
+    assert_eq!(report.schema_version, 2);
     assert_eq!(report.tool.name, "stagewatch");
     // Every input site once, in input order.
     let ids: Vec<&str> = report.sites.iter().map(|s| s.id.as_str()).collect();

@@ -119,7 +119,7 @@ fn a_model_file_is_used_and_its_hash_recorded() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rep: stagewatch::report::Report =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    let d = &rep.parameters.detect;
+    let d = &rep.parameters.settings.detect;
     assert_eq!(d.detector, stagewatch::blobs::Detector::Learned);
     let shipped = stagewatch::learned::model::Model::shipped();
     assert_eq!(d.model_sha256.as_deref(), Some(shipped.sha256.as_str()));
@@ -129,9 +129,9 @@ fn a_model_file_is_used_and_its_hash_recorded() {
         .calibration
         .as_ref()
         .expect("the shipped model is calibrated");
-    assert_eq!(rep.parameters.evidence.detector.recall, cal.recall);
+    assert_eq!(rep.parameters.settings.evidence.detector.recall, cal.recall);
     assert_eq!(
-        rep.parameters.evidence.detector.false_positives_per_km2,
+        rep.parameters.settings.evidence.detector.false_positives_per_km2,
         cal.false_positives_per_km2
     );
 }
@@ -149,6 +149,6 @@ fn an_evidence_config_without_a_detector_block_keeps_the_measured_terms() {
     let cal = stagewatch::learned::model::Model::shipped()
         .evidence_detector()
         .unwrap();
-    assert_eq!(rep.parameters.evidence.detector, cal);
-    assert_eq!(rep.parameters.evidence.min_before_vehicles, 5.0);
+    assert_eq!(rep.parameters.settings.evidence.detector, cal);
+    assert_eq!(rep.parameters.settings.evidence.min_before_vehicles, 5.0);
 }

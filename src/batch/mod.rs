@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::fsutil::{sha256_file, write_atomic};
 use crate::pipeline::timeline::dated_entries;
-use crate::pipeline::{parameters, Settings};
+use crate::pipeline::Settings;
 use crate::raster::Backend;
 use crate::report::{FileInput, Parameters};
 use crate::sites::load_sites;
@@ -162,7 +162,7 @@ pub fn make_plan(args: &PlanArgs) -> Result<Vec<Job>> {
             })
         })
         .collect::<Result<_>>()?;
-    let params = parameters(&args.settings, args.backend);
+    let params = Parameters::new(&args.settings, args.backend);
     let mut jobs = Vec::new();
     for (b, a) in pr {
         for (k, site) in sites.iter().enumerate() {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{load_plan, Job, Shard};
 use crate::error::{Error, Result};
 use crate::fsutil::{sha256_file, write_new};
-use crate::pipeline::{backend_named, progress_bar, OpenedPair, PairPaths, Settings};
+use crate::pipeline::{backend_named, progress_bar, OpenedPair, PairPaths};
 use crate::report::{Detection, ImageInput, SiteReport};
 use crate::sites::{file_stems, load_sites, Site};
 
@@ -229,15 +229,14 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
         "jobs",
     );
     pb.set_position(outcome.skipped as u64);
-    let mut settings_cache: HashMap<String, Settings> = HashMap::new();
+    // A learned model named by the plan must load (and match its hash) up front.
+    let mut models_checked = std::collections::HashSet::new();
     for j in &todo {
-        let k = serde_json::to_string(&j.parameters).expect("json");
-        if let std::collections::hash_map::Entry::Vacant(e) = settings_cache.entry(k) {
-            // A learned model named by the plan must load (and match its hash) up front.
-            if j.parameters.detect.detector == crate::blobs::Detector::Learned {
-                crate::learned::model::resolve(&j.parameters.detect)?;
-            }
-            e.insert(Settings::from_parameters(&j.parameters));
+        let d = &j.parameters.settings.detect;
+        if d.detector == crate::blobs::Detector::Learned
+            && models_checked.insert((d.model_sha256.clone(), d.model_path.clone()))
+        {
+            crate::learned::model::resolve(d)?;
         }
     }
     // Ok(true) done, Ok(false) failed for good, Err(()) transient.
@@ -250,11 +249,7 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
             return 0;
         };
         let site = sites[&j.sites.path].0.get(j.site_index);
-        let settings = settings_cache.get(&serde_json::to_string(&j.parameters).expect("json"));
-        match (site, settings) {
-            (Some(site), Some(s)) => pair.site_need_mib(site, s),
-            _ => 0,
-        }
+        site.map_or(0, |site| pair.site_need_mib(site, &j.parameters.settings))
     };
     let results: Vec<Result<bool>> = crate::memory::map_sites(&todo, need, |j| {
         let tj = Instant::now();
@@ -269,7 +264,7 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
                 .ok_or_else(|| {
                     Error::input(Path::new(&j.sites.path), format!("has no site {:?}", j.site_id))
                 })?;
-            let settings = &settings_cache[&serde_json::to_string(&j.parameters).expect("json")];
+            let settings = &j.parameters.settings;
             let rasters = raster_dir(&args.out, &j.key);
             let (report, detections) = pair.try_site(site, &stems[j.site_index], settings, Some(&rasters))?;
             let r = JobResult {

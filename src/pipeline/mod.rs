@@ -8,6 +8,7 @@
 pub mod analyse;
 pub mod detect;
 pub mod scan;
+pub mod settings;
 pub mod site;
 pub mod timeline;
 
@@ -15,14 +16,9 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::align::coreg::CoregParams;
-use crate::align::masks::MaskParams;
-use crate::align::radiometry::RadiometryParams;
-use crate::blobs::{DetectParams, VehicleClass};
-use crate::change::ChangeParams;
 use crate::dates::normalise_date;
 use crate::error::{Error, Result};
-use crate::evidence::{evaluate, EvidenceParams, SiteInput};
+use crate::evidence::{evaluate, SiteInput};
 use crate::fsutil::{sha256_file, write_atomic};
 use crate::raster::crs::{Crs, Transformer};
 use crate::raster::grid::raster_gsd_m;
@@ -35,71 +31,8 @@ use crate::report::{
     SCHEMA_VERSION,
 };
 use crate::sites::{file_stems, load_sites, Site};
+pub use settings::Settings;
 use site::{process_site, Dated, SiteOutcome};
-
-/// All tunables of a compare run.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub margin_m: f64,
-    pub full_coverage_fraction: f64,
-    pub change: ChangeParams,
-    pub detect: DetectParams,
-    pub evidence: EvidenceParams,
-    pub coregister: bool,
-    pub coreg: CoregParams,
-    pub normalise_radiometry: bool,
-    pub radiometry: RadiometryParams,
-    pub masks: MaskParams,
-}
-
-impl Settings {
-    /// Defaults for a vehicle class.
-    pub fn for_class(class: VehicleClass) -> Settings {
-        let mut s = Settings {
-            margin_m: 25.0,
-            full_coverage_fraction: 0.99,
-            change: ChangeParams::default(),
-            detect: DetectParams {
-                vehicle_class: class,
-                ..DetectParams::default()
-            },
-            evidence: EvidenceParams::default(),
-            coregister: true,
-            coreg: CoregParams::default(),
-            normalise_radiometry: true,
-            radiometry: RadiometryParams::default(),
-            masks: MaskParams::default(),
-        };
-        s.detect.model_sha256 = Some(crate::learned::model::Model::shipped().sha256.clone());
-        s.calibrate_evidence();
-        s
-    }
-
-    /// Takes the evidence model's detector terms from the learned model's measured
-    /// calibration (tophat and uncalibrated models keep the documented defaults).
-    pub fn calibrate_evidence(&mut self) {
-        self.evidence.detector = crate::learned::model::calibrated_detector(&self.detect)
-            .unwrap_or_else(|| EvidenceParams::default().detector);
-    }
-}
-
-impl Settings {
-    /// The settings recorded in a report's or plan's parameters block.
-    pub fn from_parameters(p: &Parameters) -> Settings {
-        Settings {
-            margin_m: p.margin_m,
-            full_coverage_fraction: p.full_coverage_fraction,
-            change: p.change.clone(),
-            detect: p.detect.clone(),
-            evidence: p.evidence.clone(),
-            coregister: p.coregister,
-            coreg: p.coreg.clone(),
-            normalise_radiometry: p.normalise_radiometry,
-            radiometry: p.radiometry.clone(),
-            masks: p.masks.clone(),
-        }
-    }
-}
 
 /// The backend named in a parameters block.
 pub fn backend_named(reader: &str) -> Backend {
@@ -366,28 +299,6 @@ pub fn evidence_inputs(sites: &[Site], reports: &[SiteReport]) -> Vec<SiteInput>
         .collect()
 }
 
-/// The parameters block of a report.
-pub fn parameters(s: &Settings, backend: Backend) -> Parameters {
-    Parameters {
-        vehicle_class: s.detect.vehicle_class,
-        class_limits: s.detect.vehicle_class.spec(),
-        margin_m: s.margin_m,
-        full_coverage_fraction: s.full_coverage_fraction,
-        change: s.change.clone(),
-        detect: s.detect.clone(),
-        evidence: s.evidence.clone(),
-        coregister: s.coregister,
-        coreg: s.coreg.clone(),
-        normalise_radiometry: s.normalise_radiometry,
-        radiometry: s.radiometry.clone(),
-        masks: s.masks.clone(),
-        reader: match backend {
-            Backend::PureRust => "pure-rust".into(),
-            Backend::Gdal => "gdal".into(),
-        },
-    }
-}
-
 /// Scores the site reports of one pair and assembles the report.
 pub fn assemble_report(
     inputs: Inputs,
@@ -404,7 +315,7 @@ pub fn assemble_report(
         schema_version: SCHEMA_VERSION,
         tool: Tool::this(),
         inputs,
-        parameters: parameters(s, backend),
+        parameters: Parameters::new(s, backend),
         withdrawal_evidence: overall,
         sites: reports,
     }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{assemble_report, parameters, progress_bar, OpenedPair, PairPaths, Settings};
+use super::{assemble_report, progress_bar, OpenedPair, PairPaths, Settings};
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::fsutil::{sha256_file, write_atomic};
@@ -176,7 +176,7 @@ pub fn run_timeline(args: &TimelineArgs) -> Result<TimelineOutcome> {
             sha256: sha256_file(&args.catalog)?,
         },
         sites_file,
-        parameters(&args.settings, args.backend),
+        crate::report::Parameters::new(&args.settings, args.backend),
         reports,
     );
     write_timeline(&args.out, &t)?;

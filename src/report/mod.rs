@@ -1,9 +1,10 @@
 //! The `report.json` contract and its companions (`sites.csv`, `detections.geojson`).
 //!
-//! `report.json` schema (version 1; fields may be added, never renamed):
+//! `report.json` schema (version 2; fields may be added, never renamed; version 2 dropped
+//! `parameters.vehicle_class`, which repeated `parameters.detect.vehicle_class`):
 //!
 //! ```text
-//! { "schema_version": 1, "tool": {"name", "version"},
+//! { "schema_version": 2, "tool": {"name", "version"},
 //!   "inputs": {"before": {"path","sha256","crs","gsd_m","date",...}, "after": {...},
 //!              "sites": {"path","sha256"}},
 //!   "parameters": {every tunable with its value},
@@ -21,12 +22,12 @@ pub mod geojson;
 
 use serde::{Deserialize, Serialize};
 
-use crate::blobs::{ClassSpec, DetectParams, Polarity, VehicleClass};
-use crate::change::ChangeParams;
-use crate::evidence::{Evidence, EvidenceParams};
+use crate::blobs::{ClassSpec, Polarity};
+use crate::evidence::Evidence;
+use crate::pipeline::settings::Settings;
 
 /// Current schema version of `report.json`.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,25 +89,29 @@ pub struct FileInput {
     pub sha256: String,
 }
 
-/// Every tunable, with its value.
+/// Every tunable, with its value: the run's [`Settings`] flattened, the class's size
+/// limits (derived from `detect.vehicle_class`, for the reader) and the raster reader.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Parameters {
-    pub vehicle_class: VehicleClass,
     pub class_limits: ClassSpec,
-    /// Margin added around each site's bounding box, metres.
-    pub margin_m: f64,
-    /// Observed fraction at or above which a site is `ok` rather than `partial_coverage`.
-    pub full_coverage_fraction: f64,
-    pub change: ChangeParams,
-    pub detect: DetectParams,
-    pub coregister: bool,
-    pub coreg: crate::align::coreg::CoregParams,
-    pub normalise_radiometry: bool,
-    pub radiometry: crate::align::radiometry::RadiometryParams,
-    pub masks: crate::align::masks::MaskParams,
-    pub evidence: EvidenceParams,
+    #[serde(flatten)]
+    pub settings: Settings,
     /// `pure-rust` or `gdal`.
     pub reader: String,
+}
+
+impl Parameters {
+    /// The parameters block of a run with `settings` read through `backend`.
+    pub fn new(settings: &Settings, backend: crate::raster::Backend) -> Parameters {
+        Parameters {
+            class_limits: settings.detect.vehicle_class.spec(),
+            settings: settings.clone(),
+            reader: match backend {
+                crate::raster::Backend::PureRust => "pure-rust".into(),
+                crate::raster::Backend::Gdal => "gdal".into(),
+            },
+        }
+    }
 }
 
 /// Coverage status of a site.

@@ -28,8 +28,9 @@ use crate::report::{FileInput, ImageInput, Parameters, Report, SiteStatus, Tool}
 /// Schema version of `timeline.json`.
 ///
 /// Version 2: a site not observed on a date has `vehicles` and `vehicles_estimate` null
-/// (version 1 wrote 0).
-pub const TIMELINE_SCHEMA_VERSION: u32 = 2;
+/// (version 1 wrote 0). Version 3: `parameters.vehicle_class` is gone (it was written
+/// twice; it is `parameters.detect.vehicle_class`).
+pub const TIMELINE_SCHEMA_VERSION: u32 = 3;
 
 /// Whether a decrease lasted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
