@@ -15,7 +15,7 @@
 //! `synth/` (whose scenes measure the model). Values are in stretched units (ground near 0).
 
 use super::net::Tensor;
-use super::train::Rng;
+use super::rng::Rng;
 
 /// One rectangle on the patch: centre (px), half-extents along and across its axis (px),
 /// axis angle, and a tone offset per band (added to the ground or set as the body level).

@@ -11,7 +11,7 @@ use super::detect_blobs;
 use super::frames::{Entry, LBox};
 use super::measure::Presented;
 use super::model::Model;
-use super::train::Rng;
+use super::rng::Rng;
 use crate::blobs::VehicleClass;
 use crate::error::Result;
 use crate::evidence::{site_evidence, EvidenceParams, SiteInput, Verdict};
