@@ -7,7 +7,8 @@ mod common;
 
 use stagewatch::learned::frames::{Frame, LBox};
 use stagewatch::learned::net::Tensor;
-use stagewatch::learned::train::{train, Rng, TrainOptions};
+use stagewatch::learned::rng::Rng;
+use stagewatch::learned::train::{train, TrainOptions};
 
 /// A 0.4 m frame of textured bright ground with dark 4.5 x 2 m "vehicles" in rows.
 fn toy_frame(seed: u64) -> Frame {

@@ -134,13 +134,30 @@ fn read_ceiling(a: &[u8], b: &[u8], w: usize, strip_rows: usize) -> u64 {
         .reduce(|| 0, u64::wrapping_add)
 }
 
+/// Hot-path benchmark (used by scripts/bench-vs-opencv): prints JSON.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, default_value_t = 8192)]
+    pub size: usize,
+    #[arg(long, default_value_t = 4000)]
+    pub vehicles: usize,
+    /// Also write the pair here (raw bytes before.u8/after.u8, tiled DEFLATE
+    /// before.tif/after.tif, tiled uncompressed before_raw.tif/after_raw.tif) and
+    /// time the streamed path and inflate-only reads on those files.
+    #[arg(long)]
+    pub write_raw: Option<PathBuf>,
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+}
+
 /// The `bench-hotpath` command.
-pub fn bench_hotpath(
-    size: usize,
-    vehicles: usize,
-    write_raw: Option<PathBuf>,
-    repeats: usize,
-) -> Result<ExitCode> {
+pub fn run(a: Args) -> Result<ExitCode> {
+    let Args {
+        size,
+        vehicles,
+        write_raw,
+        repeats,
+    } = a;
     let (a, b) = bench_pair(size, vehicles);
     let p = HotParams::default();
     let mut out = Map::new();

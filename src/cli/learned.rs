@@ -12,7 +12,7 @@ use crate::learned::train::{train, TrainOptions};
 use crate::learned::withdrawal::WithdrawalResult;
 use rayon::prelude::*;
 
-/// Arguments of `stagewatch train`.
+/// Train the learned vehicle detector on labelled frames (deterministic for a seed).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -220,7 +220,8 @@ pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Arguments of `stagewatch calibrate`.
+/// Measure a detector model on labelled frames (recall, precision, count error, false
+/// positives per km²) and write the evidence config those figures imply.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CalibrateArgs {
     /// Model file (default: the shipped model).
