@@ -14,6 +14,7 @@
 use ndarray::Array3;
 use rayon::prelude::*;
 
+use crate::blobs::Morph;
 use crate::stats::{quantile, robust_sigma};
 
 /// Tunables of the change stage.
@@ -127,9 +128,14 @@ pub fn change_magnitude(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool
         .collect()
 }
 
-/// Binary erosion (`erode = true`) or dilation with a (2r+1)^2 square; pixels outside
-/// the image count as background for erosion and are ignored for dilation.
-pub fn morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bool> {
+/// Binary erosion or dilation with a (2r+1)^2 square; pixels outside the image count as
+/// background for erosion and are ignored for dilation. Outside a site grid nothing was
+/// observed, so a changed region cut by the grid's edge must not survive an opening on
+/// the strength of pixels nobody saw. (The whole-scene [`crate::fast`] path counts
+/// outside pixels as set instead, as OpenCV's `morphologyEx` does by default: a blob
+/// cut by the scene's edge is kept there, and its counts match the OpenCV baseline.)
+pub fn morph(mask: &[bool], w: usize, h: usize, r: usize, op: Morph) -> Vec<bool> {
+    let erode = op == Morph::Erode;
     if r == 0 {
         return mask.to_vec();
     }
@@ -173,8 +179,8 @@ pub fn morph(mask: &[bool], w: usize, h: usize, r: usize, erode: bool) -> Vec<bo
 
 /// Opening (erosion then dilation) with a (2r+1)^2 square.
 pub fn opening(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
-    let e = morph(mask, w, h, r, true);
-    morph(&e, w, h, r, false)
+    let e = morph(mask, w, h, r, Morph::Erode);
+    morph(&e, w, h, r, Morph::Dilate)
 }
 
 /// Full change stage on a site grid.

@@ -2,7 +2,7 @@
 //! practice), on random inputs.
 
 use proptest::prelude::*;
-use stagewatch::blobs::{label, Connectivity};
+use stagewatch::blobs::{label, Connectivity, Morph};
 use stagewatch::change::{morph, opening};
 
 /// Reference labelling: breadth-first flood fill from each unlabelled pixel in raster
@@ -93,8 +93,8 @@ proptest! {
 
     #[test]
     fn separable_morphology_equals_naive((w, h, mask) in masks(), r in 0usize..3) {
-        for erode in [true, false] {
-            prop_assert_eq!(morph(&mask, w, h, r, erode), naive_morph(&mask, w, h, r, erode));
+        for (op, erode) in [(Morph::Erode, true), (Morph::Dilate, false)] {
+            prop_assert_eq!(morph(&mask, w, h, r, op), naive_morph(&mask, w, h, r, erode));
         }
         let want = naive_morph(&naive_morph(&mask, w, h, r, true), w, h, r, false);
         prop_assert_eq!(opening(&mask, w, h, r), want);
@@ -154,8 +154,9 @@ proptest! {
                 if (v % 1000) as f64 / 1000.0 < nan_share { f32::NAN } else { (v >> 20) as f32 % 997.0 - 300.0 }
             })
             .collect();
-        let got = gray_morph(&img, w, h, r, max);
-        let want = gray_morph_reference(&img, w, h, r, max);
+        let op = if max { Morph::Dilate } else { Morph::Erode };
+        let got = gray_morph(&img, w, h, r, op);
+        let want = gray_morph_reference(&img, w, h, r, op);
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {
             prop_assert!(a == b || (a.is_nan() && b.is_nan()), "pixel {}: {} vs {}", i, a, b);
         }

@@ -164,7 +164,7 @@ pub fn cloud_mask(
         .map(|&lb| lb != 0 && area[lb as usize] >= min_px)
         .collect();
     let r = (p.buffer_m / gsd_m).round() as usize;
-    morph(&big, w, h, r, false)
+    morph(&big, w, h, r, crate::blobs::Morph::Dilate)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 mod morph;
 pub mod split;
 
-pub use morph::{gray_morph, gray_morph_reference};
+pub use morph::{gray_morph, gray_morph_reference, Morph};
 
 use ndarray::Array3;
 
@@ -222,11 +222,11 @@ pub fn brightness(img: &Array3<f32>) -> Vec<f32> {
 pub fn top_hat(img: &[f32], w: usize, h: usize, r: usize, polarity: Polarity) -> Vec<f32> {
     match polarity {
         Polarity::Dark => {
-            let closed = gray_morph(&gray_morph(img, w, h, r, true), w, h, r, false);
+            let closed = gray_morph(&gray_morph(img, w, h, r, Morph::Dilate), w, h, r, Morph::Erode);
             closed.iter().zip(img).map(|(c, v)| c - v).collect()
         }
         Polarity::Bright => {
-            let opened = gray_morph(&gray_morph(img, w, h, r, false), w, h, r, true);
+            let opened = gray_morph(&gray_morph(img, w, h, r, Morph::Erode), w, h, r, Morph::Dilate);
             img.iter().zip(&opened).map(|(v, o)| v - o).collect()
         }
     }

@@ -38,10 +38,21 @@ fn running_extreme(x: &[f32], r: usize, max: bool, out: &mut [f32], g: &mut Vec<
     }
 }
 
-/// Grayscale dilation (`max = true`) or erosion of a row-major `w` x `h` image with a
-/// (2r+1)^2 square.
-pub fn gray_morph(img: &[f32], w: usize, h: usize, r: usize, max: bool) -> Vec<f32> {
+/// A morphological operation with a square structuring element: erosion takes the
+/// minimum (binary: all set) over the window, dilation the maximum (binary: any set).
+/// Used by the float filters here, the binary masks of [`crate::change`] and the bit
+/// rows of [`crate::fast::bits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Morph {
+    Erode,
+    Dilate,
+}
+
+/// Grayscale dilation or erosion of a row-major `w` x `h` image with a (2r+1)^2 square
+/// (the window clipped at the borders; NaN ignored).
+pub fn gray_morph(img: &[f32], w: usize, h: usize, r: usize, op: Morph) -> Vec<f32> {
     assert_eq!(img.len(), w * h);
+    let max = op == Morph::Dilate;
     if w == 0 || h == 0 {
         return Vec::new();
     }
@@ -84,8 +95,8 @@ pub fn gray_morph(img: &[f32], w: usize, h: usize, r: usize, max: bool) -> Vec<f
 }
 
 /// The direct definition, for tests: the extreme over the clipped window, ignoring NaN.
-pub fn gray_morph_reference(img: &[f32], w: usize, h: usize, r: usize, max: bool) -> Vec<f32> {
-    let pick = |a: f32, b: f32| if max { a.max(b) } else { a.min(b) };
+pub fn gray_morph_reference(img: &[f32], w: usize, h: usize, r: usize, op: Morph) -> Vec<f32> {
+    let pick = |a: f32, b: f32| if op == Morph::Dilate { a.max(b) } else { a.min(b) };
     let mut out = vec![f32::NAN; w * h];
     for y in 0..h {
         for x in 0..w {
@@ -108,12 +119,12 @@ mod tests {
     #[test]
     fn literal_line_and_nan_windows() {
         let img = [1.0, 5.0, f32::NAN, f32::NAN, f32::NAN, 2.0, 0.0];
-        let d = gray_morph(&img, 7, 1, 1, true);
+        let d = gray_morph(&img, 7, 1, 1, Morph::Dilate);
         let want = [5.0, 5.0, 5.0, f32::NAN, 2.0, 2.0, 2.0];
         for (a, b) in d.iter().zip(want) {
             assert!(a == &b || (a.is_nan() && b.is_nan()), "{d:?}");
         }
-        let e = gray_morph(&img, 7, 1, 1, false);
+        let e = gray_morph(&img, 7, 1, 1, Morph::Erode);
         assert_eq!((e[0], e[5], e[6]), (1.0, 0.0, 0.0));
         assert!(e[3].is_nan());
     }

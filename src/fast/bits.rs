@@ -189,15 +189,13 @@ mod x86 {
     }
 }
 
-/// Morphological operation on bit rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Morph {
-    Erode,
-    Dilate,
-}
+pub use crate::blobs::Morph;
 
 /// 3x3 erosion or dilation of row `r` from the rows `r-1..=r+1` that exist in an image
-/// `h` rows high (`src` must hold them), into `out`.
+/// `h` rows high (`src` must hold them), into `out`. Pixels outside the image count as
+/// set for erosion (OpenCV's default border for `erode`, so blob counts match the
+/// OpenCV baseline of `scripts/bench-vs-opencv`); [`crate::change::morph`], on site
+/// grids, counts them as background and says why.
 pub fn morph_row(src: &Band, h: usize, r: usize, op: Morph, out: &mut [u64]) {
     let (r0, r1) = (r.saturating_sub(1), (r + 2).min(h));
     out.copy_from_slice(src.row(r0));
