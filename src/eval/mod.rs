@@ -53,13 +53,9 @@ pub struct SiteCount {
     pub count_error: Option<f64>,
 }
 
-/// Ground distance in metres between two lon/lat points (equirectangular; exact enough
-/// at matching distances of metres).
+/// Ground distance in metres between two points ([`crate::raster::crs::ground_distance_m`]).
 pub fn distance_m(a: &Point, b: &Point) -> f64 {
-    let lat = ((a.lat + b.lat) / 2.0).to_radians();
-    let dx = (a.lon - b.lon) * 111_320.0 * lat.cos();
-    let dy = (a.lat - b.lat) * 110_574.0;
-    dx.hypot(dy)
+    crate::raster::crs::ground_distance_m((a.lon, a.lat), (b.lon, b.lat))
 }
 
 /// Reads Point / Polygon / MultiPolygon features of a GeoJSON FeatureCollection.

@@ -42,6 +42,7 @@ pub use config::load_params_over;
 
 use serde::{Deserialize, Serialize};
 
+use crate::raster::crs::ground_distance_m as distance_m;
 use stats::{posterior, sample_quantile, seed_of, Rng, Sampler};
 
 /// A verdict, per site or overall.
@@ -376,15 +377,6 @@ pub fn site_evidence(s: &SiteInput, p: &EvidenceParams) -> SiteEvidence {
         explanation,
         usable: true,
     }
-}
-
-/// Ground distance between two lon/lat points, metres (spherical).
-fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, la2) = (a.1.to_radians(), b.1.to_radians());
-    let dlat = la2 - la1;
-    let dlon = (b.0 - a.0).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
-    2.0 * 6_371_008.8 * h.sqrt().asin()
 }
 
 /// Pairs losing and gaining sites within reach, nearest first.

@@ -8,7 +8,7 @@
 //! adjacent rows.
 
 use super::bits::{morph_row, runs, Band, Morph};
-use super::{Blob, HotParams};
+use super::{ChangedBlob, HotParams};
 
 /// Statistics of a run or of a set of runs.
 #[derive(Debug, Clone, Copy)]
@@ -142,7 +142,7 @@ pub(crate) fn open_and_label(mask: &Band, h: usize, o0: usize, o1: usize) -> Seg
 /// Joins consecutive segments (each starting on the row after the previous one ends),
 /// sums statistics per component, keeps areas within the bounds, and orders blobs by
 /// their first pixel in raster order.
-pub(crate) fn finish(segments: Vec<Segment>, p: &HotParams) -> Vec<Blob> {
+pub(crate) fn finish(segments: Vec<Segment>, p: &HotParams) -> Vec<ChangedBlob> {
     let mut offs = Vec::with_capacity(segments.len());
     let mut n = 0u32;
     for s in &segments {
@@ -174,7 +174,7 @@ pub(crate) fn finish(segments: Vec<Segment>, p: &HotParams) -> Vec<Blob> {
         .collect();
     out.sort_by_key(|s| s.first);
     out.iter()
-        .map(|s| Blob {
+        .map(|s| ChangedBlob {
             area: s.area as u32,
             x0: s.x0,
             y0: s.y0,

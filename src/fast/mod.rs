@@ -60,9 +60,10 @@ impl Default for HotParams {
 /// Shortest strip: its first and last four rows are kept for the border bands.
 pub const MIN_STRIP_ROWS: usize = 8;
 
-/// One blob: area, bounding box (inclusive) and centroid.
+/// One blob of changed pixels (a connected component of the opened change mask): area,
+/// bounding box (inclusive) and centroid. Not a vehicle: [`crate::blobs::Blob`] is one.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Blob {
+pub struct ChangedBlob {
     pub area: u32,
     pub x0: u32,
     pub y0: u32,
@@ -99,7 +100,7 @@ pub fn label_strips<F>(
     bounds: &[(usize, usize)],
     p: &HotParams,
     fill: F,
-) -> Result<Vec<Blob>>
+) -> Result<Vec<ChangedBlob>>
 where
     F: Fn(usize, usize, &mut Band) -> Result<()> + Sync,
 {
@@ -160,7 +161,7 @@ fn fill_from_memory<'a>(
 /// assert_eq!(blobs.len(), 1);
 /// assert_eq!((blobs[0].area, blobs[0].cx, blobs[0].cy), (50, 14.5, 6.0));
 /// ```
-pub fn changed_blobs(a: &[u8], b: &[u8], w: usize, h: usize, p: &HotParams) -> Vec<Blob> {
+pub fn changed_blobs(a: &[u8], b: &[u8], w: usize, h: usize, p: &HotParams) -> Vec<ChangedBlob> {
     assert_eq!(a.len(), w * h, "before has w*h bytes");
     assert_eq!(b.len(), w * h, "after has w*h bytes");
     let bounds = strip_bounds(h, p.strip_rows, 1);
@@ -169,7 +170,7 @@ pub fn changed_blobs(a: &[u8], b: &[u8], w: usize, h: usize, p: &HotParams) -> V
 }
 
 /// The same as one strip on the calling thread (the serial reference).
-pub fn changed_blobs_serial(a: &[u8], b: &[u8], w: usize, h: usize, p: &HotParams) -> Vec<Blob> {
+pub fn changed_blobs_serial(a: &[u8], b: &[u8], w: usize, h: usize, p: &HotParams) -> Vec<ChangedBlob> {
     assert_eq!(a.len(), w * h, "before has w*h bytes");
     assert_eq!(b.len(), w * h, "after has w*h bytes");
     label_strips(w, h, &[(0, h)], p, fill_from_memory(a, b, w, p.threshold))

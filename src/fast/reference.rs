@@ -1,10 +1,10 @@
 //! The obvious implementation of the hot path, for tests: a full-size boolean mask, a
 //! 3x3 opening pixel by pixel, and flood-fill labelling with a stack.
 
-use super::{Blob, HotParams};
+use super::{ChangedBlob, HotParams};
 
 /// The obvious implementation, for tests: full-size mask, opening, flood-fill labels.
-pub fn reference_blobs(a: &[u8], b: &[u8], w: usize, h: usize, p: &HotParams) -> Vec<Blob> {
+pub fn reference_blobs(a: &[u8], b: &[u8], w: usize, h: usize, p: &HotParams) -> Vec<ChangedBlob> {
     let m: Vec<bool> = a
         .iter()
         .zip(b)
@@ -60,7 +60,7 @@ pub fn reference_blobs(a: &[u8], b: &[u8], w: usize, h: usize, p: &HotParams) ->
             }
         }
         if area >= p.min_area_px as u64 && area <= p.max_area_px as u64 {
-            out.push(Blob {
+            out.push(ChangedBlob {
                 area: area as u32,
                 x0,
                 y0,

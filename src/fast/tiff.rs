@@ -22,7 +22,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::bits::{clear_nodata, diff_bits, words, Band};
-use super::{label_strips, strip_bounds, Blob, HotParams};
+use super::{label_strips, strip_bounds, ChangedBlob, HotParams};
 use crate::error::{Error, Result};
 use crate::raster::geotiff::{ChunkGeometry, GeoTiff};
 use crate::raster::RasterSource;
@@ -238,7 +238,7 @@ fn fill_strip(pair: &TiffPair, t: u8, r0: usize, r1: usize, band: &mut Band) -> 
 /// bit-packed rows per strip) and the strips decoded at once would not fit the memory
 /// budget ([`crate::memory::budget`]): a huge or sparse pair gives a message, never an
 /// abort.
-pub fn changed_blobs_files(pair: &TiffPair, p: &HotParams) -> Result<Vec<Blob>> {
+pub fn changed_blobs_files(pair: &TiffPair, p: &HotParams) -> Result<Vec<ChangedBlob>> {
     let bounds = pair.bounds(p.strip_rows);
     let row_bytes = (super::bits::words(pair.w) * 8) as u64;
     let strip_rows = bounds.iter().map(|(a, b)| b - a).max().unwrap_or(0) as u64;

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::fast::tiff::{changed_blobs_files, TiffPair};
-use crate::fast::{Blob, HotParams};
+use crate::fast::{ChangedBlob, HotParams};
 use crate::raster::crs::{Crs, Transformer};
 use crate::raster::geotiff::GeoTiff;
 use crate::raster::RasterSource;
@@ -87,7 +87,7 @@ fn same_grid(before: &Path, after: &Path) -> Result<(GeoTiff, GeoTiff, f64)> {
 }
 
 /// Renders blobs as lon/lat bounding-box polygons.
-pub fn changes_geojson(blobs: &[Blob], tiff: &GeoTiff, pixel_area_m2: f64) -> Result<String> {
+pub fn changes_geojson(blobs: &[ChangedBlob], tiff: &GeoTiff, pixel_area_m2: f64) -> Result<String> {
     let info = tiff.info();
     let tr = Transformer::new(&Crs::from_epsg(info.epsg)?, &Crs::wgs84());
     let t = &info.transform;

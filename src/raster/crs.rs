@@ -135,6 +135,18 @@ impl Transformer {
     }
 }
 
+/// Great-circle distance between two lon/lat points in degrees, metres (haversine on
+/// the sphere of the mean Earth radius, 6,371,008.8 m; within 0.5 % of the ellipsoid,
+/// which is far below what site distances and detection matches need). The one ground
+/// distance of the project: evidence (redeployment reach) and eval (match radius) use it.
+pub fn ground_distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, la2) = (a.1.to_radians(), b.1.to_radians());
+    let dlat = la2 - la1;
+    let dlon = (b.0 - a.0).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * h.sqrt().asin()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
