@@ -37,6 +37,23 @@ pub enum Error {
     /// A site that needs more memory than the process budget (`--max-site-mib`).
     #[error("{0}")]
     Memory(String),
+    /// A site grid that cannot be built (a degenerate box, or too many pixels).
+    #[error("site grid: {0}")]
+    Grid(String),
+    /// A site that cannot be analysed on its grid (its polygon covers no pixel, the
+    /// dates differ in band count).
+    #[error("{0}")]
+    Site(String),
+    /// The GeoTIFF encoder failed.
+    #[error("GeoTIFF encoding failed: {0}")]
+    Encode(#[source] tiff::TiffError),
+    /// A raster the writers refuse (sample count, band count, size limits of the format).
+    #[error("{}: cannot write: {msg}", path.display())]
+    Write { path: PathBuf, msg: String },
+    /// An error met once and reported again for every job that depends on it (an input
+    /// pair opened once for many batch jobs).
+    #[error("{0}")]
+    Shared(#[source] std::sync::Arc<Error>),
 }
 
 /// A number as a message shows it: plain when moderate, in exponent form when huge or

@@ -68,7 +68,7 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<bool> {
             f.sync_all().map_err(|e| Error::io(path, e))?;
             let src = std::ffi::CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).expect("no NUL");
             let dst = std::ffi::CString::new(path.as_os_str().as_bytes())
-                .map_err(|_| Error::Usage(format!("{}: path contains NUL", path.display())))?;
+                .map_err(|_| Error::input(path, "path contains NUL"))?;
             // SAFETY: both are valid NUL-terminated strings; linkat does not retain them.
             let rc = unsafe {
                 libc::linkat(

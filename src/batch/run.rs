@@ -87,7 +87,11 @@ pub struct RunOutcome {
 
 /// True for errors worth retrying (I/O), false for ones a retry cannot fix.
 pub fn is_transient(e: &Error) -> bool {
-    matches!(e, Error::Io { .. })
+    match e {
+        Error::Io { .. } => true,
+        Error::Shared(inner) => is_transient(inner),
+        _ => false,
+    }
 }
 
 struct Logger {
@@ -195,7 +199,7 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
         .collect();
     pair_keys.sort();
     pair_keys.dedup();
-    let opened: Vec<std::result::Result<OpenedPair, Error>> = pair_keys
+    let opened: Vec<std::result::Result<OpenedPair, std::sync::Arc<Error>>> = pair_keys
         .par_iter()
         .map(|(b, a)| {
             let j = todo
@@ -214,6 +218,7 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
                 },
                 backend_named(&j.parameters.reader),
             )
+            .map_err(std::sync::Arc::new)
         })
         .collect();
     let pair_of: HashMap<(&str, &str), usize> = pair_keys
@@ -257,7 +262,7 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
         let res = (|| -> Result<bool> {
             let pair = opened[pair_of[&(j.before.path.as_str(), j.after.path.as_str())]]
                 .as_ref()
-                .map_err(clone_error)?;
+                .map_err(|e| Error::Shared(e.clone()))?;
             let site = site_list
                 .get(j.site_index)
                 .filter(|s| s.id == j.site_id)
@@ -334,12 +339,4 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
         "elapsed_s": t0.elapsed().as_secs_f64()}),
     );
     Ok(outcome)
-}
-
-/// A copy of a shared opening error, keeping its kind (transient or not).
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::Io { path, source } => Error::io(path, std::io::Error::new(source.kind(), source.to_string())),
-        other => Error::Usage(other.to_string()),
-    }
 }

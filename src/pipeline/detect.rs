@@ -74,7 +74,7 @@ fn one_site(
     let inside = rasterize(&polys, &grid);
     let n_inside = inside.iter().filter(|&&b| b).count();
     if n_inside == 0 {
-        return Err(Error::Usage(format!(
+        return Err(Error::Site(format!(
             "site polygon covers no pixel of its {:.2} m grid",
             grid.gsd_m
         )));

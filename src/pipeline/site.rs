@@ -231,7 +231,7 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     let _memory = crate::memory::budget().acquire(need_mib)?;
     let inside = rasterize(&polys, &grid);
     if !inside.iter().any(|&b| b) {
-        return Err(Error::Usage(format!(
+        return Err(Error::Site(format!(
             "site polygon covers no pixel of its {:.2} m grid",
             grid.gsd_m
         )));
@@ -239,7 +239,7 @@ pub fn process_site(site: &Site, before: &Dated, after: &Dated, s: &Settings) ->
     let b = date_on_grid(before, &grid, &grid_crs)?;
     let mut a = date_on_grid(after, &grid, &grid_crs)?;
     if b.data.dim().0 != a.data.dim().0 {
-        return Err(Error::Usage(format!(
+        return Err(Error::Site(format!(
             "before has {} bands, after has {}",
             b.data.dim().0,
             a.data.dim().0

@@ -57,10 +57,7 @@ fn edge_lengths(info: &RasterInfo, to: &Transformer, col: f64, row: f64) -> Resu
     let dx = (a.0 - o.0).hypot(a.1 - o.1);
     let dy = (b.0 - o.0).hypot(b.1 - o.1);
     if dx.is_nan() || dy.is_nan() || dx <= 0.0 || dy <= 0.0 {
-        return Err(Error::Crs(format!(
-            "{}: degenerate pixel size",
-            info.path.display()
-        )));
+        return Err(Error::no_georef(&info.path, "degenerate pixel size"));
     }
     Ok((dx, dy))
 }
@@ -87,7 +84,7 @@ pub fn pixel_size_in(info: &RasterInfo, src_crs: &Crs, grid_crs: &Crs, gx: f64, 
     let inv = info
         .transform
         .invert()
-        .ok_or_else(|| Error::Crs("singular geotransform".into()))?;
+        .ok_or_else(|| Error::no_georef(&info.path, "singular geotransform"))?;
     let (sx, sy) = Transformer::new(grid_crs, src_crs).apply_checked(gx, gy)?;
     let (c, r) = inv.apply(sx, sy);
     let (dx, dy) = edge_lengths(info, &Transformer::new(src_crs, grid_crs), c, r)?;
@@ -106,7 +103,7 @@ pub fn grid_for_bbox(
 ) -> Result<Grid> {
     let (min_x, min_y, max_x, max_y) = bbox;
     if pixel.is_nan() || pixel <= 0.0 || !bbox.0.is_finite() || !bbox.3.is_finite() {
-        return Err(Error::Crs("cannot build a grid on a degenerate box".into()));
+        return Err(Error::Grid("cannot build a grid on a degenerate box".into()));
     }
     let x0 = ((min_x - margin) / pixel).floor() * pixel;
     let y1 = ((max_y + margin) / pixel).ceil() * pixel;
@@ -116,8 +113,8 @@ pub fn grid_for_bbox(
     let height = ((y1 - y0) / pixel).round() as usize;
     const MAX_SIDE: usize = 20_000;
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-        return Err(Error::Crs(format!(
-            "site grid of {width}x{height} pixels is empty or too large (limit {MAX_SIDE} per side)"
+        return Err(Error::Grid(format!(
+            "{width}x{height} pixels is empty or too large (limit {MAX_SIDE} per side)"
         )));
     }
     Ok(Grid {

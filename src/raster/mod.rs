@@ -161,12 +161,13 @@ impl Window {
             || self.col_off + self.width > info.width
             || self.row_off + self.height > info.height
         {
-            return Err(crate::error::Error::Usage(format!(
-                "{}: window {self:?} outside the {}x{} raster",
-                info.path.display(),
-                info.width,
-                info.height
-            )));
+            return Err(crate::error::Error::input(
+                &info.path,
+                format!(
+                    "window {self:?} outside the {}x{} raster",
+                    info.width, info.height
+                ),
+            ));
         }
         Ok(())
     }

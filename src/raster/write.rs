@@ -88,7 +88,7 @@ where
     [C::Inner]: TiffValue,
 {
     let mut buf = Cursor::new(Vec::new());
-    let err = |e: tiff::TiffError| Error::Usage(format!("GeoTIFF encoding failed: {e}"));
+    let err = Error::Encode;
     {
         let mut enc = TiffEncoder::new(&mut buf)
             .map_err(err)?
@@ -181,11 +181,9 @@ pub fn write_geotiff_described(
     let geographic = Crs::from_epsg(meta.epsg)?.is_geographic();
     let (w, h) = (width as u32, height as u32);
     let n = width * height * bands;
-    let bad = || {
-        Error::Usage(format!(
-            "{}: sample count does not match {width}x{height}x{bands}",
-            path.display()
-        ))
+    let bad = || Error::Write {
+        path: path.to_path_buf(),
+        msg: format!("sample count does not match {width}x{height}x{bands}"),
     };
     let bytes = match (samples, bands) {
         (Samples::U8(d), _) if d.len() != n => return Err(bad()),
@@ -204,10 +202,10 @@ pub fn write_geotiff_described(
         (Samples::F32(d), 3) => encode::<F32x3>(w, h, d, meta, geographic, band_names)?,
         (Samples::F32(d), 4) => encode::<F32x4>(w, h, d, meta, geographic, band_names)?,
         _ => {
-            return Err(Error::Usage(format!(
-                "{}: {bands} bands not supported by the writer",
-                path.display()
-            )))
+            return Err(Error::Write {
+                path: path.to_path_buf(),
+                msg: format!("{bands} bands not supported by the writer"),
+            })
         }
     };
     write_atomic(path, &bytes)

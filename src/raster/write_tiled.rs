@@ -102,10 +102,10 @@ where
 {
     let (_, _, bands, tile) = shape;
     if !(1..=4).contains(&bands) || tile == 0 || tile % 16 != 0 {
-        return Err(Error::Usage(format!(
-            "{}: tiled writer needs 1-4 bands and a tile size multiple of 16",
-            path.display()
-        )));
+        return Err(Error::Write {
+            path: path.to_path_buf(),
+            msg: "the tiled writer needs 1-4 bands and a tile size multiple of 16".into(),
+        });
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -164,7 +164,10 @@ where
             .collect();
         for z in row {
             if pos + z.len() as u64 > u32::MAX as u64 {
-                return Err(Error::Usage(format!("{}: over 4 GiB compressed", tmp.display())));
+                return Err(Error::Write {
+                    path: tmp.to_path_buf(),
+                    msg: "over 4 GiB compressed (classic TIFF)".into(),
+                });
             }
             offsets.push(pos as u32);
             counts.push(z.len() as u32);
@@ -242,7 +245,10 @@ where
     }
     ifd.extend_from_slice(&0u32.to_le_bytes());
     if extra_pos > u32::MAX as u64 {
-        return Err(Error::Usage(format!("{}: over 4 GiB", tmp.display())));
+        return Err(Error::Write {
+            path: tmp.to_path_buf(),
+            msg: "over 4 GiB (classic TIFF)".into(),
+        });
     }
     w.write_all(&ifd).map_err(io)?;
     w.write_all(&extra).map_err(io)?;
