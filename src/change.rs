@@ -135,46 +135,51 @@ pub fn change_magnitude(before: &Array3<f32>, after: &Array3<f32>, valid: &[bool
 /// outside pixels as set instead, as OpenCV's `morphologyEx` does by default: a blob
 /// cut by the scene's edge is kept there, and its counts match the OpenCV baseline.)
 pub fn morph(mask: &[bool], w: usize, h: usize, r: usize, op: Morph) -> Vec<bool> {
-    let erode = op == Morph::Erode;
     if r == 0 {
         return mask.to_vec();
     }
-    // Separable: rows then columns.
-    let pass = |src: &[bool], horizontal: bool| -> Vec<bool> {
-        (0..h)
-            .into_par_iter()
-            .flat_map_iter(|y| {
-                (0..w).map(move |x| {
-                    let (lo, hi, fixed, len) = if horizontal {
-                        (x as isize - r as isize, x + r, y, w)
-                    } else {
-                        (y as isize - r as isize, y + r, x, h)
-                    };
-                    let mut acc = erode;
-                    for k in lo..=(hi as isize) {
-                        let v = if k < 0 || k as usize >= len {
-                            false
-                        } else if horizontal {
-                            src[fixed * w + k as usize]
-                        } else {
-                            src[k as usize * w + fixed]
-                        };
-                        if erode && !v {
-                            acc = false;
-                            break;
-                        }
-                        if !erode && v {
-                            acc = true;
-                            break;
-                        }
-                    }
-                    acc
-                })
-            })
-            .collect()
+    // Separable, and O(1) per pixel whatever `r`: the set pixels of each window are
+    // counted from running sums (rows, then columns).
+    let full = 2 * r + 1;
+    // The window [i - r, i + r] of a line of `len` pixels, clipped, and whether it was.
+    let window = |i: usize, len: usize| {
+        let (lo, hi) = (i.saturating_sub(r), (i + r + 1).min(len));
+        (lo, hi, hi - lo == full)
     };
-    let tmp = pass(mask, true);
-    pass(&tmp, false)
+    let decide = |count: u32, whole: bool| match op {
+        // Outside pixels are background: a clipped window never erodes to set.
+        Morph::Erode => whole && count as usize == full,
+        Morph::Dilate => count > 0,
+    };
+    let mut horizontal = vec![false; w * h];
+    horizontal
+        .par_chunks_mut(w.max(1))
+        .zip(mask.par_chunks(w.max(1)))
+        .for_each(|(out, row)| {
+            let mut sum = vec![0u32; w + 1];
+            for (x, &v) in row.iter().enumerate() {
+                sum[x + 1] = sum[x] + v as u32;
+            }
+            for (x, o) in out.iter_mut().enumerate() {
+                let (lo, hi, whole) = window(x, w);
+                *o = decide(sum[hi] - sum[lo], whole);
+            }
+        });
+    // Column running sums, row by row: sums[y * w + x] = set pixels of column x above y.
+    let mut sums = vec![0u32; (h + 1) * w];
+    for y in 0..h {
+        for x in 0..w {
+            sums[(y + 1) * w + x] = sums[y * w + x] + horizontal[y * w + x] as u32;
+        }
+    }
+    let mut out = vec![false; w * h];
+    out.par_chunks_mut(w.max(1)).enumerate().for_each(|(y, row)| {
+        let (lo, hi, whole) = window(y, h);
+        for (x, o) in row.iter_mut().enumerate() {
+            *o = decide(sums[hi * w + x] - sums[lo * w + x], whole);
+        }
+    });
+    out
 }
 
 /// Opening (erosion then dilation) with a (2r+1)^2 square.

@@ -52,14 +52,23 @@ pub struct Shift {
 
 type C = Complex<f64>;
 
+thread_local! {
+    /// One planner per thread, kept across sites: plans (and the twiddles of Rader's
+    /// algorithm for prime lengths, costly to prepare) are reused for every grid of a
+    /// size seen before. A plan computes the same transform however it was obtained.
+    static PLANNER: std::cell::RefCell<FftPlanner<f64>> = std::cell::RefCell::new(FftPlanner::new());
+}
+
 /// In-place 2-D FFT of a row-major `h` x `w` array.
 fn fft2(data: &mut [C], w: usize, h: usize, inverse: bool) {
-    let mut planner = FftPlanner::<f64>::new();
-    let (fr, fc) = if inverse {
-        (planner.plan_fft_inverse(w), planner.plan_fft_inverse(h))
-    } else {
-        (planner.plan_fft_forward(w), planner.plan_fft_forward(h))
-    };
+    let (fr, fc) = PLANNER.with(|p| {
+        let mut planner = p.borrow_mut();
+        if inverse {
+            (planner.plan_fft_inverse(w), planner.plan_fft_inverse(h))
+        } else {
+            (planner.plan_fft_forward(w), planner.plan_fft_forward(h))
+        }
+    });
     for row in data.chunks_mut(w) {
         fr.process(row);
     }
@@ -114,12 +123,17 @@ fn prepare(img: &[f32], valid: &[bool], w: usize, h: usize, r: usize) -> Vec<C> 
         .map(|(&x, &v)| if v && x.is_finite() { x as f64 } else { mean })
         .collect();
     let low = box_mean(&filled, w, h, r);
-    let hann = |i: usize, n: usize| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos();
+    let hann = |n: usize| -> Vec<f64> {
+        (0..n)
+            .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
+            .collect()
+    };
+    let (hx, hy) = (hann(w), hann(h));
     (0..w * h)
         .map(|i| {
             let (x, y) = (i % w, i / w);
             let v = if valid[i] {
-                (filled[i] - low[i]) * hann(x, w) * hann(y, h)
+                (filled[i] - low[i]) * hx[x] * hy[y]
             } else {
                 0.0
             };
@@ -234,12 +248,15 @@ pub fn estimate_shift(
     let (px, py) = (bi % w, bi / w);
     let (sx, sy) = (freq(px, w), freq(py, h));
     // Second peak: the highest value more than 2 px (circularly) from the main one.
+    let far = |i: usize, at: usize, n: usize| freq((i + n - at) % n, n).abs() > 2.0;
+    let far_x: Vec<bool> = (0..w).map(|x| far(x, px, w)).collect();
     let mut second = f64::NEG_INFINITY;
-    for (i, &v) in corr.iter().enumerate() {
-        let dx = (freq((i % w + w - px) % w, w)).abs();
-        let dy = (freq((i / w + h - py) % h, h)).abs();
-        if (dx > 2.0 || dy > 2.0) && v > second {
-            second = v;
+    for (y, row) in corr.chunks(w).enumerate() {
+        let far_y = far(y, py, h);
+        for (&v, &fx) in row.iter().zip(&far_x) {
+            if (fx || far_y) && v > second {
+                second = v;
+            }
         }
     }
     let peak_ratio = if second > 0.0 {

@@ -11,7 +11,7 @@
 //! gravel pad brightens too, but is small) are dropped; the rest are grown by
 //! `buffer_m` to cover thin cloud edges and haze.
 
-use crate::blobs::brightness;
+use crate::blobs::brightness_of_first;
 use crate::change::morph;
 use ndarray::Array3;
 
@@ -59,13 +59,19 @@ pub fn saturated(img: &Array3<f32>, white: f32) -> Vec<bool> {
 fn saturation(img: &Array3<f32>) -> Vec<f32> {
     let (bands, h, w) = img.dim();
     let nb = bands.min(3);
+    let planes: Vec<Vec<f32>> = (0..nb)
+        .map(|b| img.index_axis(ndarray::Axis(0), b).iter().copied().collect())
+        .collect();
     (0..h * w)
         .map(|i| {
-            let (r, c) = (i / w, i % w);
-            let vals: Vec<f32> = (0..nb).map(|b| img[[b, r, c]]).collect();
-            let mx = vals.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mn = vals.iter().copied().fold(f32::INFINITY, f32::min);
-            let mean = vals.iter().sum::<f32>() / nb as f32;
+            let (mut mx, mut mn, mut sum) = (f32::NEG_INFINITY, f32::INFINITY, -0.0f32);
+            for p in &planes {
+                let v = p[i];
+                mx = mx.max(v);
+                mn = mn.min(v);
+                sum += v;
+            }
+            let mean = sum / nb as f32;
             if mean > 0.0 {
                 (mx - mn) / mean
             } else {
@@ -114,6 +120,11 @@ fn mode(values: &[f64], bin: f64) -> Option<f64> {
     Some(lo + (best as f64 + 0.5) * bin)
 }
 
+/// Brightness of the visible bands (the first three) of a date.
+pub fn visible_brightness(img: &Array3<f32>) -> Vec<f32> {
+    brightness_of_first(img, 3)
+}
+
 /// Cloud mask of `this` date against `other` (same grid), over pixels `usable` on both.
 pub fn cloud_mask(
     this: &Array3<f32>,
@@ -122,16 +133,24 @@ pub fn cloud_mask(
     gsd_m: f64,
     p: &MaskParams,
 ) -> Vec<bool> {
+    let (bt, bo) = (visible_brightness(this), visible_brightness(other));
+    cloud_mask_with(this, &bt, &bo, usable, gsd_m, p)
+}
+
+/// [`cloud_mask`] given both dates' [`visible_brightness`] (computed once for both
+/// dates' masks and the co-registration).
+pub fn cloud_mask_with(
+    this: &Array3<f32>,
+    bt: &[f32],
+    bo: &[f32],
+    usable: &[bool],
+    gsd_m: f64,
+    p: &MaskParams,
+) -> Vec<bool> {
     let (_, h, w) = this.dim();
     if !p.clouds {
         return vec![false; w * h];
     }
-    let bt = brightness(&this.slice(ndarray::s![..this.dim().0.min(3), .., ..]).to_owned());
-    let bo = brightness(
-        &other
-            .slice(ndarray::s![..other.dim().0.min(3), .., ..])
-            .to_owned(),
-    );
     let l: Vec<f64> = (0..w * h)
         .map(|i| {
             if usable[i] && bt[i] > 0.0 && bo[i] > 0.0 {
@@ -146,7 +165,7 @@ pub fn cloud_mask(
     };
     let sat = saturation(this);
     let tex_r = ((2.0 / gsd_m).round() as usize).max(1);
-    let tex = relative_texture(&bt, w, h, tex_r);
+    let tex = relative_texture(bt, w, h, tex_r);
     let cand: Vec<bool> = (0..w * h)
         .map(|i| {
             usable[i] && l[i] - m > p.min_brightening && sat[i] < p.max_saturation && tex[i] < p.max_texture

@@ -206,15 +206,22 @@ pub struct Blob {
 
 /// Mean over bands; NaN where any band is NaN.
 pub fn brightness(img: &Array3<f32>) -> Vec<f32> {
+    brightness_of_first(img, img.dim().0)
+}
+
+/// Mean of the first `n` bands (all when fewer), without copying them out.
+pub fn brightness_of_first(img: &Array3<f32>, n: usize) -> Vec<f32> {
     let (bands, h, w) = img.dim();
+    let n = n.min(bands);
     let mut out = vec![0.0f32; h * w];
-    for b in 0..bands {
+    for b in 0..n {
         let band = img.index_axis(ndarray::Axis(0), b);
-        for (o, v) in out.iter_mut().zip(band.iter()) {
-            *o += *v;
+        match band.as_slice() {
+            Some(s) => out.iter_mut().zip(s).for_each(|(o, v)| *o += *v),
+            None => out.iter_mut().zip(band.iter()).for_each(|(o, v)| *o += *v),
         }
     }
-    out.iter_mut().for_each(|v| *v /= bands as f32);
+    out.iter_mut().for_each(|v| *v /= n as f32);
     out
 }
 

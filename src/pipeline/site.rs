@@ -12,8 +12,7 @@
 use ndarray::Array3;
 
 use crate::align::coreg::{estimate_shift, Shift};
-use crate::align::masks::{cloud_mask, saturated};
-use crate::blobs::brightness;
+use crate::align::masks::{cloud_mask_with, saturated, visible_brightness};
 use crate::error::{Error, Result};
 use crate::raster::crs::{utm_epsg_for, Crs, Transformer};
 use crate::raster::grid::{grid_for_bbox, pixel_size_in, Grid};
@@ -128,12 +127,20 @@ pub fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
     })
 }
 
-/// Clouds on each date, given what is otherwise clear on both.
-fn clouds(b: &OnGrid, a: &OnGrid, grid: &Grid, s: &Settings) -> (Vec<bool>, Vec<bool>) {
+/// Clouds on each date, given what is otherwise clear on both and both dates' visible
+/// brightness.
+fn clouds(
+    b: &OnGrid,
+    a: &OnGrid,
+    bright: (&[f32], &[f32]),
+    grid: &Grid,
+    s: &Settings,
+) -> (Vec<bool>, Vec<bool>) {
     let usable: Vec<bool> = b.clear.iter().zip(&a.clear).map(|(x, y)| *x && *y).collect();
+    let (bb, ba) = bright;
     (
-        cloud_mask(&b.data, &a.data, &usable, grid.gsd_m, &s.masks),
-        cloud_mask(&a.data, &b.data, &usable, grid.gsd_m, &s.masks),
+        cloud_mask_with(&b.data, bb, ba, &usable, grid.gsd_m, &s.masks),
+        cloud_mask_with(&a.data, ba, bb, &usable, grid.gsd_m, &s.masks),
     )
 }
 
@@ -151,6 +158,9 @@ struct Context {
     cloud_b: Vec<bool>,
     cloud_a: Vec<bool>,
     inside: Vec<bool>,
+    /// Visible brightness of each date (clouds and co-registration both use it).
+    bright_b: Vec<f32>,
+    bright_a: Vec<f32>,
 }
 
 impl Context {
@@ -174,8 +184,11 @@ impl Context {
         let inside = rasterize(polys, &ctx);
         let b = date_on_grid(before, &ctx, grid_crs)?;
         let a = date_on_grid(after, &ctx, grid_crs)?;
-        let (cloud_b, cloud_a) = clouds(&b, &a, &ctx, s);
+        let (bright_b, bright_a) = (visible_brightness(&b.data), visible_brightness(&a.data));
+        let (cloud_b, cloud_a) = clouds(&b, &a, (&bright_b, &bright_a), &ctx, s);
         Ok(Context {
+            bright_b,
+            bright_a,
             grid: ctx,
             before: b,
             after: a,
@@ -212,8 +225,8 @@ impl Context {
             .map(|i| b.clear[i] && a.clear[i] && !self.cloud_b[i] && !self.cloud_a[i] && !self.inside[i])
             .collect();
         estimate_shift(
-            &brightness(&visible(&b.data)),
-            &brightness(&visible(&a.data)),
+            &self.bright_b,
+            &self.bright_a,
             &usable,
             self.grid.width,
             self.grid.height,

@@ -108,21 +108,19 @@ pub fn source_coords(
         })
         .collect();
     let cell = |k: &[usize], v: usize| k.partition_point(|&x| x <= v).clamp(1, k.len() - 1) - 1;
-    (0..h)
-        .into_par_iter()
-        .flat_map_iter(|r| {
-            let j = cell(&kr, r);
-            let (kc, approx_ok, exact, lerp) = (&kc, &approx_ok, &exact, &lerp);
-            (0..w).map(move |c| {
-                let i = cell(kc, c);
-                if approx_ok[j][i] {
-                    lerp(i, j, c, r)
-                } else {
-                    exact(c, r)
-                }
-            })
-        })
-        .collect()
+    let mut out = vec![(0.0, 0.0); w * h];
+    out.par_chunks_mut(w).enumerate().for_each(|(r, row)| {
+        let j = cell(&kr, r);
+        for (c, o) in row.iter_mut().enumerate() {
+            let i = cell(&kc, c);
+            *o = if approx_ok[j][i] {
+                lerp(i, j, c, r)
+            } else {
+                exact(c, r)
+            };
+        }
+    });
+    out
 }
 
 /// Resamples `src` onto `grid`. `factor` is the grid pixel size in source pixels.
@@ -176,23 +174,33 @@ pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &C
         })
         .collect();
     let (img_w, img_h) = (info.width as f64, info.height as f64);
-    for (b, band) in slices.iter().enumerate() {
-        let vals: Vec<f32> = coords
+    let local = |&(c, r): &(f64, f64)| {
+        (c >= 0.0 && r >= 0.0 && c <= img_w && r <= img_h)
+            .then_some((c - window.col_off as f64, r - window.row_off as f64))
+    };
+    // Bilinear taps are computed once for all bands.
+    let taps: Vec<Option<Tap>> = match method {
+        Method::Bilinear => coords
             .par_iter()
-            .map(|&(c, r)| {
-                if !(c >= 0.0 && r >= 0.0 && c <= img_w && r <= img_h) {
-                    return f32::NAN;
-                }
-                let lc = c - window.col_off as f64;
-                let lr = r - window.row_off as f64;
-                match method {
-                    Method::Bilinear => bilinear(band, bw, bh, lc, lr),
-                    Method::Average { factor } => area_average(band, bw, bh, lc, lr, factor),
-                }
-            })
-            .collect();
-        for (i, v) in vals.into_iter().enumerate() {
-            out[[b, i / grid.width, i % grid.width]] = v;
+            .map(|p| local(p).map(|(lc, lr)| Tap::new(bw, bh, lc, lr)))
+            .collect(),
+        Method::Average { .. } => Vec::new(),
+    };
+    for (b, band) in slices.iter().enumerate() {
+        let vals: Vec<f32> = match method {
+            Method::Bilinear => taps
+                .par_iter()
+                .map(|t| t.as_ref().map_or(f32::NAN, |t| t.apply(band)))
+                .collect(),
+            Method::Average { factor } => coords
+                .par_iter()
+                .map(|p| local(p).map_or(f32::NAN, |(lc, lr)| area_average(band, bw, bh, lc, lr, factor)))
+                .collect(),
+        };
+        let mut dst = out.index_axis_mut(ndarray::Axis(0), b);
+        match dst.as_slice_mut() {
+            Some(d) => d.copy_from_slice(&vals),
+            None => dst.iter_mut().zip(vals).for_each(|(d, v)| *d = v),
         }
     }
     Ok(Resampled {
@@ -228,22 +236,45 @@ fn scale_factor(coords: &[(f64, f64)], w: usize, h: usize) -> f64 {
 /// positions within half a pixel of the border are clamped to the edge pixels. NaN when
 /// any contributing pixel is NaN.
 pub fn bilinear(band: &[f32], w: usize, h: usize, c: f64, r: f64) -> f32 {
-    let x = (c - 0.5).clamp(0.0, (w - 1) as f64);
-    let y = (r - 0.5).clamp(0.0, (h - 1) as f64);
-    let x0 = x.floor() as usize;
-    let y0 = y.floor() as usize;
-    let x1 = (x0 + 1).min(w - 1);
-    let y1 = (y0 + 1).min(h - 1);
-    let fx = (x - x0 as f64) as f32;
-    let fy = (y - y0 as f64) as f32;
-    let p = |xx: usize, yy: usize| band[yy * w + xx];
-    let (a, b, cc, d) = (p(x0, y0), p(x1, y0), p(x0, y1), p(x1, y1));
-    let top = a + (b - a) * fx;
-    let bot = cc + (d - cc) * fx;
-    let v = top + (bot - top) * fy;
-    // Exact weights of zero still propagate NaN through the arithmetic above; that is
-    // the conservative behaviour wanted next to nodata.
-    v
+    Tap::new(w, h, c, r).apply(band)
+}
+
+/// Where a bilinear sample reads a `w` x `h` band and with which weights: computed once
+/// per grid pixel and applied to every band.
+#[derive(Debug, Clone, Copy)]
+struct Tap {
+    /// Indexes of the four neighbours: (x0, y0), (x1, y0), (x0, y1), (x1, y1).
+    at: [u32; 4],
+    fx: f32,
+    fy: f32,
+}
+
+impl Tap {
+    fn new(w: usize, h: usize, c: f64, r: f64) -> Tap {
+        // Windows are far below 2^32 pixels: the memory budget refuses them long before.
+        debug_assert!(w * h <= u32::MAX as usize);
+        let x = (c - 0.5).clamp(0.0, (w - 1) as f64);
+        let y = (r - 0.5).clamp(0.0, (h - 1) as f64);
+        let x0 = x.floor() as usize;
+        let y0 = y.floor() as usize;
+        let x1 = (x0 + 1).min(w - 1);
+        let y1 = (y0 + 1).min(h - 1);
+        let i = |xx: usize, yy: usize| (yy * w + xx) as u32;
+        Tap {
+            at: [i(x0, y0), i(x1, y0), i(x0, y1), i(x1, y1)],
+            fx: (x - x0 as f64) as f32,
+            fy: (y - y0 as f64) as f32,
+        }
+    }
+
+    fn apply(&self, band: &[f32]) -> f32 {
+        let [a, b, cc, d] = self.at.map(|i| band[i as usize]);
+        let top = a + (b - a) * self.fx;
+        let bot = cc + (d - cc) * self.fx;
+        // Exact weights of zero still propagate NaN through this arithmetic; that is the
+        // conservative behaviour wanted next to nodata.
+        top + (bot - top) * self.fy
+    }
 }
 
 /// Area-weighted mean over the `factor` x `factor` source footprint centred on (c, r);
