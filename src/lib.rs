@@ -15,7 +15,9 @@
 //! - [`detector`]: the vehicle detector chosen by the settings: [`learned`] (a small
 //!   CenterNet, the default) or [`blobs`] (the classical top-hat blob detector).
 //! - [`evidence`]: per-site and overall withdrawal evidence with intervals.
-//! - [`pipeline`]: `compare`, `detect` and `timeline` end to end, one site at a time.
+//! - [`pipeline`]: `compare`, `detect` and `timeline` end to end, one site at a time:
+//!   reading and aligning a site (`site`), its pure analysis (`analyse`), and the one
+//!   `Settings` type recorded in every report and plan (`settings`).
 //! - [`timeline`]: per-site series over many dates.
 //! - [`report`]: the output contract (JSON, CSV, GeoJSON, change rasters).
 //! - [`batch`]: `plan`/`run`/`merge` for Slurm arrays and Kubernetes Indexed Jobs.
@@ -23,7 +25,7 @@
 //! - [`eval`]: detections scored against truth.
 //! - [`synth`]: synthetic scenes and series with known truth.
 //! - [`stats`], [`fsutil`], [`error`]: shared statistics, safe file access, the error type.
-//! - [`cli`]: the command line (`main` only dispatches to it).
+//! - [`cli`]: the command line, one file per subcommand (`main` only dispatches to it).
 
 pub mod align;
 pub mod batch;

@@ -90,6 +90,18 @@ pub struct CatalogOpts {
     pub asset: Option<String>,
 }
 
+/// A plan and the output folder its jobs write into, shared by `run`, `status` and
+/// `merge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanOpts {
+    /// The plan written by `plan` (JSON Lines, one job per line).
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// The output folder shared by all shards (`merge` writes its outputs there too).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
 impl DetectorOpts {
     /// Sets the detector and model of `p`; a bad model file is an error naming it.
     pub fn apply(&self, p: &mut crate::blobs::DetectParams) -> Result<()> {

@@ -1,24 +1,20 @@
 //! `stagewatch merge`: the job outputs of a complete plan combined.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::args::PlanOpts;
 use crate::error::Result;
 
 /// Combine the job outputs of a complete plan (report, CSV, detections, timeline).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The plan written by `plan`.
-    #[arg(long)]
-    pub plan: PathBuf,
-    /// The output folder the shards wrote into; the merged outputs go here too.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub files: PlanOpts,
 }
 
 /// Runs `merge`: exit 1 when some jobs failed for good.
 pub fn run(a: Args, quiet: bool) -> Result<ExitCode> {
-    let (plan, out) = (&a.plan, &a.out);
+    let (plan, out) = (&a.files.plan, &a.files.out);
     let m = crate::batch::merge::merge(plan, out)?;
     if !quiet {
         for r in &m.reports {

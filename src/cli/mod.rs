@@ -24,7 +24,7 @@ mod synth;
 mod timeline;
 mod wrap_frame;
 
-pub use args::{AnalysisOpts, CatalogOpts, Cli, Command, DetectorOpts, ReaderArg};
+pub use args::{AnalysisOpts, CatalogOpts, Cli, Command, DetectorOpts, PlanOpts, ReaderArg};
 
 use crate::error::Result;
 

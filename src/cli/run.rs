@@ -1,8 +1,8 @@
 //! `stagewatch run`: the jobs of one shard of a plan that have no output yet.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::args::PlanOpts;
 use crate::batch::run::{run_shard, LogFormat, RunArgs};
 use crate::batch::Shard;
 use crate::error::{Error, Result};
@@ -10,12 +10,8 @@ use crate::error::{Error, Result};
 /// Run the jobs of one shard of a plan that have no output yet.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The plan written by `plan` (JSON Lines, one job per line).
-    #[arg(long)]
-    pub plan: PathBuf,
-    /// Output folder shared by all shards.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub files: PlanOpts,
     /// This shard, I/N; default from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or
     /// AWS_BATCH_JOB_ARRAY_INDEX with --shards (or SLURM_ARRAY_TASK_COUNT).
     #[arg(long)]
@@ -33,7 +29,7 @@ pub struct Args {
 pub fn run(a: Args, quiet: bool) -> Result<ExitCode> {
     let log = a.log_format;
     let (shard, shards) = (a.shard, a.shards);
-    let (plan, out) = (a.plan, a.out);
+    let (plan, out) = (a.files.plan, a.files.out);
     let shard = Shard::resolve(shard.as_deref(), shards, |k| std::env::var(k).ok()).map_err(Error::Usage)?;
     let o = run_shard(&RunArgs {
         plan,

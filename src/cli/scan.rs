@@ -38,24 +38,14 @@ pub struct Args {
 /// Runs `scan`, with a throughput line on stderr.
 pub fn run(a: Args, quiet: bool) -> Result<ExitCode> {
     let quiet = quiet || a.quiet;
-    let Args {
-        before,
-        after,
-        out,
-        band,
-        threshold,
-        min_area_m2,
-        max_area_m2,
-        ..
-    } = a;
     let args = crate::pipeline::scan::ScanArgs {
-        before,
-        after,
-        out,
-        band,
-        threshold,
-        min_area_m2,
-        max_area_m2,
+        before: a.before,
+        after: a.after,
+        out: a.out,
+        band: a.band,
+        threshold: a.threshold,
+        min_area_m2: a.min_area_m2,
+        max_area_m2: a.max_area_m2,
     };
     let t = std::time::Instant::now();
     let o = crate::pipeline::scan::run_scan(&args)?;

@@ -1,19 +1,15 @@
 //! `stagewatch status`: done, failed and missing jobs of a plan.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::args::PlanOpts;
 use crate::error::Result;
 
 /// Done, failed and missing jobs of a plan, and the missing shards in Slurm syntax.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The plan written by `plan`.
-    #[arg(long)]
-    pub plan: PathBuf,
-    /// The output folder the shards write into (as given to `run`).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub files: PlanOpts,
     /// Number of shards the plan is run with.
     #[arg(long, default_value_t = 1)]
     pub shards: usize,
@@ -24,7 +20,7 @@ pub struct Args {
 
 /// Runs `status`: exit 0 when nothing is missing, 3 otherwise.
 pub fn run(a: Args) -> Result<ExitCode> {
-    let (plan, out, shards, json) = (&a.plan, &a.out, a.shards, a.json);
+    let (plan, out, shards, json) = (&a.files.plan, &a.files.out, a.shards, a.json);
     let s = crate::batch::merge::status(plan, out, shards)?;
     if json {
         println!("{}", serde_json::to_string(&s).expect("json"));
