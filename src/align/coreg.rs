@@ -52,23 +52,41 @@ pub struct Shift {
 
 type C = Complex<f64>;
 
-thread_local! {
-    /// One planner per thread, kept across sites: plans (and the twiddles of Rader's
-    /// algorithm for prime lengths, costly to prepare) are reused for every grid of a
-    /// size seen before. A plan computes the same transform however it was obtained.
-    static PLANNER: std::cell::RefCell<FftPlanner<f64>> = std::cell::RefCell::new(FftPlanner::new());
-}
+/// A row and a column plan of one 2-D transform.
+type Plans = (
+    std::sync::Arc<dyn rustfft::Fft<f64>>,
+    std::sync::Arc<dyn rustfft::Fft<f64>>,
+);
+
+/// Plans of every (width, height, direction) seen, each made by a fresh planner, and so
+/// reused across sites of the same grid size. Gotcha: a planner kept across calls is
+/// *not* a substitute: rustfft builds a length's plan from the sub-plans it has cached,
+/// so the plan, and the last bits of the result, would depend on which sizes came
+/// before, and a sharded batch run would no longer match a single run byte for byte.
+static PLANS: std::sync::LazyLock<std::sync::Mutex<PlanCache>> = std::sync::LazyLock::new(Default::default);
+
+type PlanCache = std::collections::HashMap<(usize, usize, bool), Plans>;
 
 /// In-place 2-D FFT of a row-major `h` x `w` array.
 fn fft2(data: &mut [C], w: usize, h: usize, inverse: bool) {
-    let (fr, fc) = PLANNER.with(|p| {
-        let mut planner = p.borrow_mut();
-        if inverse {
-            (planner.plan_fft_inverse(w), planner.plan_fft_inverse(h))
-        } else {
-            (planner.plan_fft_forward(w), planner.plan_fft_forward(h))
+    let (fr, fc) = {
+        let mut plans = PLANS.lock().unwrap_or_else(|e| e.into_inner());
+        // Sites of many sizes: keep memory bounded (plans are rebuilt as needed).
+        if plans.len() >= 256 {
+            plans.clear();
         }
-    });
+        plans
+            .entry((w, h, inverse))
+            .or_insert_with(|| {
+                let mut planner = FftPlanner::<f64>::new();
+                if inverse {
+                    (planner.plan_fft_inverse(w), planner.plan_fft_inverse(h))
+                } else {
+                    (planner.plan_fft_forward(w), planner.plan_fft_forward(h))
+                }
+            })
+            .clone()
+    };
     for row in data.chunks_mut(w) {
         fr.process(row);
     }
