@@ -1,39 +1,14 @@
-//! The command line's shape: the top-level options, the list of subcommands and the
-//! argument groups several of them share (`AnalysisOpts`, `DetectorOpts`,
-//! `CatalogOpts`, flattened with `#[command(flatten)]`). Each subcommand's own arguments
-//! and handler live in the file of its name beside this one.
+//! The argument groups several subcommands share (`AnalysisOpts`, `DetectorOpts`,
+//! `CatalogOpts`, `PlanOpts`, flattened with `#[command(flatten)]`). The top-level
+//! options and the list of subcommands are in [`super`]; each subcommand's own
+//! arguments and handler live in the file of its name beside this one.
 
 use std::path::PathBuf;
-
-use clap::{Parser, Subcommand};
 
 use crate::blobs::{Detector, VehicleClass};
 use crate::error::{Error, Result};
 use crate::pipeline::Settings;
 use crate::raster::Backend;
-
-/// Withdrawal evidence from before/after imagery of staging areas.
-#[derive(Debug, Parser)]
-#[command(
-    name = "stagewatch",
-    version = crate::batch::TOOL_VERSION,
-    about,
-    after_help = "Exit codes: 0 success; 1 some sites or jobs failed (the rest finished and are \
-                  reported); 2 bad input or usage (one line naming the file); 3 `status`: jobs \
-                  still missing; 75 `run`: transient errors, retry the shard."
-)]
-pub struct Cli {
-    /// No progress bar and no summary table.
-    #[arg(long, global = true)]
-    pub quiet: bool,
-    /// Memory budget, MiB: a site whose estimated need is larger is refused (a site
-    /// error; the other sites run), and sites running in parallel share it
-    /// [default: half the physical memory].
-    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(64..))]
-    pub max_site_mib: Option<u64>,
-    #[command(subcommand)]
-    pub command: Command,
-}
 
 /// Analysis options shared by `compare`, `timeline` and `plan`.
 #[derive(Debug, Clone, clap::Args)]
@@ -156,29 +131,6 @@ impl ReaderArg {
             ReaderArg::Gdal => Backend::Gdal,
         }
     }
-}
-
-/// The subcommands; each one's arguments, help text and handler live in the file of its
-/// name beside this one.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    Compare(super::compare::Args),
-    Timeline(super::timeline::Args),
-    Plan(super::plan::Args),
-    Run(super::run::Args),
-    Status(super::status::Args),
-    Merge(super::merge::Args),
-    Detect(super::detect::Args),
-    Eval(super::eval::Args),
-    WrapFrame(super::wrap_frame::Args),
-    Synth(super::synth::Args),
-    Demo(super::demo::Args),
-    Scan(super::scan::Args),
-    #[command(hide = true)]
-    BenchHotpath(super::bench::Args),
-    Train(super::learned::TrainArgs),
-    Calibrate(super::learned::CalibrateArgs),
-    Info(super::info::Args),
 }
 
 /// `--margin-m`: a finite number of metres in 0-1000 (a negative margin would shrink the
