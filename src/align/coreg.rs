@@ -188,8 +188,26 @@ fn dft_peak(spectrum: &[C], w: usize, h: usize, centre: (f64, f64), half: f64, s
     let mut t = vec![C::new(0.0, 0.0); h * n];
     for k in 0..h {
         let row = &spectrum[k * w..(k + 1) * w];
-        for (j, e) in ex.iter().enumerate() {
-            t[k * n + j] = row.iter().zip(e).map(|(a, b)| a * b).sum();
+        let tk = &mut t[k * n..(k + 1) * n];
+        // Four output columns per pass over the row: four independent sums, each still
+        // added in the order of `l` (the same bits as one sum at a time), with the row
+        // read once instead of four times.
+        let mut j = 0;
+        while j + 4 <= n {
+            let (e0, e1, e2, e3) = (&ex[j], &ex[j + 1], &ex[j + 2], &ex[j + 3]);
+            let zero = C::new(0.0, 0.0);
+            let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
+            for (l, a) in row.iter().enumerate() {
+                s0 += a * e0[l];
+                s1 += a * e1[l];
+                s2 += a * e2[l];
+                s3 += a * e3[l];
+            }
+            tk[j..j + 4].copy_from_slice(&[s0, s1, s2, s3]);
+            j += 4;
+        }
+        for jj in j..n {
+            tk[jj] = row.iter().zip(&ex[jj]).map(|(a, b)| a * b).sum();
         }
     }
     let (mut best, mut at) = (f64::NEG_INFINITY, centre);
