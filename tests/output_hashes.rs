@@ -5,7 +5,8 @@
 //! the change.
 //!
 //! Commands run inside one temporary folder with relative paths, so no temporary path
-//! reaches a report. The hashes hold for one machine and toolchain (floating-point
+//! reaches a report, and with `--reader rust`, so a build with GDAL (whose default
+//! reader is GDAL, recorded in `parameters.reader`) checks the same bytes. The hashes hold for one machine and toolchain (floating-point
 //! results of `libm` and of the compiler's vectorisation may differ elsewhere); CI runs
 //! on the project's own machine. A deliberate change of outputs (a new model, a new
 //! field) is recorded by rerunning with `STAGEWATCH_BLESS_HASHES=1`, which rewrites the
@@ -38,6 +39,8 @@ fn compare(cwd: &Path, name: &str, detector: &str) {
         &[
             "--quiet",
             "compare",
+            "--reader",
+            "rust",
             "--detector",
             detector,
             "--before",
@@ -58,6 +61,8 @@ fn timeline(cwd: &Path, detector: &str) {
         &[
             "--quiet",
             "timeline",
+            "--reader",
+            "rust",
             "--detector",
             detector,
             "--images",
