@@ -252,9 +252,17 @@ fn median_car_px(items: &[(PathBuf, usize, usize)]) -> Result<f64> {
             }
         }
     }
-    crate::stats::median(sides)
-        .map(f64::from)
-        .ok_or_else(|| Error::Usage("no car boxes to estimate a pixel size".into()))
+    crate::stats::median(sides).map(f64::from).ok_or_else(|| {
+        // Name the folder of the labels: the frames given have no class-0 (car) box.
+        let dir = items
+            .first()
+            .and_then(|(p, _, _)| p.parent())
+            .unwrap_or(Path::new("."));
+        Error::input(
+            dir,
+            "no car boxes (class 0) to estimate the frames' pixel size from",
+        )
+    })
 }
 
 /// Image size without decoding the pixels.
