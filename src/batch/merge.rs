@@ -21,7 +21,7 @@ use super::{array_syntax, load_plan, Job};
 use crate::error::{Error, Result};
 use crate::fsutil::{sha256_file, write_atomic};
 use crate::pipeline::timeline::{timeline_from_reports, write_timeline};
-use crate::pipeline::{assemble_report, backend_named, write_report_files};
+use crate::pipeline::{assemble_report, write_report_files};
 use crate::raster::DataType;
 use crate::report::csv::sites_csv;
 use crate::report::geojson::detections_geojson;
@@ -212,14 +212,7 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
             after: ai,
             sites: first.sites.clone(),
         };
-        let settings = first.parameters.settings.clone();
-        let report = assemble_report(
-            inputs,
-            &settings,
-            backend_named(&first.parameters.reader),
-            &sites,
-            site_reports,
-        );
+        let report = assemble_report(inputs, &first.parameters, &sites, site_reports);
         let dir = out
             .join("pairs")
             .join(format!("{}_{}", first.before.date, first.after.date));

@@ -299,15 +299,15 @@ pub fn evidence_inputs(sites: &[Site], reports: &[SiteReport]) -> Vec<SiteInput>
         .collect()
 }
 
-/// Scores the site reports of one pair and assembles the report.
+/// Scores the site reports of one pair and assembles the report around its `parameters`
+/// block (built once per run; `merge` passes the one its plan recorded).
 pub fn assemble_report(
     inputs: Inputs,
-    s: &Settings,
-    backend: Backend,
+    parameters: &Parameters,
     sites: &[Site],
     mut reports: Vec<SiteReport>,
 ) -> Report {
-    let (site_ev, overall) = evaluate(&evidence_inputs(sites, &reports), &s.evidence);
+    let (site_ev, overall) = evaluate(&evidence_inputs(sites, &reports), &parameters.settings.evidence);
     for (r, e) in reports.iter_mut().zip(site_ev) {
         r.evidence = Some(e);
     }
@@ -315,7 +315,7 @@ pub fn assemble_report(
         schema_version: SCHEMA_VERSION,
         tool: Tool::this(),
         inputs,
-        parameters: Parameters::new(s, backend),
+        parameters: parameters.clone(),
         withdrawal_evidence: overall,
         sites: reports,
     }
@@ -410,7 +410,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
         reports.push(r);
         detections.extend(d);
     }
-    let report = assemble_report(inputs, s, args.backend, &sites, reports);
+    let report = assemble_report(inputs, &Parameters::new(s, args.backend), &sites, reports);
     write_report_files(&args.out, &report, &detections)?;
     Ok(CompareOutcome { report, site_errors })
 }

@@ -103,6 +103,8 @@ pub fn site_grid(
     Ok((grid, grid_crs, polys, need_mib))
 }
 
+/// One date resampled onto `grid`, with where it is clear apart from clouds: inside the
+/// image, finite in every band, not saturated, not set in the date's mask raster.
 pub fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
     let r = resample(d.src, &d.crs, grid, grid_crs)?;
     let mut clear = finite_all(&r.data);
@@ -113,8 +115,10 @@ pub fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
     }
     if let Some((mask, mcrs)) = &d.mask {
         let m = resample(*mask, mcrs, grid, grid_crs)?;
-        for (i, c) in clear.iter_mut().enumerate() {
-            let v = m.data[[0, i / grid.width, i % grid.width]];
+        for (c, &v) in clear
+            .iter_mut()
+            .zip(m.data.index_axis(ndarray::Axis(0), 0).iter())
+        {
             if v.is_finite() && v >= 0.5 {
                 *c = false;
             }

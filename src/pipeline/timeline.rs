@@ -156,6 +156,7 @@ pub fn run_timeline(args: &TimelineArgs) -> Result<TimelineOutcome> {
         path: args.sites.display().to_string(),
         sha256: sha256_file(&args.sites)?,
     };
+    let parameters = crate::report::Parameters::new(&args.settings, args.backend);
     let mut it = results.into_iter();
     let mut reports = Vec::with_capacity(pairs.len());
     for (pair, (d, _)) in pairs.iter().zip(&entries[1..]) {
@@ -165,10 +166,7 @@ pub fn run_timeline(args: &TimelineArgs) -> Result<TimelineOutcome> {
             after: pair.after_input.clone(),
             sites: sites_file.clone(),
         };
-        reports.push((
-            d.clone(),
-            assemble_report(inputs, &args.settings, args.backend, &sites, rs),
-        ));
+        reports.push((d.clone(), assemble_report(inputs, &parameters, &sites, rs)));
     }
     let t = timeline_from_reports(
         FileInput {
@@ -176,7 +174,7 @@ pub fn run_timeline(args: &TimelineArgs) -> Result<TimelineOutcome> {
             sha256: sha256_file(&args.catalog)?,
         },
         sites_file,
-        crate::report::Parameters::new(&args.settings, args.backend),
+        parameters,
         reports,
     );
     write_timeline(&args.out, &t)?;

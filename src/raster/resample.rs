@@ -178,7 +178,11 @@ pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &C
         (c >= 0.0 && r >= 0.0 && c <= img_w && r <= img_h)
             .then_some((c - window.col_off as f64, r - window.row_off as f64))
     };
-    // Bilinear taps are computed once for all bands.
+    // Bilinear taps are computed once for all bands; they index the window with u32.
+    assert!(
+        bw * bh <= u32::MAX as usize,
+        "bilinear window of {bw}x{bh} pixels exceeds the u32 tap index"
+    );
     let taps: Vec<Option<Tap>> = match method {
         Method::Bilinear => coords
             .par_iter()
@@ -251,7 +255,9 @@ struct Tap {
 
 impl Tap {
     fn new(w: usize, h: usize, c: f64, r: f64) -> Tap {
-        // Windows are far below 2^32 pixels: the memory budget refuses them long before.
+        // Site grids are at most 20,000 px a side and bilinear only reads up to 1.5x as
+        // many source pixels a side, so windows stay far below 2^32 pixels; `resample`
+        // checks it in release builds too.
         debug_assert!(w * h <= u32::MAX as usize);
         let x = (c - 0.5).clamp(0.0, (w - 1) as f64);
         let y = (r - 0.5).clamp(0.0, (h - 1) as f64);
