@@ -186,3 +186,59 @@ fn synth_list_works_without_out_and_names_renderable_scenarios() {
     let o = common::run(&["synth", "--scenario", "clear"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A mask raster (nonzero = not observed) on the after image's grid: its left half set
+/// hides exactly the sites there on the after date; an all-zero mask changes nothing.
+#[test]
+fn a_mask_raster_hides_what_it_marks() {
+    use stagewatch::raster::write::{write_geotiff, GeoMeta, Samples};
+    let dir = tempfile::tempdir().unwrap();
+    let r = common::synth("clear", &dir.path().join("scene"));
+    let after = GeoTiff::open(&r.after).unwrap();
+    let info = after.info().clone();
+    let (w, h) = (info.width, info.height);
+    let meta = GeoMeta {
+        epsg: info.epsg,
+        transform: info.transform,
+        nodata: None,
+        datetime: None,
+    };
+    let run = |name: &str, mask: Option<Vec<u8>>| -> Report {
+        let out = dir.path().join(name);
+        let mut extra = Vec::new();
+        let path = dir.path().join(format!("{name}.tif"));
+        if let Some(m) = mask {
+            write_geotiff(&path, w, h, 1, Samples::U8(&m), &meta).unwrap();
+            extra = vec!["--after-mask", path.to_str().unwrap()];
+        }
+        let o = common::compare(&r, &out, &extra);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap()
+    };
+    let plain = run("plain", None);
+    let zero = run("zero", Some(vec![0; w * h]));
+    let left: Vec<u8> = (0..w * h).map(|i| u8::from(i % w < w / 2)).collect();
+    let half = run("half", Some(left));
+    // All zero: the same counts and coverage as no mask at all.
+    for (a, b) in plain.sites.iter().zip(&zero.sites) {
+        assert_eq!(
+            (a.observed_fraction, a.after.vehicles, a.before.vehicles),
+            (b.observed_fraction, b.after.vehicles, b.before.vehicles),
+            "{}",
+            a.id
+        );
+    }
+    // Left half masked: some site loses after-date coverage, none gains any.
+    let mut hidden = 0;
+    for (a, b) in plain.sites.iter().zip(&half.sites) {
+        assert!(
+            b.after.observed_fraction <= a.after.observed_fraction + 1e-12,
+            "{}",
+            a.id
+        );
+        if b.after.observed_fraction < a.after.observed_fraction - 0.5 {
+            hidden += 1;
+        }
+    }
+    assert!(hidden >= 1, "no site lost its after-date coverage under the mask");
+}
