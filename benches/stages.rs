@@ -158,6 +158,7 @@ fn compare_end_to_end(c: &mut Criterion) {
         settings: Settings::for_class(VehicleClass::Military),
         backend: Backend::PureRust,
         progress: false,
+        html: stagewatch::pipeline::Html::Write,
     };
     // Resampling: a 512 x 512 grid at 0.6 m in the neighbouring UTM zone (reprojection
     // and bilinear interpolation, tile reads included) from the archive's first image.

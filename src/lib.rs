@@ -20,6 +20,8 @@
 //!   `Settings` type recorded in every report and plan (`settings`).
 //! - [`timeline`]: per-site series over many dates.
 //! - [`report`]: the output contract (JSON, CSV, GeoJSON, change rasters).
+//! - [`visual`]: what an analyst checks by eye: site chips, the overview map, SVG
+//!   charts and the self-contained `report.html`.
 //! - [`batch`]: `plan`/`run`/`merge` for Slurm arrays and Kubernetes Indexed Jobs.
 //! - [`fast`]: `scan`, the streamed whole-pair triage.
 //! - [`eval`]: detections scored against truth.
@@ -49,5 +51,6 @@ pub mod sites;
 pub mod stats;
 pub mod synth;
 pub mod timeline;
+pub mod visual;
 
 pub use error::{Error, Result};

@@ -22,11 +22,42 @@ use crate::error::{Error, Result};
 use crate::fsutil::{sha256_file, write_atomic};
 use crate::pipeline::timeline::{timeline_from_reports, write_timeline};
 use crate::pipeline::{assemble_report, write_report_files};
+use crate::pipeline::{backend_named, Html};
 use crate::raster::DataType;
 use crate::report::csv::sites_csv;
 use crate::report::geojson::detections_geojson;
 use crate::report::{Detection, FileInput, ImageInput, Report, SiteReport, SiteStatus, Tool};
-use crate::sites::load_sites;
+use crate::sites::{file_stems, load_sites};
+use crate::visual::html::Overview;
+use crate::visual::timeline_page::PairLink;
+use crate::visual::write::{
+    chip_path, remove_stale_chips, write_compare_html, write_pairs_html, write_timeline_html, CHIP_KINDS,
+};
+
+/// The overview map of a pair from its before image, read again at merge time; None
+/// (with a line on stderr) when that image is not readable here.
+fn pair_overview(report: &Report, sites: &[crate::sites::Site]) -> Option<Overview> {
+    let path = Path::new(&report.inputs.before.path);
+    let src = crate::raster::open(path, backend_named(&report.parameters.reader))
+        .map_err(|e| {
+            eprintln!(
+                "stagewatch: no overview map for {}: {}",
+                path.display(),
+                crate::error::one_line(&e.to_string())
+            )
+        })
+        .ok()?;
+    let crs = crate::pipeline::crs_of(src.as_ref()).ok()?;
+    crate::visual::write::overview_of(src.as_ref(), &crs, sites)
+        .map_err(|e| {
+            eprintln!(
+                "stagewatch: no overview map for {}: {}",
+                path.display(),
+                crate::error::one_line(&e.to_string())
+            )
+        })
+        .ok()
+}
 
 /// State of one job's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +139,7 @@ pub struct Merged {
 }
 
 /// Writes the combined outputs of a complete plan into `out`.
-pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
+pub fn merge(plan_path: &Path, out: &Path, html: Html) -> Result<Merged> {
     crate::fsutil::check_out_dir(out)?;
     let jobs = load_plan(plan_path)?;
     let missing = jobs.iter().filter(|j| state(out, j) == JobState::Missing).count();
@@ -139,6 +170,7 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
         Vec<Detection>,
         Vec<(PathBuf, String)>,
         (String, String),
+        (Vec<crate::sites::Site>, Vec<String>),
     );
     let mut pairs_out: Vec<PairOut> = Vec::new();
     for g in &groups {
@@ -148,6 +180,7 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
             return Err(Error::input(sp, "changed since the plan was made"));
         }
         let sites = load_sites(sp)?;
+        let stems = file_stems(&sites);
         let mut site_reports = Vec::with_capacity(g.len());
         let mut dets = Vec::new();
         let mut images: Option<(ImageInput, ImageInput)> = None;
@@ -181,6 +214,16 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
                         ));
                     }
                     rasters.push((raster_dir(out, &j.key).join(rel), rel.clone()));
+                }
+                // Chips travel with the raster (absent in job folders of older builds).
+                if let Some(stem) = stems.get(j.site_index) {
+                    for kind in CHIP_KINDS {
+                        let rel = chip_path(stem, kind);
+                        let from = raster_dir(out, &j.key).join(&rel);
+                        if from.is_file() {
+                            rasters.push((from, rel));
+                        }
+                    }
                 }
                 site_reports.push(r.report);
                 dets.extend(r.detections);
@@ -220,15 +263,27 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
             crate::fsutil::check_regular(from)?;
         }
         let dates = (first.before.date.clone(), first.after.date.clone());
-        pairs_out.push((dir, report, dets, rasters, dates));
+        pairs_out.push((dir, report, dets, rasters, dates, (sites, stems)));
     }
     // Everything read and checked: only now is anything written, so a corrupt job file
     // leaves no partial merge behind.
-    for (dir, report, dets, rasters, (bd, ad)) in pairs_out {
-        write_report_files(&dir, &report, &dets)?;
+    let mut links = Vec::new();
+    for (dir, report, dets, rasters, (bd, ad), (sites, stems)) in pairs_out {
         for (from, rel) in &rasters {
             let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
             write_atomic(&dir.join(rel), &bytes)?;
+        }
+        write_report_files(&dir, &report, &dets)?;
+        remove_stale_chips(&dir, &stems)?;
+        if html == Html::Write {
+            let overview = pair_overview(&report, &sites);
+            write_compare_html(&dir, &report, &stems, overview.as_ref())?;
+            links.push(PairLink {
+                label: format!("{bd} -> {ad}"),
+                href: format!("pairs/{bd}_{ad}/report.html"),
+                verdict: report.withdrawal_evidence.verdict.as_str().to_string(),
+                score: report.withdrawal_evidence.score,
+            });
         }
         let body = sites_csv(&report);
         let mut lines = body.lines();
@@ -275,6 +330,11 @@ pub fn merge(plan_path: &Path, out: &Path) -> Result<Merged> {
             dated,
         );
         write_timeline(out, &t)?;
+        if html == Html::Write {
+            write_timeline_html(out, &t, &links)?;
+        }
+    } else if html == Html::Write {
+        write_pairs_html(out, &links)?;
     }
     let failed_sites = reports
         .iter()

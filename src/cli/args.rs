@@ -144,3 +144,22 @@ pub(super) fn parse_margin_m(s: &str) -> std::result::Result<f64, String> {
     }
     Ok(v)
 }
+
+/// Whether `report.html` is written.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HtmlOpts {
+    /// Do not write `report.html` (chips under `chips/` are written either way).
+    #[arg(long)]
+    pub no_html: bool,
+}
+
+impl HtmlOpts {
+    /// The choice as the pipeline takes it.
+    pub fn html(&self) -> crate::pipeline::Html {
+        if self.no_html {
+            crate::pipeline::Html::Skip
+        } else {
+            crate::pipeline::Html::Write
+        }
+    }
+}

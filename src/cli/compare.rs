@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::args::AnalysisOpts;
+use super::args::{AnalysisOpts, HtmlOpts};
 use crate::error::{Error, Result};
 use crate::pipeline::{run_compare, CompareArgs, CompareOutcome};
 use crate::report::SiteStatus;
@@ -36,6 +36,8 @@ pub struct Args {
     #[arg(long)]
     pub after_mask: Option<PathBuf>,
     #[command(flatten)]
+    pub html: HtmlOpts,
+    #[command(flatten)]
     pub analysis: AnalysisOpts,
 }
 
@@ -60,6 +62,7 @@ pub fn run(a: Args, quiet: bool) -> Result<ExitCode> {
         before_mask: a.before_mask,
         after_mask: a.after_mask,
         progress: !quiet,
+        html: a.html.html(),
     };
     let o = run_compare(&args)?;
     if !quiet {

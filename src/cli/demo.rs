@@ -65,6 +65,7 @@ pub fn run(a: Args, quiet: bool) -> Result<ExitCode> {
         },
         backend: Backend::default_for_build(),
         progress: !quiet,
+        html: crate::pipeline::Html::Write,
     };
     let o = run_compare(&args)?;
     summary(&o, &args.out, Some(&r.truth_data));

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::args::PlanOpts;
+use super::args::{HtmlOpts, PlanOpts};
 use crate::error::Result;
 
 /// Combine the job outputs of a complete plan (report, CSV, detections, timeline).
@@ -10,12 +10,14 @@ use crate::error::Result;
 pub struct Args {
     #[command(flatten)]
     pub files: PlanOpts,
+    #[command(flatten)]
+    pub html: HtmlOpts,
 }
 
 /// Runs `merge`: exit 1 when some jobs failed for good.
 pub fn run(a: Args, quiet: bool) -> Result<ExitCode> {
     let (plan, out) = (&a.files.plan, &a.files.out);
-    let m = crate::batch::merge::merge(plan, out)?;
+    let m = crate::batch::merge::merge(plan, out, a.html.html())?;
     if !quiet {
         for r in &m.reports {
             println!(

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::args::{AnalysisOpts, CatalogOpts};
+use super::args::{AnalysisOpts, CatalogOpts, HtmlOpts};
 use crate::error::Result;
 use crate::evidence::Verdict;
 use crate::pipeline::timeline::{run_timeline, TimelineArgs};
@@ -19,6 +19,8 @@ pub struct Args {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub html: HtmlOpts,
     #[command(flatten)]
     pub analysis: AnalysisOpts,
 }
@@ -38,6 +40,7 @@ pub fn run(a: Args, quiet: bool) -> Result<ExitCode> {
         settings: a.analysis.settings()?,
         backend: a.analysis.reader.backend(),
         progress: !quiet,
+        html: a.html.html(),
     };
     let o = run_timeline(&args)?;
     let t = &o.timeline;

@@ -21,6 +21,7 @@ use crate::detector::detect;
 use crate::raster::grid::Grid;
 use crate::raster::resample::Method;
 use crate::report::{Coregistration, DateCounts, Delta, GridReport, SiteReport, SiteStatus};
+use crate::visual::chips::{render_chips, ChipInput, Chips};
 
 use super::Settings;
 
@@ -59,6 +60,8 @@ pub struct SiteOutcome {
     pub change: Option<Change>,
     /// Pixels observed on both dates.
     pub valid_both: Vec<bool>,
+    /// Quicklook chips of both dates (the after date normalised), vehicles ringed.
+    pub chips: Chips,
 }
 
 fn method_name(m: Method) -> String {
@@ -214,6 +217,17 @@ pub fn analyse(mut g: SiteOnGrid, s: &Settings) -> SiteOutcome {
         if report.after.observed_fraction > 0.0 {
             report.after.vehicles_on_date = on_date(&g.after.data, &clear_a, &obs_a);
         }
+        let chips = render_chips(&ChipInput {
+            before: &g.before.data,
+            after: &g.after.data,
+            clear_before: &clear_b,
+            clear_after: &clear_a,
+            inside: &g.inside,
+            change_mask: None,
+            blobs_before: &[],
+            blobs_after: &[],
+            gsd_m: g.grid.gsd_m,
+        });
         return SiteOutcome {
             report,
             blobs_before: vec![],
@@ -221,6 +235,7 @@ pub fn analyse(mut g: SiteOnGrid, s: &Settings) -> SiteOutcome {
             grid: Some(g.grid),
             change: None,
             valid_both,
+            chips,
         };
     }
     if s.normalise_radiometry {
@@ -248,6 +263,17 @@ pub fn analyse(mut g: SiteOnGrid, s: &Settings) -> SiteOutcome {
         ratio: (nb > 0).then(|| na as f64 / nb as f64),
     };
     report.changed_fraction = change.changed_fraction;
+    let chips = render_chips(&ChipInput {
+        before: b,
+        after: a,
+        clear_before: &clear_b,
+        clear_after: &clear_a,
+        inside: &g.inside,
+        change_mask: Some(&change.mask),
+        blobs_before: &blobs_before,
+        blobs_after: &blobs_after,
+        gsd_m: grid.gsd_m,
+    });
     SiteOutcome {
         report,
         blobs_before,
@@ -255,6 +281,7 @@ pub fn analyse(mut g: SiteOnGrid, s: &Settings) -> SiteOutcome {
         grid: Some(g.grid),
         change: Some(change),
         valid_both,
+        chips,
     }
 }
 

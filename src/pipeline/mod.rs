@@ -20,9 +20,10 @@ use crate::dates::normalise_date;
 use crate::error::{Error, Result};
 use crate::evidence::{evaluate, SiteInput};
 use crate::fsutil::{sha256_file, write_atomic};
+use crate::raster::cog::write_cog_f32;
 use crate::raster::crs::{Crs, Transformer};
 use crate::raster::grid::raster_gsd_m;
-use crate::raster::write::{write_geotiff_described, GeoMeta, Samples};
+use crate::raster::write::GeoMeta;
 use crate::raster::{open, Backend, RasterSource};
 use crate::report::csv::sites_csv;
 use crate::report::geojson::detections_geojson;
@@ -58,6 +59,15 @@ pub struct CompareArgs {
     pub settings: Settings,
     pub backend: Backend,
     pub progress: bool,
+    /// Write `report.html` (the chips are written either way).
+    pub html: Html,
+}
+
+/// Whether `report.html` is written beside `report.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Html {
+    Write,
+    Skip,
 }
 
 /// The result of a run: the report and how many sites failed.
@@ -246,6 +256,19 @@ impl OpenedPair {
         (db, da)
     }
 
+    /// The overview map of `sites` over the before image. A failure is reported on
+    /// stderr and leaves the page without its map: it must not cost the run.
+    pub fn overview(&self, sites: &[Site]) -> Option<crate::visual::html::Overview> {
+        crate::visual::write::overview_of(self.before.as_ref(), &self.crs_b, sites)
+            .map_err(|e| {
+                eprintln!(
+                    "stagewatch: no overview map in report.html: {}",
+                    crate::error::one_line(&e.to_string())
+                )
+            })
+            .ok()
+    }
+
     /// MiB the analysis of `site` will need (0 when its grid cannot be built: the site
     /// then fails before allocating anything).
     pub fn site_need_mib(&self, site: &Site, s: &Settings) -> u64 {
@@ -412,6 +435,11 @@ pub fn run_compare(args: &CompareArgs) -> Result<CompareOutcome> {
     }
     let report = assemble_report(inputs, &Parameters::new(s, args.backend), &sites, reports);
     write_report_files(&args.out, &report, &detections)?;
+    crate::visual::write::remove_stale_chips(&args.out, &stems)?;
+    if args.html == Html::Write {
+        let overview = pair.overview(&sites);
+        crate::visual::write::write_compare_html(&args.out, &report, &stems, overview.as_ref())?;
+    }
     Ok(CompareOutcome { report, site_errors })
 }
 
@@ -449,16 +477,15 @@ fn site_outputs(
             nodata: Some(f64::NAN),
             datetime: None,
         };
-        write_geotiff_described(
+        write_cog_f32(
             &out.join(&rel),
-            grid.width,
-            grid.height,
-            2,
-            Samples::F32(&px),
+            (grid.width, grid.height, 2),
+            &px,
             &meta,
             &["change_magnitude", "change_mask"],
         )?;
         rep.change_raster = Some(rel);
+        crate::visual::write::write_site_chips(out, stem, &o.chips)?;
     }
     let to_wgs = Transformer::new(&Crs::from_epsg(grid.epsg)?, &Crs::wgs84());
     for (label, blobs, date) in [

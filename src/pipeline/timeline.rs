@@ -26,6 +26,7 @@ pub struct TimelineArgs {
     pub settings: Settings,
     pub backend: Backend,
     pub progress: bool,
+    pub html: super::Html,
 }
 
 /// The written timeline and how many (site, date) comparisons failed.
@@ -178,6 +179,9 @@ pub fn run_timeline(args: &TimelineArgs) -> Result<TimelineOutcome> {
         reports,
     );
     write_timeline(&args.out, &t)?;
+    if args.html == super::Html::Write {
+        crate::visual::write::write_timeline_html(&args.out, &t, &[])?;
+    }
     Ok(TimelineOutcome {
         timeline: t,
         site_errors,

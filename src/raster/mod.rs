@@ -9,6 +9,7 @@
 //! the arrays here are 0-based `[band, row, col]`; a geotransform maps the *corner* of a
 //! pixel (PixelIsArea), so the centre of pixel (c, r) is at (c + 0.5, r + 0.5).
 
+pub mod cog;
 pub mod crs;
 pub mod decode;
 #[cfg(feature = "gdal")]

@@ -143,7 +143,7 @@ where
 
 /// GDAL_METADATA (TIFF tag 42112) XML giving each band its description, which QGIS and
 /// `gdalinfo` show as the band's name. Names are escaped for XML.
-fn gdal_metadata(band_names: &[&str]) -> String {
+pub(crate) fn gdal_metadata(band_names: &[&str]) -> String {
     let mut x = String::from("<GDALMetadata>");
     for (i, n) in band_names.iter().enumerate() {
         let e = n

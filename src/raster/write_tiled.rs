@@ -19,7 +19,8 @@ use super::write::{geokeys, GeoMeta};
 use crate::error::{Error, Result};
 use crate::fsutil::temp_path;
 
-enum Val {
+/// A TIFF tag value (the types the writers need).
+pub(crate) enum Val {
     Short(Vec<u16>),
     Long(Vec<u32>),
     Ascii(String),
@@ -49,7 +50,8 @@ impl Val {
     }
 }
 
-fn deflate(data: &[u8]) -> Vec<u8> {
+/// zlib-wrapped DEFLATE (TIFF compression 8), fast level.
+pub(crate) fn deflate(data: &[u8]) -> Vec<u8> {
     let mut e = ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(data).expect("in-memory write");
     e.finish().expect("in-memory write")
@@ -218,12 +220,31 @@ where
         pos += 1;
     }
     let ifd_pos = pos;
+    let (ifd, extra, extra_pos) = ifd_bytes(&tags, ifd_pos, 0);
+    if extra_pos > u32::MAX as u64 {
+        return Err(Error::Write {
+            path: tmp.to_path_buf(),
+            msg: "over 4 GiB (classic TIFF)".into(),
+        });
+    }
+    w.write_all(&ifd).map_err(io)?;
+    w.write_all(&extra).map_err(io)?;
+    w.seek(std::io::SeekFrom::Start(4)).map_err(io)?;
+    w.write_all(&(ifd_pos as u32).to_le_bytes()).map_err(io)?;
+    let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+    f.sync_all().map_err(io)
+}
+
+/// The IFD at `ifd_pos` holding `tags` (sorted by tag), pointing to the next IFD at
+/// `next_ifd` (0: none), and the out-of-line values that follow it (word-aligned);
+/// returns both and the offset just past the values.
+pub(crate) fn ifd_bytes(tags: &[(u16, Val)], ifd_pos: u64, next_ifd: u32) -> (Vec<u8>, Vec<u8>, u64) {
     let ifd_len = 2 + 12 * tags.len() as u64 + 4;
     let mut extra_pos = ifd_pos + ifd_len;
     let mut ifd = Vec::new();
     let mut extra = Vec::new();
     ifd.extend_from_slice(&(tags.len() as u16).to_le_bytes());
-    for (tag, v) in &tags {
+    for (tag, v) in tags {
         let (ty, n) = v.type_count();
         let b = v.bytes();
         ifd.extend_from_slice(&tag.to_le_bytes());
@@ -243,19 +264,8 @@ where
             }
         }
     }
-    ifd.extend_from_slice(&0u32.to_le_bytes());
-    if extra_pos > u32::MAX as u64 {
-        return Err(Error::Write {
-            path: tmp.to_path_buf(),
-            msg: "over 4 GiB (classic TIFF)".into(),
-        });
-    }
-    w.write_all(&ifd).map_err(io)?;
-    w.write_all(&extra).map_err(io)?;
-    w.seek(std::io::SeekFrom::Start(4)).map_err(io)?;
-    w.write_all(&(ifd_pos as u32).to_le_bytes()).map_err(io)?;
-    let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-    f.sync_all().map_err(io)
+    ifd.extend_from_slice(&next_ifd.to_le_bytes());
+    (ifd, extra, extra_pos)
 }
 
 #[cfg(test)]

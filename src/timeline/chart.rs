@@ -246,8 +246,8 @@ pub fn render(title: &str, y_label: &str, points: &[ChartPoint], y_max: Option<f
     out
 }
 
-/// The chart of one site.
-pub fn site_chart(s: &SiteSeries) -> Vec<u8> {
+/// The points and title of one site's chart (shared by the PNG and the SVG chart).
+pub fn site_points(s: &SiteSeries) -> (String, Vec<ChartPoint>) {
     let pts: Vec<ChartPoint> = s
         .points
         .iter()
@@ -266,12 +266,24 @@ pub fn site_chart(s: &SiteSeries) -> Vec<u8> {
         Some(n) => format!("{} - {}", s.id, n),
         None => s.id.clone(),
     };
-    render(&title, "vehicles (true number, 90% interval)", &pts, None)
+    (title, pts)
 }
 
-/// The chart of the overall score.
-pub fn overall_chart(points: &[OverallPoint]) -> Vec<u8> {
-    let pts: Vec<ChartPoint> = points
+/// Y-axis label of a site chart.
+pub const SITE_Y_LABEL: &str = "vehicles (true number, 90% interval)";
+/// Title and y-axis label of the overall chart.
+pub const OVERALL_TITLE: &str = "overall withdrawal evidence";
+pub const OVERALL_Y_LABEL: &str = "score = 1 - remaining fraction (90% interval)";
+
+/// The chart of one site.
+pub fn site_chart(s: &SiteSeries) -> Vec<u8> {
+    let (title, pts) = site_points(s);
+    render(&title, SITE_Y_LABEL, &pts, None)
+}
+
+/// The points of the overall chart: the score with its interval (0 on the baseline).
+pub fn overall_points(points: &[OverallPoint]) -> Vec<ChartPoint> {
+    points
         .iter()
         .map(|p| ChartPoint {
             date: p.date.clone(),
@@ -292,13 +304,12 @@ pub fn overall_chart(points: &[OverallPoint]) -> Vec<u8> {
             verdict: p.verdict,
             withdrawal: p.withdrawal,
         })
-        .collect();
-    render(
-        "overall withdrawal evidence",
-        "score = 1 - remaining fraction (90% interval)",
-        &pts,
-        Some(1.0),
-    )
+        .collect()
+}
+
+/// The chart of the overall score.
+pub fn overall_chart(points: &[OverallPoint]) -> Vec<u8> {
+    render(OVERALL_TITLE, OVERALL_Y_LABEL, &overall_points(points), Some(1.0))
 }
 
 #[cfg(test)]
