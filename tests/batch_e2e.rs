@@ -245,7 +245,7 @@ fn killed_run_leaves_no_partial_file_and_resumes() {
         "killed part-way: {after_kill} of {total}"
     );
     // Everything in the output folder under its final name is complete: job results, and
-    // change rasters `jobs/<key>/change/<site>.tif` (a hidden `.<name>.<pid>.tmp` is a
+    // change rasters `jobs/<key>/change/<site>.tif` and chips `jobs/<key>/chips/*.png` (a hidden `.<name>.<pid>.tmp` is a
     // raster being written when the run was killed; its job reruns).
     for (rel, bytes) in tree(&out) {
         assert!(rel.starts_with("jobs"), "{rel:?}");
@@ -253,6 +253,8 @@ fn killed_run_leaves_no_partial_file_and_resumes() {
         if rel.components().count() == 2 {
             assert!(name.ends_with(".json"), "{rel:?}");
             let _: JobResult = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{rel:?}: {e}"));
+        } else if name.ends_with(".png") {
+            image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{rel:?}: {e}"));
         } else if !(name.starts_with('.') && name.ends_with(".tmp")) {
             assert!(name.ends_with(".tif"), "{rel:?}");
             stagewatch::raster::geotiff::GeoTiff::open(&out.join(&rel))

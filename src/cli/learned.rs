@@ -46,6 +46,21 @@ pub struct TrainArgs {
     /// left; measured at 0.3, not adopted).
     #[arg(long, default_value_t = TrainOptions::default().footprint_probability)]
     pub footprint_probability: f32,
+    /// Test-time views detection averages (1, or 4: the image and its mirror images);
+    /// the threshold is tuned for them.
+    #[arg(long, default_value_t = 4)]
+    pub views: usize,
+}
+
+/// `views` if 1 or 4.
+fn check_views(views: usize, cmd: &str) -> Result<usize> {
+    if views == 1 || views == 4 {
+        Ok(views)
+    } else {
+        Err(Error::Usage(format!(
+            "{cmd}: --views must be 1 or 4, not {views}"
+        )))
+    }
 }
 
 /// Labelled imagery for `train` and `calibrate`.
@@ -194,7 +209,9 @@ pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<ExitCode> {
             );
         }
     };
+    let views = check_views(a.views, "train")?;
     let (mut model, losses) = train(&frames, &o, &log);
+    model.header.views = views;
     let (t, s) = tune_threshold(&mut model, &entries)?;
     let seqs: std::collections::BTreeSet<String> = entries
         .iter()
@@ -255,6 +272,14 @@ pub struct CalibrateArgs {
     /// Peak threshold instead of the model's own (for exploring on tuning frames).
     #[arg(long)]
     pub threshold: Option<f32>,
+    /// Test-time views (1 or 4) instead of the model's own.
+    #[arg(long)]
+    pub views: Option<usize>,
+    /// Tune the threshold again, as `train` does (best F1 on the completely labelled
+    /// training frames at 0.5 m; with `--validation only`, the training frames without
+    /// the validation sequences), e.g. after `--views` changed.
+    #[arg(long)]
+    pub retune_threshold: bool,
 }
 
 /// The measured model: per pixel size, the summaries by source and the frames.
@@ -400,6 +425,26 @@ fn calibration_of(
 /// `stagewatch calibrate`.
 pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
     let mut model = load_model(a.model.as_deref())?;
+    if let Some(v) = a.views {
+        model.header.views = check_views(v, "calibrate")?;
+    }
+    if a.retune_threshold {
+        // The frames the model was trained on: never the ones measured below.
+        let training = LabelledInputs {
+            validation: match a.labelled.validation {
+                Some(Validation::Only) => Some(Validation::Exclude),
+                v => v,
+            },
+            ..a.labelled.clone()
+        };
+        let (t, s) = tune_threshold(&mut model, &training.entries(Split::Train, false, "calibrate")?)?;
+        if !quiet {
+            eprintln!(
+                "calibrate: threshold tuned to {t} for {} view(s) (training frames at 0.5 m: recall {:.3} precision {:.3})",
+                model.header.views, s.recall, s.precision
+            );
+        }
+    }
     if let Some(t) = a.threshold {
         model.header.threshold = t;
     }

@@ -8,7 +8,8 @@
 //!
 //! Detection: the first three bands are resized to the model's working pixel size
 //! (area average when finer, bilinear when coarser), stretched per band by robust
-//! quantiles over the valid pixels, run through the network, and every heat-map cell
+//! quantiles over the valid pixels, run through the network (averaged over the input's
+//! mirror images when the model says so, [`views`]), and every heat-map cell
 //! that is a 3x3 local maximum above the model's threshold is a vehicle at that cell's
 //! centre. The vehicle class is a length window on the predicted length.
 
@@ -22,6 +23,7 @@ pub mod net;
 pub mod render;
 pub mod rng;
 pub mod train;
+pub mod views;
 pub mod withdrawal;
 
 use ndarray::Array3;
@@ -29,7 +31,7 @@ use ndarray::Array3;
 use crate::blobs::{Blob, Polarity, VehicleClass};
 use image::{resize, stretch};
 use model::Model;
-use net::{forward, Tensor};
+use net::Tensor;
 
 /// One detected vehicle in the input's pixel coordinates (pixel centres at +0.5).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -125,8 +127,9 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, model: &Model) -> V
     if !stretch(&mut xs, &vs) {
         return Vec::new();
     }
-    let out = forward(&xs, &model.header.layers, &model.weights, true);
-    let stride = model.header.output_stride as f64;
+    let m = &model.header;
+    let out = views::forward_views(&xs, &m.layers, &model.weights, m.output_stride, m.views);
+    let stride = m.output_stride as f64;
     let (sx, sy) = (w as f64 / ow as f64, h as f64 / oh as f64);
     peaks(&out, model.header.threshold)
         .into_iter()

@@ -34,11 +34,24 @@ pub struct ModelHeader {
     pub layers: Vec<LayerSpec>,
     /// Peak threshold on the heat map (sigmoid), chosen on the tuning frames.
     pub threshold: f32,
+    /// Test-time views averaged (1: the image as it is; 4: also its mirror images,
+    /// [`super::views`]). The threshold is tuned for them. Absent (1) in files of
+    /// earlier builds.
+    #[serde(default = "one_view", skip_serializing_if = "is_one_view")]
+    pub views: usize,
     /// How it was trained (data, seed, steps), for the record.
     pub training: serde_json::Value,
     /// Its error model measured by `stagewatch calibrate` on frames it never saw.
     #[serde(default)]
     pub calibration: Option<Calibration>,
+}
+
+fn one_view() -> usize {
+    1
+}
+
+fn is_one_view(v: &usize) -> bool {
+    *v == 1
 }
 
 /// A model's measured recall and false positives, the evidence model's detector terms.
@@ -100,6 +113,9 @@ impl Model {
                 "format version {} is not {FORMAT_VERSION}",
                 header.format_version
             )));
+        }
+        if header.views != 1 && header.views != 4 {
+            return Err(bad(format!("views {} is not 1 or 4", header.views)));
         }
         let stride = check_layers(&header.layers).map_err(bad)?;
         if stride != header.output_stride {

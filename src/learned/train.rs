@@ -468,6 +468,7 @@ pub fn train(frames: &[Frame], o: &TrainOptions, report: Report) -> (Model, Vec<
         output_stride: stride,
         layers,
         threshold: 0.5,
+        views: 1,
         training: serde_json::to_value(o).expect("options serialise"),
         calibration: None,
     };
