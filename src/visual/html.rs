@@ -8,6 +8,7 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use super::embed::{Embedded, PageChips};
 use super::page::{data_uri, flag_words, head, pct, status_words, summary_line, verdict_class};
 use crate::evidence::Interval;
 use crate::report::{Report, SiteReport, SiteStatus};
@@ -25,7 +26,9 @@ pub struct SiteChipFiles {
 /// pixels (one ring per polygon), in site order.
 #[derive(Debug, Clone)]
 pub struct Overview {
-    pub png: Vec<u8>,
+    /// The quicklook image and its MIME type.
+    pub image: Vec<u8>,
+    pub mime: &'static str,
     pub width: usize,
     pub height: usize,
     pub outlines: Vec<Vec<Vec<(f64, f64)>>>,
@@ -52,7 +55,7 @@ fn overview_svg(o: &Overview, report: &Report, stems: &[String]) -> Markup {
     html! {
         svg class="overview" viewBox=(format!("0 0 {} {}", o.width, o.height)) role="img"
             aria-label="Overview of the before scene with every site" {
-            image href=(data_uri(&o.png)) x="0" y="0" width=(o.width) height=(o.height) {}
+            image href=(data_uri(o.mime, &o.image)) x="0" y="0" width=(o.width) height=(o.height) {}
             @for ((site, rings), stem) in report.sites.iter().zip(&o.outlines).zip(stems) {
                 a href=(format!("#site-{stem}")) {
                     @for ring in rings {
@@ -95,17 +98,17 @@ fn sites_table(report: &Report, stems: &[String]) -> Markup {
     }
 }
 
-fn chip(label: &str, base: &Option<Vec<u8>>, files: &SiteChipFiles) -> Markup {
+fn chip(label: &str, base: &Option<Embedded>, files: &PageChips) -> Markup {
     html! {
         figure class="chip" {
             div class="stack" {
                 @if let Some(png) = base {
-                    img class="base" alt=(format!("{label} chip")) src=(data_uri(png));
+                    img class="base" alt=(format!("{label} chip")) src=(data_uri(png.mime, &png.bytes));
                     @if let Some(c) = &files.change {
-                        img class="ov change" alt="change mask" src=(data_uri(c));
+                        img class="ov change" alt="change mask" src=(data_uri(c.mime, &c.bytes));
                     }
                     @if let Some(u) = &files.unobserved {
-                        img class="ov unobs" alt="not observed" src=(data_uri(u));
+                        img class="ov unobs" alt="not observed" src=(data_uri(u.mime, &u.bytes));
                     }
                 } @else {
                     div class="missing" { "no chip" }
@@ -116,7 +119,7 @@ fn chip(label: &str, base: &Option<Vec<u8>>, files: &SiteChipFiles) -> Markup {
     }
 }
 
-fn site_card(s: &SiteReport, stem: &str, files: &SiteChipFiles, report: &Report) -> Markup {
+fn site_card(s: &SiteReport, stem: &str, files: &PageChips, report: &Report) -> Markup {
     let ev = s.evidence.as_ref();
     html! {
         section class="card" id=(format!("site-{stem}")) {
@@ -163,11 +166,11 @@ fn site_card(s: &SiteReport, stem: &str, files: &SiteChipFiles, report: &Report)
 }
 
 /// The page of one `compare` report. `stems` are the sites' file stems (for anchors),
-/// `chips` their chip files, in site order.
+/// `chips` their images ([`super::embed::page_chips`]), in site order.
 pub fn compare_page(
     report: &Report,
     stems: &[String],
-    chips: &[SiteChipFiles],
+    chips: &[PageChips],
     overview: Option<&Overview>,
 ) -> String {
     let ev = &report.withdrawal_evidence;

@@ -87,11 +87,11 @@ pub fn head(title: &str) -> Markup {
     }
 }
 
-/// A `data:` URI of PNG bytes.
-pub fn data_uri(png: &[u8]) -> String {
+/// A `data:` URI of image bytes of type `mime`.
+pub fn data_uri(mime: &str, bytes: &[u8]) -> String {
     format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(png)
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
     )
 }
 

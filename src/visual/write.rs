@@ -80,8 +80,13 @@ pub fn remove_stale_chips(out: &Path, stems: &[String]) -> Result<usize> {
 /// The overview map of `sites` over the scene `src` (in `crs`).
 pub fn overview_of(src: &dyn RasterSource, crs: &Crs, sites: &[Site]) -> Result<Overview> {
     let (canvas, k) = quicklook(src)?;
+    let rgb = image::RgbImage::from_fn(canvas.width as u32, canvas.height as u32, |x, y| {
+        let p = canvas.get(x as usize, y as usize);
+        image::Rgb([p[0], p[1], p[2]])
+    });
     Ok(Overview {
-        png: canvas.to_png(),
+        image: super::embed::jpeg(&rgb),
+        mime: "image/jpeg",
         width: canvas.width,
         height: canvas.height,
         outlines: site_outlines(src, crs, sites, k),
@@ -95,7 +100,8 @@ pub fn write_compare_html(
     stems: &[String],
     overview: Option<&Overview>,
 ) -> Result<()> {
-    let chips: Vec<SiteChipFiles> = stems.iter().map(|s| read_site_chips(out, s)).collect();
+    let files: Vec<SiteChipFiles> = stems.iter().map(|s| read_site_chips(out, s)).collect();
+    let chips = super::embed::page_chips(&files);
     write_atomic(
         &out.join("report.html"),
         compare_page(report, stems, &chips, overview).as_bytes(),
