@@ -91,7 +91,10 @@ fn vehicle_park_withdrawals_are_never_buildup_or_no_change() {
 // 0.569, median count error 0.13 / 0.26; the sixth's (24,000 steps, sha a085a962...),
 // recall 0.549 / 0.582, precision 0.779 / 0.802, median count error 0.23 / 0.30: fewer
 // vehicles found, far fewer false ones (README, "Vehicle detector"). The recall bound was
-// lowered from 0.62 to 0.52 for it, the precision bound raised from 0.52 to 0.72.
-const RECALL_MIN: f64 = 0.52;
+// lowered from 0.62 to 0.52 for it, the precision bound raised from 0.52 to 0.72. The
+// eighth session's (the same weights averaged over four mirror views, threshold 0.45,
+// sha 11bcd6c8...): recall 0.701 / 0.709, precision 0.774 / 0.762, median count error
+// 0.17 / 0.29; the recall bound is raised to 0.65.
+const RECALL_MIN: f64 = 0.65;
 const PRECISION_MIN: f64 = 0.72;
 const COUNT_ERROR_MEDIAN_MAX: f64 = 0.35;

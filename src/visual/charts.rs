@@ -63,6 +63,7 @@ fn draw(
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 16))
         .margin(8)
+        .margin_right(40)
         .x_label_area_size(30)
         .y_label_area_size(50)
         .build_cartesian_2d(

@@ -3,7 +3,7 @@
 //! overview map ([`overview`]), time-series charts as SVG ([`charts`]) and the
 //! self-contained `report.html` pages ([`html`], [`timeline_page`], [`page`], images
 //! sized for them by [`embed`]).
-//! [`write`] puts them on disk beside `report.json`.
+//! [`mod@write`] puts them on disk beside `report.json`.
 
 pub mod charts;
 pub mod chips;

@@ -101,6 +101,10 @@ pub fn timeline_page(t: &Timeline, stems: &[String], pairs: &[PairLink]) -> Stri
                 details { summary { "Parameters" } pre { (params) } }
                 (pair_list(pairs))
                 h2 { "Overall" }
+                p class="legend" { "Each chart: the estimate (line) with its 90 % interval (band), the raw count \
+                    (black squares, site charts), and a dot per date coloured by its verdict against the baseline \
+                    (green withdrawal, olive partial withdrawal, grey no change, red buildup, purple redeployment, \
+                    orange inconclusive); a ring marks a decrease confirmed by the next two conclusive dates." }
                 div class="chart" { (PreEscaped(series_svg(OVERALL_TITLE, OVERALL_Y_LABEL, &overall, Some(1.0)))) }
                 h2 { "Sites" }
                 ul { @for (s, stem) in t.sites.iter().zip(stems) {
