@@ -46,51 +46,40 @@ fn date_of(path: &Path, line: usize, raw: Option<&str>) -> Result<Option<String>
     }
 }
 
-/// Splits one CSV record (RFC 4180 quoting, no embedded newlines).
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
-
+/// The CSV catalogue, read with the `csv` crate (RFC 4180: quoted fields, doubled
+/// quotes, newlines inside quotes, ragged rows allowed); blank lines are skipped and
+/// line numbers in messages are the file's.
 fn parse_csv(path: &Path, text: &str, base: &Path) -> Result<Vec<Entry>> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Err(Error::input(path, "empty catalogue"));
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = rdr.records();
+    let bad = |e: csv::Error| Error::input(path, format!("not valid CSV: {e}"));
+    let header = match records.next() {
+        Some(r) => r.map_err(bad)?,
+        None => return Err(Error::input(path, "empty catalogue")),
     };
-    let cols: Vec<String> = csv_fields(header)
-        .iter()
-        .map(|c| c.trim().to_lowercase())
-        .collect();
+    let cols: Vec<String> = header.iter().map(|c| c.trim().to_lowercase()).collect();
     let ip = cols
         .iter()
         .position(|c| c == "path" || c == "href")
         .ok_or_else(|| Error::input(path, "CSV header has no `path` column"))?;
     let id = cols.iter().position(|c| c == "date" || c == "datetime");
     let mut out = Vec::new();
-    for (i, l) in lines {
-        let f = csv_fields(l);
+    for r in records {
+        let f = r.map_err(bad)?;
+        let line = f.position().map_or(0, |p| p.line() as usize);
+        if f.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
         let p = f
             .get(ip)
             .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| Error::input(path, format!("line {}: no path", i + 1)))?;
+            .ok_or_else(|| Error::input(path, format!("line {line}: no path")))?;
         out.push(Entry {
             path: resolve(base, p),
-            date: date_of(path, i + 1, id.and_then(|d| f.get(d)).map(String::as_str))?,
+            date: date_of(path, line, id.and_then(|d| f.get(d)))?,
         });
     }
     Ok(out)
@@ -251,6 +240,27 @@ mod tests {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    #[test]
+    fn csv_quoting_is_rfc_4180() {
+        let d = tempfile::tempdir().unwrap();
+        let c = write(
+            d.path(),
+            "q.csv",
+            "\"date\",path\n2026-01-02,\"a, b.tif\"\n\n2026-01-01,\"say \"\"hi\"\".tif\"\n",
+        );
+        let e = load(&c, None).unwrap();
+        let names: Vec<String> = e
+            .iter()
+            .map(|x| x.path.file_name().unwrap().to_string_lossy().into())
+            .collect();
+        assert_eq!(names, vec!["say \"hi\".tif", "a, b.tif"]);
+        assert_eq!(e[0].date.as_deref(), Some("2026-01-01"));
+        // A row without its path names its line.
+        let bad = write(d.path(), "r.csv", "path,date\na.tif,2026-01-01\n,2026-01-02\n");
+        let msg = load(&bad, None).unwrap_err().to_string();
+        assert!(msg.contains("line 3: no path"), "{msg}");
     }
 
     #[test]

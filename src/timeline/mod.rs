@@ -22,7 +22,7 @@ mod font;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{Evidence, Interval, Verdict};
-use crate::report::csv::{field, iv_cols};
+use crate::report::csv::{guard, iv_cols, to_csv};
 use crate::report::{FileInput, ImageInput, Parameters, Report, SiteStatus, Tool};
 
 /// Schema version of `timeline.json`.
@@ -312,39 +312,66 @@ pub fn build(input: &SeriesInput) -> (Vec<SiteSeries>, Vec<OverallPoint>, String
 
 /// `timeline.csv`: one row per site and date, then one `overall` row per date.
 pub fn timeline_csv(t: &Timeline) -> String {
-    let mut out = String::from(
-        "scope,site_id,date,status,observed_fraction,vehicles,vehicles_estimate,vehicles_low,vehicles_high,\
-         remaining_estimate,remaining_low,remaining_high,score,verdict,withdrawal\n",
-    );
+    let header = [
+        "scope",
+        "site_id",
+        "date",
+        "status",
+        "observed_fraction",
+        "vehicles",
+        "vehicles_estimate",
+        "vehicles_low",
+        "vehicles_high",
+        "remaining_estimate",
+        "remaining_low",
+        "remaining_high",
+        "score",
+        "verdict",
+        "withdrawal",
+    ];
     let opt = |v: Option<&str>| v.unwrap_or("").to_string();
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for s in &t.sites {
         for p in &s.points {
-            out.push_str(&format!(
-                "site,{},{},{},{:.6},{},{},{},,{},{}\n",
-                field(&s.id),
-                p.date,
-                p.status.as_str(),
-                p.observed_fraction,
+            let mut r = vec![
+                "site".into(),
+                guard(&s.id),
+                p.date.clone(),
+                p.status.as_str().into(),
+                format!("{:.6}", p.observed_fraction),
                 p.vehicles.map_or(String::new(), |v| v.to_string()),
-                iv_cols(&p.vehicles_estimate, 1),
-                iv_cols(&p.remaining_fraction, 4),
+            ];
+            r.extend(iv_cols(&p.vehicles_estimate, 1));
+            r.extend(iv_cols(&p.remaining_fraction, 4));
+            r.extend([
+                String::new(),
                 opt(p.verdict.map(Verdict::as_str)),
                 opt(p.withdrawal.map(Confirmation::as_str)),
-            ));
+            ]);
+            rows.push(r);
         }
     }
     for p in &t.overall {
-        out.push_str(&format!(
-            "overall,,{},,{:.6},,,,,{},{:.4},{},{}\n",
-            p.date,
-            p.coverage,
-            iv_cols(&p.remaining_fraction, 4),
-            p.score,
+        let mut r = vec![
+            "overall".into(),
+            String::new(),
+            p.date.clone(),
+            String::new(),
+            format!("{:.6}", p.coverage),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ];
+        r.extend(iv_cols(&p.remaining_fraction, 4));
+        r.extend([
+            format!("{:.4}", p.score),
             opt(p.verdict.map(Verdict::as_str)),
             opt(p.withdrawal.map(Confirmation::as_str)),
-        ));
+        ]);
+        rows.push(r);
     }
-    out
+    to_csv(&header, rows)
 }
 
 #[cfg(test)]
