@@ -24,6 +24,8 @@ use tiff::tags::{ByteOrder, Tag};
 use super::decode::{decompress, inflate_into, samples_to_f64, Codec, SampleKind};
 use super::georef_tags::{read_epsg, read_geokeys, read_transform, KEY_RASTER_TYPE};
 
+use ndarray::Array3;
+
 use super::{Block, DataType, GeoTransform, RasterInfo, RasterSource, Window};
 use crate::error::{Error, Result};
 
@@ -456,6 +458,60 @@ impl GeoTiff {
     }
 }
 
+impl GeoTiff {
+    /// [`RasterSource::read_rows`]: every chunk holding a wanted row is decompressed once
+    /// and only the wanted rows are converted to samples.
+    fn rows_inner(&self, rows: &[usize]) -> Result<Array3<f32>> {
+        let info = &self.info;
+        let path = info.path.as_path();
+        let l = &self.layout;
+        if rows.iter().any(|&r| r >= info.height) || rows.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::input(path, "rows outside the raster or not ascending"));
+        }
+        let mut out = super::alloc_block(path, l.samples, rows.len(), info.width, f32::NAN)?;
+        let file = crate::fsutil::open_regular(path)?;
+        let spp = if l.planar { 1 } else { l.samples };
+        let sz = l.kind.size();
+        let planes = if l.planar { l.samples } else { 1 };
+        let per_plane = l.chunks_across * l.chunks_down;
+        let (mut raw, mut bytes) = (Vec::new(), Vec::new());
+        let mut i = 0;
+        while i < rows.len() {
+            let cy = rows[i] / l.chunk_h;
+            let j = i + rows[i..].iter().take_while(|&&r| r / l.chunk_h == cy).count();
+            for plane in 0..planes {
+                for cx in 0..l.chunks_across {
+                    let idx = plane * per_plane + cy * l.chunks_across + cx;
+                    if !self.read_chunk_bytes(&file, idx, &mut raw, &mut bytes)? {
+                        continue; // sparse chunk: stays nodata
+                    }
+                    let dw = if l.tiled { l.chunk_w } else { info.width };
+                    let row_bytes = dw * spp * sz;
+                    let x0 = cx * l.chunk_w;
+                    let w_here = dw.min(info.width - x0);
+                    for (k, &r) in rows[i..j].iter().enumerate() {
+                        let off = (r - cy * l.chunk_h) * row_bytes;
+                        let Some(row) = bytes.get(off..off + row_bytes) else {
+                            return Err(Error::not_raster(path, format!("strip/tile {idx}: short")));
+                        };
+                        let vals = samples_to_f64(row, l.kind, l.little_endian, l.predictor, dw, spp)
+                            .map_err(|e| Error::not_raster(path, format!("strip/tile {idx}: {e}")))?;
+                        let vals = to_f32(&vals, info.nodata);
+                        for c in 0..w_here {
+                            for s in 0..spp {
+                                let band = if l.planar { plane } else { s };
+                                out[[band, i + k, x0 + c]] = vals[c * spp + s];
+                            }
+                        }
+                    }
+                }
+            }
+            i = j;
+        }
+        Ok(out)
+    }
+}
+
 impl RasterSource for GeoTiff {
     fn info(&self) -> &RasterInfo {
         &self.info
@@ -463,6 +519,10 @@ impl RasterSource for GeoTiff {
 
     fn read_window(&self, window: Window) -> Result<Block> {
         guarded(&self.info.path, || self.read_inner(window))
+    }
+
+    fn read_rows(&self, rows: &[usize]) -> Result<Array3<f32>> {
+        guarded(&self.info.path, || self.rows_inner(rows))
     }
 }
 
@@ -519,6 +579,52 @@ fn to_f32(v: &[f64], nodata: Option<f64>) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_rows_equals_one_row_windows_for_tiles_and_strips() {
+        use crate::raster::write::{write_geotiff, GeoMeta, Samples};
+        use crate::raster::write_tiled::write_tiled_u8;
+        let dir = tempfile::tempdir().unwrap();
+        let meta = GeoMeta {
+            epsg: 32636,
+            transform: GeoTransform::north_up(300000.0, 5330000.0, 0.5, 0.5),
+            nodata: None,
+            datetime: None,
+        };
+        let (w, h) = (70, 53);
+        let tiled = dir.path().join("t.tif");
+        write_tiled_u8(&tiled, w, h, 3, 32, &meta, |tx, ty, buf: &mut [u8]| {
+            for (i, v) in buf.iter_mut().enumerate() {
+                *v = ((tx * 31 + ty * 17 + i * 7) % 251) as u8;
+            }
+        })
+        .unwrap();
+        let strips = dir.path().join("s.tif");
+        let px: Vec<u16> = (0..w * h * 2).map(|i| (i * 13 % 6007) as u16).collect();
+        write_geotiff(&strips, w, h, 2, Samples::U16(&px), &meta).unwrap();
+        for p in [&tiled, &strips] {
+            let g = GeoTiff::open(p).unwrap();
+            let rows = [0, 5, 31, 32, 33, 52];
+            let got = g.read_rows(&rows).unwrap();
+            for (i, &r) in rows.iter().enumerate() {
+                let win = g
+                    .read_window(Window {
+                        col_off: 0,
+                        row_off: r,
+                        width: w,
+                        height: 1,
+                    })
+                    .unwrap();
+                assert_eq!(
+                    got.slice(ndarray::s![.., i, ..]),
+                    win.data.slice(ndarray::s![.., 0, ..]),
+                    "{} row {r}",
+                    p.display()
+                );
+            }
+            assert!(g.read_rows(&[5, 3]).is_err() && g.read_rows(&[h]).is_err());
+        }
+    }
 
     #[test]
     fn nodata_strings() {

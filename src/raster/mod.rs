@@ -187,6 +187,25 @@ pub trait RasterSource: Send + Sync {
     fn info(&self) -> &RasterInfo;
     /// Reads `window` (which must lie inside the raster), nodata mapped to NaN.
     fn read_window(&self, window: Window) -> Result<Block>;
+
+    /// Reads whole rows (ascending, distinct), `[band, i, col]` for `rows[i]`: a sparse
+    /// sample of the raster, e.g. for a quicklook. The default reads one-row windows; a
+    /// reader that would decode a chunk once per row overrides it.
+    fn read_rows(&self, rows: &[usize]) -> Result<Array3<f32>> {
+        let info = self.info();
+        let mut out = Array3::from_elem((info.bands, rows.len(), info.width), f32::NAN);
+        for (i, &r) in rows.iter().enumerate() {
+            let b = self.read_window(Window {
+                col_off: 0,
+                row_off: r,
+                width: info.width,
+                height: 1,
+            })?;
+            out.slice_mut(ndarray::s![.., i, ..])
+                .assign(&b.data.slice(ndarray::s![.., 0, ..]));
+        }
+        Ok(out)
+    }
 }
 
 /// Which implementation opens rasters.

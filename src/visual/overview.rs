@@ -1,12 +1,12 @@
 //! The overview map of a report: a quicklook of the before scene at most
 //! [`MAX_OVERVIEW_PX`] a side, and every site's polygon in its pixels.
 //!
-//! The quicklook samples the scene instead of reading all of it: for each quicklook
-//! row one full-width source row (the centre row of its block) is read, and each
-//! quicklook pixel is the mean of the sampled row's pixels in its block (point
-//! sampling along rows, area averaging across columns). A strip-organised GeoTIFF
-//! decodes only the strips holding those rows; a tiled one decodes every tile row
-//! (see the README's performance section for what it costs).
+//! The quicklook samples the scene: each quicklook row is one source row (the centre
+//! row of its block), each quicklook pixel the mean of that row's pixels in its block
+//! (point sampling along rows, area averaging across columns). Only those rows are
+//! read ([`RasterSource::read_rows`]: the pure-Rust reader decompresses each strip or
+//! tile holding one once and converts only the sampled rows), in parallel pieces of
+//! whole tile rows; see the README's performance section for what the page costs.
 
 use ndarray::Array3;
 
@@ -14,41 +14,70 @@ use super::draw::Canvas;
 use super::stretch::{pooled_limits, reduction_factor, to_rgba};
 use crate::error::Result;
 use crate::raster::crs::{Crs, Transformer};
-use crate::raster::{RasterSource, Window};
+use crate::raster::RasterSource;
 use crate::sites::Site;
 
 /// Longest side of the overview quicklook, pixels.
 pub const MAX_OVERVIEW_PX: usize = 1024;
 
-/// The quicklook of `src` (its first three bands) and the reduction factor used.
-pub fn quicklook(src: &dyn RasterSource) -> Result<(Canvas, usize)> {
+/// Source rows per parallel piece of work: whole tile rows of a typical tiled GeoTIFF
+/// (256), so pieces do not share tiles.
+const CHUNK_ROWS: usize = 256;
+
+/// Quicklook rows `q0..q1` (every band, NaN where a block has no finite sample).
+fn quicklook_rows(src: &dyn RasterSource, k: usize, bands: usize, q0: usize, q1: usize) -> Result<Vec<f32>> {
     let info = src.info();
     let (w, h) = (info.width, info.height);
-    let k = reduction_factor(w, h, MAX_OVERVIEW_PX);
-    let (qw, qh) = (w.div_ceil(k), h.div_ceil(k));
-    let bands = info.bands.min(3);
-    let mut q = Array3::from_elem((bands, qh, qw), f32::NAN);
-    for qr in 0..qh {
-        let row = (qr * k + k / 2).min(h - 1);
-        let block = src.read_window(Window {
-            col_off: 0,
-            row_off: row,
-            width: w,
-            height: 1,
-        })?;
+    let qw = w.div_ceil(k);
+    let row_of = |qr: usize| (qr * k + k / 2).min(h - 1);
+    let rows: Vec<usize> = (q0..q1).map(row_of).collect();
+    let block = src.read_rows(&rows)?;
+    let mut out = vec![f32::NAN; (q1 - q0) * bands * qw];
+    for i in 0..q1 - q0 {
         for b in 0..bands {
             for qc in 0..qw {
                 let (c0, c1) = (qc * k, ((qc + 1) * k).min(w));
                 let (mut s, mut n) = (0.0f64, 0u32);
                 for c in c0..c1 {
-                    let v = block.data[[b, 0, c]];
+                    let v = block[[b, i, c]];
                     if v.is_finite() {
                         s += v as f64;
                         n += 1;
                     }
                 }
                 if n > 0 {
-                    q[[b, qr, qc]] = (s / n as f64) as f32;
+                    out[(i * bands + b) * qw + qc] = (s / n as f64) as f32;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The quicklook of `src` (its first three bands) and the reduction factor used. Chunks
+/// of [`CHUNK_ROWS`] source rows are read in parallel and assembled in order.
+pub fn quicklook(src: &dyn RasterSource) -> Result<(Canvas, usize)> {
+    use rayon::prelude::*;
+    let info = src.info();
+    let (w, h) = (info.width, info.height);
+    let k = reduction_factor(w, h, MAX_OVERVIEW_PX);
+    let (qw, qh) = (w.div_ceil(k), h.div_ceil(k));
+    let bands = info.bands.min(3);
+    let per_chunk = (CHUNK_ROWS / k).max(1);
+    let chunks: Vec<(usize, usize)> = (0..qh)
+        .step_by(per_chunk)
+        .map(|q0| (q0, (q0 + per_chunk).min(qh)))
+        .collect();
+    let parts: Vec<Vec<f32>> = chunks
+        .par_iter()
+        .map(|&(q0, q1)| quicklook_rows(src, k, bands, q0, q1))
+        .collect::<Result<_>>()?;
+    let mut q = Array3::from_elem((bands, qh, qw), f32::NAN);
+    for ((q0, q1), part) in chunks.iter().zip(&parts) {
+        for (i, qr) in (*q0..*q1).enumerate() {
+            for b in 0..bands {
+                for qc in 0..qw {
+                    q[[b, qr, qc]] = part[(i * bands + b) * qw + qc];
                 }
             }
         }
