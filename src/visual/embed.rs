@@ -7,8 +7,6 @@
 use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
 
-use super::html::SiteChipFiles;
-
 /// Bytes all sites' before and after chips may take in a page (before base64).
 pub const PAGE_CHIP_BUDGET_BYTES: usize = 16 << 20;
 /// A site's share never goes below this, so a huge watch list still shows something.
@@ -17,6 +15,15 @@ pub const MIN_SITE_BUDGET_BYTES: usize = 12 << 10;
 pub const JPEG_QUALITY: u8 = 82;
 /// Smallest side a chip is halved to.
 pub const MIN_CHIP_SIDE_PX: u32 = 64;
+
+/// PNG bytes of one site's chips, read back from `chips/`.
+#[derive(Debug, Clone, Default)]
+pub struct SiteChipFiles {
+    pub before: Option<Vec<u8>>,
+    pub after: Option<Vec<u8>>,
+    pub change: Option<Vec<u8>>,
+    pub unobserved: Option<Vec<u8>>,
+}
 
 /// An image ready for a `data:` URI.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,15 +13,6 @@ use super::page::{data_uri, flag_words, head, pct, status_words, summary_line, v
 use crate::evidence::Interval;
 use crate::report::{Report, SiteReport, SiteStatus};
 
-/// PNG bytes of one site's chips, read back from `chips/`.
-#[derive(Debug, Clone, Default)]
-pub struct SiteChipFiles {
-    pub before: Option<Vec<u8>>,
-    pub after: Option<Vec<u8>>,
-    pub change: Option<Vec<u8>>,
-    pub unobserved: Option<Vec<u8>>,
-}
-
 /// The overview map: a quicklook PNG of the before scene and each site's outline in its
 /// pixels (one ring per polygon), in site order.
 #[derive(Debug, Clone)]

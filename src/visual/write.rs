@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use super::chips::Chips;
-use super::html::{compare_page, Overview, SiteChipFiles};
+use super::embed::SiteChipFiles;
+use super::html::{compare_page, Overview};
 use super::overview::{quicklook, site_outlines};
 use super::timeline_page::{pairs_page, timeline_page, PairLink};
 use crate::error::{Error, Result};
