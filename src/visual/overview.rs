@@ -55,7 +55,7 @@ fn quicklook_rows(src: &dyn RasterSource, k: usize, bands: usize, q0: usize, q1:
 }
 
 /// The quicklook of `src` (its first three bands) and the reduction factor used. Chunks
-/// of [`CHUNK_ROWS`] source rows are read in parallel and assembled in order.
+/// of `CHUNK_ROWS` source rows are read in parallel and assembled in order.
 pub fn quicklook(src: &dyn RasterSource) -> Result<(Canvas, usize)> {
     use rayon::prelude::*;
     let info = src.info();
