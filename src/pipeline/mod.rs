@@ -485,6 +485,10 @@ fn site_outputs(
             &["change_magnitude", "change_mask"],
         )?;
         rep.change_raster = Some(rel);
+    }
+    // Chips also for a site seen on one date only (a cloud, the image's edge): the
+    // analyst sees what hid it.
+    if let Some(out) = out {
         crate::visual::write::write_site_chips(out, stem, &o.chips)?;
     }
     let to_wgs = Transformer::new(&Crs::from_epsg(grid.epsg)?, &Crs::wgs84());
