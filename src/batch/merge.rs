@@ -138,6 +138,119 @@ pub struct Merged {
     pub failed_jobs: usize,
 }
 
+/// One date pair of a merge, read and checked, not yet written.
+struct PairOut {
+    dir: PathBuf,
+    report: Report,
+    dets: Vec<Detection>,
+    /// (job file, path relative to the pair's folder): change rasters and chips.
+    files: Vec<(PathBuf, String)>,
+    dates: (String, String),
+    sites: Vec<crate::sites::Site>,
+    stems: Vec<String>,
+}
+
+/// Reads and checks the job files of one date pair (`g`, in plan order) and scores it.
+fn read_pair(plan_path: &Path, out: &Path, g: &[&Job], failed_jobs: &mut usize) -> Result<PairOut> {
+    let first = g[0];
+    let sp = Path::new(&first.sites.path);
+    if sha256_file(sp)? != first.sites.sha256 {
+        return Err(Error::input(sp, "changed since the plan was made"));
+    }
+    let sites = load_sites(sp)?;
+    let stems = file_stems(&sites);
+    let mut site_reports = Vec::with_capacity(g.len());
+    let mut dets = Vec::new();
+    let mut images: Option<(ImageInput, ImageInput)> = None;
+    let mut rasters: Vec<(PathBuf, String)> = Vec::new();
+    for j in g {
+        if state(out, j) == JobState::Done {
+            let p = result_path(out, &j.key);
+            let bytes = crate::fsutil::read_input(&p, crate::fsutil::limits::GEOJSON)?;
+            let r: JobResult = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::input(&p, format!("not a job result: {e}")))?;
+            // A job file copied under another key must not stand in for this job.
+            if r.key != j.key || r.site_id != j.site_id || r.report.id != j.site_id {
+                return Err(Error::input(
+                    &p,
+                    format!(
+                        "holds job {} of site {:?}, not job {} of site {:?}",
+                        r.key, r.site_id, j.key, j.site_id
+                    ),
+                ));
+            }
+            images.get_or_insert((r.before.clone(), r.after.clone()));
+            if let Some(rel) = &r.report.change_raster {
+                // A job file is input too: its raster path must stay inside the folders.
+                let inside = std::path::Path::new(rel)
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+                if !inside {
+                    return Err(Error::input(
+                        &p,
+                        format!("change_raster {rel:?} leaves its folder"),
+                    ));
+                }
+                rasters.push((raster_dir(out, &j.key).join(rel), rel.clone()));
+            }
+            // Chips travel with the raster (absent in job folders of older builds).
+            if let Some(stem) = stems.get(j.site_index) {
+                for kind in CHIP_KINDS {
+                    let rel = chip_path(stem, kind);
+                    let from = raster_dir(out, &j.key).join(&rel);
+                    if from.is_file() {
+                        rasters.push((from, rel));
+                    }
+                }
+            }
+            site_reports.push(r.report);
+            dets.extend(r.detections);
+        } else {
+            *failed_jobs += 1;
+            let p = error_path(out, &j.key);
+            let bytes = crate::fsutil::read_input(&p, crate::fsutil::limits::GEOJSON)?;
+            let e: JobError = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::input(&p, format!("not a job error: {e}")))?;
+            let name = sites.get(j.site_index).and_then(|s| s.name.clone());
+            site_reports.push(SiteReport::failed(&j.site_id, name, e.error));
+        }
+    }
+    let plan_sites: Vec<&str> = g.iter().map(|j| j.site_id.as_str()).collect();
+    let file_sites: Vec<&str> = sites.iter().map(|s| s.id.as_str()).collect();
+    if plan_sites != file_sites {
+        return Err(Error::input(
+            plan_path,
+            format!(
+                "pair {} / {} does not list every site of {} in order",
+                first.before.date, first.after.date, first.sites.path
+            ),
+        ));
+    }
+    let (bi, ai) = images.unwrap_or_else(|| (image_from_plan(&first.before), image_from_plan(&first.after)));
+    let inputs = crate::report::Inputs {
+        before: bi,
+        after: ai,
+        sites: first.sites.clone(),
+    };
+    let report = assemble_report(inputs, &first.parameters, &sites, site_reports);
+    let dir = out
+        .join("pairs")
+        .join(format!("{}_{}", first.before.date, first.after.date));
+    for (from, _) in &rasters {
+        crate::fsutil::check_regular(from)?;
+    }
+    let dates = (first.before.date.clone(), first.after.date.clone());
+    Ok(PairOut {
+        dir,
+        report,
+        dets,
+        files: rasters,
+        dates,
+        sites,
+        stems,
+    })
+}
+
 /// Writes the combined outputs of a complete plan into `out`.
 pub fn merge(plan_path: &Path, out: &Path, html: Html) -> Result<Merged> {
     crate::fsutil::check_out_dir(out)?;
@@ -164,111 +277,23 @@ pub fn merge(plan_path: &Path, out: &Path, html: Html) -> Result<Merged> {
     let mut all_dets: Vec<Detection> = Vec::new();
     let mut csv = String::new();
     let mut failed_jobs = 0;
-    type PairOut = (
-        PathBuf,
-        Report,
-        Vec<Detection>,
-        Vec<(PathBuf, String)>,
-        (String, String),
-        (Vec<crate::sites::Site>, Vec<String>),
-    );
     let mut pairs_out: Vec<PairOut> = Vec::new();
     for g in &groups {
-        let first = g[0];
-        let sp = Path::new(&first.sites.path);
-        if sha256_file(sp)? != first.sites.sha256 {
-            return Err(Error::input(sp, "changed since the plan was made"));
-        }
-        let sites = load_sites(sp)?;
-        let stems = file_stems(&sites);
-        let mut site_reports = Vec::with_capacity(g.len());
-        let mut dets = Vec::new();
-        let mut images: Option<(ImageInput, ImageInput)> = None;
-        let mut rasters: Vec<(PathBuf, String)> = Vec::new();
-        for j in g {
-            if state(out, j) == JobState::Done {
-                let p = result_path(out, &j.key);
-                let bytes = crate::fsutil::read_input(&p, crate::fsutil::limits::GEOJSON)?;
-                let r: JobResult = serde_json::from_slice(&bytes)
-                    .map_err(|e| Error::input(&p, format!("not a job result: {e}")))?;
-                // A job file copied under another key must not stand in for this job.
-                if r.key != j.key || r.site_id != j.site_id || r.report.id != j.site_id {
-                    return Err(Error::input(
-                        &p,
-                        format!(
-                            "holds job {} of site {:?}, not job {} of site {:?}",
-                            r.key, r.site_id, j.key, j.site_id
-                        ),
-                    ));
-                }
-                images.get_or_insert((r.before.clone(), r.after.clone()));
-                if let Some(rel) = &r.report.change_raster {
-                    // A job file is input too: its raster path must stay inside the folders.
-                    let inside = std::path::Path::new(rel)
-                        .components()
-                        .all(|c| matches!(c, std::path::Component::Normal(_)));
-                    if !inside {
-                        return Err(Error::input(
-                            &p,
-                            format!("change_raster {rel:?} leaves its folder"),
-                        ));
-                    }
-                    rasters.push((raster_dir(out, &j.key).join(rel), rel.clone()));
-                }
-                // Chips travel with the raster (absent in job folders of older builds).
-                if let Some(stem) = stems.get(j.site_index) {
-                    for kind in CHIP_KINDS {
-                        let rel = chip_path(stem, kind);
-                        let from = raster_dir(out, &j.key).join(&rel);
-                        if from.is_file() {
-                            rasters.push((from, rel));
-                        }
-                    }
-                }
-                site_reports.push(r.report);
-                dets.extend(r.detections);
-            } else {
-                failed_jobs += 1;
-                let p = error_path(out, &j.key);
-                let bytes = crate::fsutil::read_input(&p, crate::fsutil::limits::GEOJSON)?;
-                let e: JobError = serde_json::from_slice(&bytes)
-                    .map_err(|e| Error::input(&p, format!("not a job error: {e}")))?;
-                let name = sites.get(j.site_index).and_then(|s| s.name.clone());
-                site_reports.push(SiteReport::failed(&j.site_id, name, e.error));
-            }
-        }
-        let plan_sites: Vec<&str> = g.iter().map(|j| j.site_id.as_str()).collect();
-        let file_sites: Vec<&str> = sites.iter().map(|s| s.id.as_str()).collect();
-        if plan_sites != file_sites {
-            return Err(Error::input(
-                plan_path,
-                format!(
-                    "pair {} / {} does not list every site of {} in order",
-                    first.before.date, first.after.date, first.sites.path
-                ),
-            ));
-        }
-        let (bi, ai) =
-            images.unwrap_or_else(|| (image_from_plan(&first.before), image_from_plan(&first.after)));
-        let inputs = crate::report::Inputs {
-            before: bi,
-            after: ai,
-            sites: first.sites.clone(),
-        };
-        let report = assemble_report(inputs, &first.parameters, &sites, site_reports);
-        let dir = out
-            .join("pairs")
-            .join(format!("{}_{}", first.before.date, first.after.date));
-        for (from, _) in &rasters {
-            crate::fsutil::check_regular(from)?;
-        }
-        let dates = (first.before.date.clone(), first.after.date.clone());
-        pairs_out.push((dir, report, dets, rasters, dates, (sites, stems)));
+        pairs_out.push(read_pair(plan_path, out, g, &mut failed_jobs)?);
     }
     // Everything read and checked: only now is anything written, so a corrupt job file
     // leaves no partial merge behind.
     let mut links = Vec::new();
-    for (dir, report, dets, rasters, (bd, ad), (sites, stems)) in pairs_out {
+    for PairOut {
+        dir,
+        report,
+        dets,
+        files: rasters,
+        dates: (bd, ad),
+        sites,
+        stems,
+    } in pairs_out
+    {
         for (from, rel) in &rasters {
             let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
             write_atomic(&dir.join(rel), &bytes)?;
