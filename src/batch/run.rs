@@ -115,6 +115,139 @@ impl Logger {
     }
 }
 
+/// Each sites file's sites and file stems, by path.
+type SitesByFile = HashMap<String, (Vec<Site>, Vec<String>)>;
+
+/// The sites files of `todo` (loaded, with their stems), after checking every sites file
+/// and image against the checksums the plan recorded.
+fn checked_inputs(todo: &[&Job]) -> Result<SitesByFile> {
+    // Sites files (checked against the plan) and pairs, opened once each.
+    let mut sites: SitesByFile = HashMap::new();
+    for j in todo {
+        if !sites.contains_key(&j.sites.path) {
+            let p = Path::new(&j.sites.path);
+            if sha256_file(p)? != j.sites.sha256 {
+                return Err(Error::input(p, "changed since the plan was made; plan again"));
+            }
+            let s = load_sites(p)?;
+            let stems = file_stems(&s);
+            sites.insert(j.sites.path.clone(), (s, stems));
+        }
+    }
+    // Images replaced since the plan would be analysed under the old keys and cited with
+    // the old checksums: hash each image once (in parallel) and refuse a changed one.
+    let mut images: Vec<(&str, &str)> = todo
+        .iter()
+        .flat_map(|j| {
+            [
+                (j.before.path.as_str(), j.before.sha256.as_str()),
+                (j.after.path.as_str(), j.after.sha256.as_str()),
+            ]
+        })
+        .collect();
+    images.sort();
+    images.dedup();
+    images.par_iter().try_for_each(|(path, sha)| -> Result<()> {
+        let p = Path::new(path);
+        let now = sha256_file(p)?;
+        if now != *sha {
+            return Err(Error::input(
+                p,
+                "changed since the plan was made (its SHA-256 differs): plan again",
+            ));
+        }
+        Ok(())
+    })?;
+    Ok(sites)
+}
+
+/// A date pair opened, or why it could not be (shared by the pair's jobs).
+type PairOpened = std::result::Result<OpenedPair, std::sync::Arc<Error>>;
+
+/// The date pairs of `todo`, each opened once (in parallel; a pair that fails to open
+/// fails only its jobs), and the index of each (before, after) path pair.
+fn open_pairs<'a>(todo: &[&'a Job]) -> (Vec<PairOpened>, HashMap<(&'a str, &'a str), usize>) {
+    let mut pair_keys: Vec<(String, String)> = todo
+        .iter()
+        .map(|j| (j.before.path.clone(), j.after.path.clone()))
+        .collect();
+    pair_keys.sort();
+    pair_keys.dedup();
+    let opened: Vec<PairOpened> = pair_keys
+        .par_iter()
+        .map(|(b, a)| {
+            let j = todo
+                .iter()
+                .find(|j| &j.before.path == b && &j.after.path == a)
+                .expect("a job of the pair");
+            OpenedPair::open(
+                &PairPaths {
+                    before: b.into(),
+                    after: a.into(),
+                    before_date: Some(j.before.date.clone()),
+                    after_date: Some(j.after.date.clone()),
+                    before_sha256: Some(j.before.sha256.clone()),
+                    after_sha256: Some(j.after.sha256.clone()),
+                    ..PairPaths::default()
+                },
+                backend_named(&j.parameters.reader),
+            )
+            .map_err(std::sync::Arc::new)
+        })
+        .collect();
+    let pair_of = todo
+        .iter()
+        .map(|j| {
+            let key = (j.before.path.clone(), j.after.path.clone());
+            let i = pair_keys
+                .binary_search(&key)
+                .expect("every job's pair was opened");
+            ((j.before.path.as_str(), j.after.path.as_str()), i)
+        })
+        .collect();
+    (opened, pair_of)
+}
+
+/// A learned model named by the plan must load (and match its hash) up front.
+fn check_models(todo: &[&Job]) -> Result<()> {
+    let mut models_checked = std::collections::HashSet::new();
+    for j in todo {
+        let d = &j.parameters.settings.detect;
+        if d.detector == crate::blobs::Detector::Learned
+            && models_checked.insert((d.model_sha256.clone(), d.model_path.clone()))
+        {
+            crate::learned::model::resolve(d)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs one job and writes its result file: Ok(true) when done; an error otherwise
+/// (the caller records it or leaves the job for a retry).
+fn run_job(j: &Job, pair: &PairOpened, site_list: &[Site], stems: &[String], out: &Path) -> Result<bool> {
+    let pair = pair.as_ref().map_err(|e| Error::Shared(e.clone()))?;
+    let site = site_list
+        .get(j.site_index)
+        .filter(|s| s.id == j.site_id)
+        .ok_or_else(|| Error::input(Path::new(&j.sites.path), format!("has no site {:?}", j.site_id)))?;
+    let settings = &j.parameters.settings;
+    let rasters = raster_dir(out, &j.key);
+    let (report, detections) = pair.try_site(site, &stems[j.site_index], settings, Some(&rasters))?;
+    let r = JobResult {
+        key: j.key.clone(),
+        site_id: j.site_id.clone(),
+        before: pair.before_input.clone(),
+        after: pair.after_input.clone(),
+        report,
+        detections,
+    };
+    write_new(
+        &result_path(out, &j.key),
+        &serde_json::to_vec(&r).expect("result serialises"),
+    )?;
+    Ok(true)
+}
+
 /// Runs the shard's jobs that have no output yet.
 pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
     crate::fsutil::check_out_dir(&args.out)?;
@@ -156,76 +289,8 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
         "jobs": outcome.jobs, "already_done": outcome.skipped}),
     );
 
-    // Sites files (checked against the plan) and pairs, opened once each.
-    let mut sites: HashMap<String, (Vec<Site>, Vec<String>)> = HashMap::new();
-    for j in &todo {
-        if !sites.contains_key(&j.sites.path) {
-            let p = Path::new(&j.sites.path);
-            if sha256_file(p)? != j.sites.sha256 {
-                return Err(Error::input(p, "changed since the plan was made; plan again"));
-            }
-            let s = load_sites(p)?;
-            let stems = file_stems(&s);
-            sites.insert(j.sites.path.clone(), (s, stems));
-        }
-    }
-    // Images replaced since the plan would be analysed under the old keys and cited with
-    // the old checksums: hash each image once (in parallel) and refuse a changed one.
-    let mut images: Vec<(&str, &str)> = todo
-        .iter()
-        .flat_map(|j| {
-            [
-                (j.before.path.as_str(), j.before.sha256.as_str()),
-                (j.after.path.as_str(), j.after.sha256.as_str()),
-            ]
-        })
-        .collect();
-    images.sort();
-    images.dedup();
-    images.par_iter().try_for_each(|(path, sha)| -> Result<()> {
-        let p = Path::new(path);
-        let now = sha256_file(p)?;
-        if now != *sha {
-            return Err(Error::input(
-                p,
-                "changed since the plan was made (its SHA-256 differs): plan again",
-            ));
-        }
-        Ok(())
-    })?;
-    let mut pair_keys: Vec<(String, String)> = todo
-        .iter()
-        .map(|j| (j.before.path.clone(), j.after.path.clone()))
-        .collect();
-    pair_keys.sort();
-    pair_keys.dedup();
-    let opened: Vec<std::result::Result<OpenedPair, std::sync::Arc<Error>>> = pair_keys
-        .par_iter()
-        .map(|(b, a)| {
-            let j = todo
-                .iter()
-                .find(|j| &j.before.path == b && &j.after.path == a)
-                .expect("a job of the pair");
-            OpenedPair::open(
-                &PairPaths {
-                    before: b.into(),
-                    after: a.into(),
-                    before_date: Some(j.before.date.clone()),
-                    after_date: Some(j.after.date.clone()),
-                    before_sha256: Some(j.before.sha256.clone()),
-                    after_sha256: Some(j.after.sha256.clone()),
-                    ..PairPaths::default()
-                },
-                backend_named(&j.parameters.reader),
-            )
-            .map_err(std::sync::Arc::new)
-        })
-        .collect();
-    let pair_of: HashMap<(&str, &str), usize> = pair_keys
-        .iter()
-        .enumerate()
-        .map(|(i, (b, a))| ((b.as_str(), a.as_str()), i))
-        .collect();
+    let sites = checked_inputs(&todo)?;
+    let (opened, pair_of) = open_pairs(&todo);
 
     let pb = progress_bar(
         outcome.jobs,
@@ -234,16 +299,7 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
         "jobs",
     );
     pb.set_position(outcome.skipped as u64);
-    // A learned model named by the plan must load (and match its hash) up front.
-    let mut models_checked = std::collections::HashSet::new();
-    for j in &todo {
-        let d = &j.parameters.settings.detect;
-        if d.detector == crate::blobs::Detector::Learned
-            && models_checked.insert((d.model_sha256.clone(), d.model_path.clone()))
-        {
-            crate::learned::model::resolve(d)?;
-        }
-    }
+    check_models(&todo)?;
     // Ok(true) done, Ok(false) failed for good, Err(()) transient.
     // The MiB a job needs (0 when it cannot even start: it fails before allocating).
     let need = |j: &&Job| -> u64 {
@@ -259,33 +315,8 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
     let results: Vec<Result<bool>> = crate::memory::map_sites(&todo, need, |j| {
         let tj = Instant::now();
         let (site_list, stems) = &sites[&j.sites.path];
-        let res = (|| -> Result<bool> {
-            let pair = opened[pair_of[&(j.before.path.as_str(), j.after.path.as_str())]]
-                .as_ref()
-                .map_err(|e| Error::Shared(e.clone()))?;
-            let site = site_list
-                .get(j.site_index)
-                .filter(|s| s.id == j.site_id)
-                .ok_or_else(|| {
-                    Error::input(Path::new(&j.sites.path), format!("has no site {:?}", j.site_id))
-                })?;
-            let settings = &j.parameters.settings;
-            let rasters = raster_dir(&args.out, &j.key);
-            let (report, detections) = pair.try_site(site, &stems[j.site_index], settings, Some(&rasters))?;
-            let r = JobResult {
-                key: j.key.clone(),
-                site_id: j.site_id.clone(),
-                before: pair.before_input.clone(),
-                after: pair.after_input.clone(),
-                report,
-                detections,
-            };
-            write_new(
-                &result_path(&args.out, &j.key),
-                &serde_json::to_vec(&r).expect("result serialises"),
-            )?;
-            Ok(true)
-        })();
+        let pair = &opened[pair_of[&(j.before.path.as_str(), j.after.path.as_str())]];
+        let res = run_job(j, pair, site_list, stems, &args.out);
         let res = match res {
             Err(e) if !is_transient(&e) => {
                 let msg = crate::error::one_line(&e.to_string());
