@@ -15,15 +15,6 @@ pub fn guard(s: &str) -> String {
     }
 }
 
-/// A guarded cell as it appears in a line of the file (quoted when it holds a comma,
-/// quote or newline).
-pub fn field(s: &str) -> String {
-    to_csv(&["x"], [vec![guard(s)]])
-        .split_once('\n')
-        .map(|(_, row)| row.trim_end_matches('\n').to_string())
-        .unwrap_or_default()
-}
-
 /// Three cells `estimate, low, high` of an interval with `prec` decimals (empty when None).
 pub fn iv_cols(i: &Option<crate::evidence::Interval>, prec: usize) -> [String; 3] {
     match i {
@@ -97,6 +88,15 @@ pub fn sites_csv(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A guarded cell as it appears in a line of the file (quoted by the writer when it
+    /// holds a comma, quote or newline).
+    fn field(s: &str) -> String {
+        to_csv(&["x"], [vec![guard(s)]])
+            .split_once('\n')
+            .map(|(_, row)| row.trim_end_matches('\n').to_string())
+            .unwrap_or_default()
+    }
 
     #[test]
     fn quoting() {
