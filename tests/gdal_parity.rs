@@ -1,6 +1,6 @@
 //! With `--features gdal`: on every GeoTIFF of `../shared/data/geotiff/` that the
 //! pure-Rust reader accepts, GDAL gives the same size, bands, EPSG code, geotransform,
-//! nodata and pixels.
+//! nodata and pixels, whole and as sampled rows.
 #![cfg(feature = "gdal")]
 
 mod common;
@@ -50,6 +50,18 @@ fn pure_reader_and_gdal_agree_on_shared_geotiffs() {
             .zip(pb.data.iter())
             .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()));
         assert!(same, "{}: pixels differ", f.display());
+        // Sampled rows (the report's quicklook): both readers override `read_rows`.
+        let rows: Vec<usize> = (0..a.height).step_by(7).collect();
+        let (ra, rb) = (ours.read_rows(&rows).unwrap(), gdal.read_rows(&rows).unwrap());
+        let same_rows = ra
+            .iter()
+            .zip(rb.iter())
+            .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()));
+        assert!(
+            same_rows && ra.dim() == rb.dim(),
+            "{}: sampled rows differ",
+            f.display()
+        );
         compared.push(f.file_name().unwrap().to_string_lossy().into_owned());
     }
     eprintln!("identical under both readers: {}", compared.join(", "));

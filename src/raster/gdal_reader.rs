@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use gdal::raster::GdalDataType;
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags, Metadata};
+use ndarray::{Array3, ArrayViewMut3};
 
 use super::{Block, DataType, GeoTransform, RasterInfo, RasterSource, Window};
 use crate::error::{Error, Result};
@@ -100,28 +101,61 @@ impl RasterSource for GdalRaster {
 
     fn read_window(&self, window: Window) -> Result<Block> {
         let info = &self.info;
-        let path = info.path.as_path();
         window.check_inside(info)?;
-        let ds = open_ds(path)?;
-        let mut out = super::alloc_block(path, info.bands, window.height, window.width, 0.0)?;
-        for b in 0..info.bands {
-            let band = ds.rasterband(b + 1).map_err(|e| Error::not_raster(path, e))?;
-            let buf = band
-                .read_as::<f64>(
-                    (window.col_off as isize, window.row_off as isize),
-                    (window.width, window.height),
-                    (window.width, window.height),
-                    None,
-                )
-                .map_err(|e| Error::not_raster(path, e))?;
-            let nd = band.no_data_value();
-            for (o, &v) in out.index_axis_mut(ndarray::Axis(0), b).iter_mut().zip(buf.data()) {
-                *o = match nd {
-                    Some(n) if !n.is_nan() && v == n => f32::NAN,
-                    _ => v as f32,
-                };
-            }
-        }
+        let ds = open_ds(&info.path)?;
+        let mut out = super::alloc_block(&info.path, info.bands, window.height, window.width, 0.0)?;
+        read_into(&ds, info, window, &mut out.view_mut())?;
         Ok(Block { window, data: out })
     }
+
+    /// One dataset handle for all rows, so GDAL's block cache decodes each tile or strip
+    /// once (one-row windows through [`Self::read_window`] each open a handle, with an
+    /// empty cache, and decoded a tile row once per sampled row: the report's quicklook
+    /// took longer than the whole analysis).
+    fn read_rows(&self, rows: &[usize]) -> Result<Array3<f32>> {
+        let info = &self.info;
+        let ds = open_ds(&info.path)?;
+        let mut out = super::alloc_block(&info.path, info.bands, rows.len(), info.width, f32::NAN)?;
+        for (i, &r) in rows.iter().enumerate() {
+            let window = Window {
+                col_off: 0,
+                row_off: r,
+                width: info.width,
+                height: 1,
+            };
+            window.check_inside(info)?;
+            read_into(
+                &ds,
+                info,
+                window,
+                &mut out.slice_mut(ndarray::s![.., i..i + 1, ..]),
+            )?;
+        }
+        Ok(out)
+    }
+}
+
+/// Reads `window` of every band of `ds` into `out` (`[band, row, col]`, the window's
+/// size), nodata mapped to NaN.
+fn read_into(ds: &Dataset, info: &RasterInfo, window: Window, out: &mut ArrayViewMut3<f32>) -> Result<()> {
+    let path = info.path.as_path();
+    for b in 0..info.bands {
+        let band = ds.rasterband(b + 1).map_err(|e| Error::not_raster(path, e))?;
+        let buf = band
+            .read_as::<f64>(
+                (window.col_off as isize, window.row_off as isize),
+                (window.width, window.height),
+                (window.width, window.height),
+                None,
+            )
+            .map_err(|e| Error::not_raster(path, e))?;
+        let nd = band.no_data_value();
+        for (o, &v) in out.index_axis_mut(ndarray::Axis(0), b).iter_mut().zip(buf.data()) {
+            *o = match nd {
+                Some(n) if !n.is_nan() && v == n => f32::NAN,
+                _ => v as f32,
+            };
+        }
+    }
+    Ok(())
 }
