@@ -55,7 +55,7 @@ pub fn length_window(class: VehicleClass) -> (f64, f64) {
 }
 
 /// The image as a 3-band HWC tensor (a single band repeated), NaN set to 0.
-fn to_tensor(img: &Array3<f32>) -> Tensor {
+pub fn to_tensor(img: &Array3<f32>) -> Tensor {
     let (bands, h, w) = img.dim();
     let mut t = Tensor::zeros(h, w, 3);
     for b in 0..3 {
