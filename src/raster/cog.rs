@@ -15,8 +15,7 @@
 
 use std::path::Path;
 
-use super::crs::Crs;
-use super::write::{gdal_metadata, geokeys, GeoMeta};
+use super::write::{gdal_metadata, georef_tags, GeoMeta};
 use super::write_tiled::{deflate, ifd_bytes, Val};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
@@ -127,22 +126,11 @@ fn level_tags(
     match full {
         None => tags.push((254, Val::Long(vec![1]))),
         Some((meta, names)) => {
-            let g = meta.transform.0;
-            let geographic = Crs::from_epsg(meta.epsg)?.is_geographic();
             tags.push((
                 305,
                 Val::Ascii(concat!("stagewatch ", env!("CARGO_PKG_VERSION")).into()),
             ));
-            if g[2] == 0.0 && g[4] == 0.0 && g[5] < 0.0 {
-                tags.push((33550, Val::Double(vec![g[1], -g[5], 0.0])));
-                tags.push((33922, Val::Double(vec![0.0, 0.0, 0.0, g[0], g[3], 0.0])));
-            } else {
-                let m = vec![
-                    g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0,
-                ];
-                tags.push((34264, Val::Double(m)));
-            }
-            tags.push((34735, Val::Short(geokeys(meta.epsg, geographic)?)));
+            tags.extend(georef_tags(meta)?);
             if !names.is_empty() {
                 tags.push((42112, Val::Ascii(gdal_metadata(names))));
             }

@@ -12,6 +12,7 @@ use tiff::encoder::{Compression, TiffEncoder, TiffValue};
 use tiff::tags::{PhotometricInterpretation, SampleFormat, Tag};
 
 use super::crs::Crs;
+use super::write_tiled::Val;
 use super::GeoTransform;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
@@ -68,7 +69,7 @@ multiband!(F32x3, f32, 32, SampleFormat::IEEEFP, 3);
 multiband!(F32x4, f32, 32, SampleFormat::IEEEFP, 4);
 
 /// GeoKeyDirectory for an EPSG code: projected (3072) or geographic (2048), PixelIsArea.
-pub fn geokeys(epsg: u32, geographic: bool) -> Result<Vec<u16>> {
+fn geokeys(epsg: u32, geographic: bool) -> Result<Vec<u16>> {
     let code = u16::try_from(epsg).map_err(|_| Error::Crs(format!("EPSG:{epsg} does not fit a GeoKey")))?;
     let (model, key) = if geographic { (2, 2048) } else { (1, 3072) };
     Ok(vec![
@@ -76,12 +77,33 @@ pub fn geokeys(epsg: u32, geographic: bool) -> Result<Vec<u16>> {
     ])
 }
 
+/// The georeferencing tags of `meta`, for all three writers (strips here, tiles in
+/// [`super::write_tiled`], COGs in [`super::cog`]): ModelPixelScale (33550) +
+/// ModelTiepoint (33922) for a north-up transform, else ModelTransformation (34264), then
+/// the GeoKeyDirectory (34735). The reading side is [`super::georef_tags`].
+pub(crate) fn georef_tags(meta: &GeoMeta) -> Result<Vec<(u16, Val)>> {
+    let geographic = Crs::from_epsg(meta.epsg)?.is_geographic();
+    let g = meta.transform.0;
+    let mut tags = if g[2] == 0.0 && g[4] == 0.0 && g[5] < 0.0 {
+        vec![
+            (33550, Val::Double(vec![g[1], -g[5], 0.0])),
+            (33922, Val::Double(vec![0.0, 0.0, 0.0, g[0], g[3], 0.0])),
+        ]
+    } else {
+        let m = vec![
+            g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0,
+        ];
+        vec![(34264, Val::Double(m))]
+    };
+    tags.push((34735, Val::Short(geokeys(meta.epsg, geographic)?)));
+    Ok(tags)
+}
+
 fn encode<C: ColorType>(
     width: u32,
     height: u32,
     data: &[C::Inner],
     meta: &GeoMeta,
-    geographic: bool,
     band_names: &[&str],
 ) -> Result<Vec<u8>>
 where
@@ -109,20 +131,15 @@ where
             dir.write_tag(Tag::Unknown(42112), gdal_metadata(band_names).as_str())
                 .map_err(err)?;
         }
-        let g = meta.transform.0;
-        if g[2] == 0.0 && g[4] == 0.0 && g[5] < 0.0 {
-            dir.write_tag(Tag::Unknown(33550), &[g[1], -g[5], 0.0][..])
-                .map_err(err)?;
-            dir.write_tag(Tag::Unknown(33922), &[0.0, 0.0, 0.0, g[0], g[3], 0.0][..])
-                .map_err(err)?;
-        } else {
-            let m = [
-                g[1], g[2], 0.0, g[0], g[4], g[5], 0.0, g[3], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0,
-            ];
-            dir.write_tag(Tag::Unknown(34264), &m[..]).map_err(err)?;
-        }
-        dir.write_tag(Tag::Unknown(34735), &geokeys(meta.epsg, geographic)?[..])
+        for (tag, v) in georef_tags(meta)? {
+            match v {
+                Val::Double(v) => dir.write_tag(Tag::Unknown(tag), &v[..]),
+                Val::Short(v) => dir.write_tag(Tag::Unknown(tag), &v[..]),
+                Val::Long(v) => dir.write_tag(Tag::Unknown(tag), &v[..]),
+                Val::Ascii(v) => dir.write_tag(Tag::Unknown(tag), v.as_str()),
+            }
             .map_err(err)?;
+        }
         if let Some(nd) = meta.nodata {
             let s = if nd.is_nan() {
                 "nan".to_string()
@@ -178,7 +195,6 @@ pub fn write_geotiff_described(
     meta: &GeoMeta,
     band_names: &[&str],
 ) -> Result<()> {
-    let geographic = Crs::from_epsg(meta.epsg)?.is_geographic();
     let (w, h) = (width as u32, height as u32);
     let n = width * height * bands;
     let bad = || Error::Write {
@@ -189,18 +205,18 @@ pub fn write_geotiff_described(
         (Samples::U8(d), _) if d.len() != n => return Err(bad()),
         (Samples::U16(d), _) if d.len() != n => return Err(bad()),
         (Samples::F32(d), _) if d.len() != n => return Err(bad()),
-        (Samples::U8(d), 1) => encode::<U8x1>(w, h, d, meta, geographic, band_names)?,
-        (Samples::U8(d), 2) => encode::<U8x2>(w, h, d, meta, geographic, band_names)?,
-        (Samples::U8(d), 3) => encode::<U8x3>(w, h, d, meta, geographic, band_names)?,
-        (Samples::U8(d), 4) => encode::<U8x4>(w, h, d, meta, geographic, band_names)?,
-        (Samples::U16(d), 1) => encode::<U16x1>(w, h, d, meta, geographic, band_names)?,
-        (Samples::U16(d), 2) => encode::<U16x2>(w, h, d, meta, geographic, band_names)?,
-        (Samples::U16(d), 3) => encode::<U16x3>(w, h, d, meta, geographic, band_names)?,
-        (Samples::U16(d), 4) => encode::<U16x4>(w, h, d, meta, geographic, band_names)?,
-        (Samples::F32(d), 1) => encode::<F32x1>(w, h, d, meta, geographic, band_names)?,
-        (Samples::F32(d), 2) => encode::<F32x2>(w, h, d, meta, geographic, band_names)?,
-        (Samples::F32(d), 3) => encode::<F32x3>(w, h, d, meta, geographic, band_names)?,
-        (Samples::F32(d), 4) => encode::<F32x4>(w, h, d, meta, geographic, band_names)?,
+        (Samples::U8(d), 1) => encode::<U8x1>(w, h, d, meta, band_names)?,
+        (Samples::U8(d), 2) => encode::<U8x2>(w, h, d, meta, band_names)?,
+        (Samples::U8(d), 3) => encode::<U8x3>(w, h, d, meta, band_names)?,
+        (Samples::U8(d), 4) => encode::<U8x4>(w, h, d, meta, band_names)?,
+        (Samples::U16(d), 1) => encode::<U16x1>(w, h, d, meta, band_names)?,
+        (Samples::U16(d), 2) => encode::<U16x2>(w, h, d, meta, band_names)?,
+        (Samples::U16(d), 3) => encode::<U16x3>(w, h, d, meta, band_names)?,
+        (Samples::U16(d), 4) => encode::<U16x4>(w, h, d, meta, band_names)?,
+        (Samples::F32(d), 1) => encode::<F32x1>(w, h, d, meta, band_names)?,
+        (Samples::F32(d), 2) => encode::<F32x2>(w, h, d, meta, band_names)?,
+        (Samples::F32(d), 3) => encode::<F32x3>(w, h, d, meta, band_names)?,
+        (Samples::F32(d), 4) => encode::<F32x4>(w, h, d, meta, band_names)?,
         _ => {
             return Err(Error::Write {
                 path: path.to_path_buf(),

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use flate2::write::ZlibEncoder;
 use rayon::prelude::*;
 
-use super::write::{geokeys, GeoMeta};
+use super::write::{georef_tags, GeoMeta};
 use crate::error::{Error, Result};
 use crate::fsutil::temp_path;
 
@@ -177,8 +177,6 @@ where
             pos += z.len() as u64;
         }
     }
-    let g = meta.transform.0;
-    let geographic = crate::raster::crs::Crs::from_epsg(meta.epsg)?.is_geographic();
     let mut tags: Vec<(u16, Val)> = vec![
         (256, Val::Long(vec![width as u32])),
         (257, Val::Long(vec![height as u32])),
@@ -203,10 +201,8 @@ where
         (324, Val::Long(offsets)),
         (325, Val::Long(counts)),
         (339, Val::Short(vec![1; bands])),
-        (33550, Val::Double(vec![g[1], -g[5], 0.0])),
-        (33922, Val::Double(vec![0.0, 0.0, 0.0, g[0], g[3], 0.0])),
-        (34735, Val::Short(geokeys(meta.epsg, geographic)?)),
     ];
+    tags.extend(georef_tags(meta)?);
     if let Some(dt) = &meta.datetime {
         tags.push((306, Val::Ascii(dt.clone())));
     }
@@ -272,6 +268,20 @@ pub(crate) fn ifd_bytes(tags: &[(u16, Val)], ifd_pos: u64, next_ifd: u32) -> (Ve
 mod tests {
     use super::*;
     use crate::raster::{geotiff::GeoTiff, read_all, GeoTransform, RasterSource};
+
+    #[test]
+    fn a_rotated_transform_is_written_as_a_model_transformation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.tif");
+        let meta = GeoMeta {
+            epsg: 32636,
+            transform: GeoTransform([500000.0, 0.4, 0.3, 5300000.0, 0.3, -0.4]),
+            nodata: None,
+            datetime: None,
+        };
+        write_tiled_u8(&p, 32, 32, 1, 16, &meta, |_, _, buf| buf.fill(9)).unwrap();
+        assert_eq!(GeoTiff::open(&p).unwrap().info().transform, meta.transform);
+    }
 
     #[test]
     fn tiled_roundtrip_with_edge_tiles() {
