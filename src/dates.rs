@@ -1,7 +1,8 @@
 //! Acquisition dates: a TIFF `DateTime` (`YYYY:MM:DD HH:MM:SS`) or an ISO date reduced
 //! to a real calendar date `YYYY-MM-DD` (proleptic Gregorian, ISO 8601), shared by the
 //! pipeline, the catalogue and batch plans (a leaf module: it imports nothing of
-//! theirs).
+//! theirs), and day numbers for time axes. The calendar (month lengths, leap years,
+//! day counts) is `jiff`'s; only the two text forms are handled here.
 
 /// Turns TIFF `YYYY:MM:DD HH:MM:SS` into `YYYY-MM-DD`; passes ISO dates through. None
 /// unless it is a real calendar date (`2026-02-30` and `2026-13-01` are not; proleptic
@@ -21,17 +22,17 @@ pub fn normalise_date(s: &str) -> Option<String> {
 }
 
 fn is_calendar_date(d: &str) -> bool {
-    let num = |r: std::ops::Range<usize>| d[r].parse::<u32>().unwrap_or(0);
+    let num = |r: std::ops::Range<usize>| d[r].parse::<i16>().unwrap_or(0);
     let (y, m, day) = (num(0..4), num(5..7), num(8..10));
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => 0,
-    };
-    (1..=days).contains(&day)
+    jiff::civil::Date::new(y, m as i8, day as i8).is_ok()
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian), for placing
+/// dates on a time axis; None unless it is a real calendar date.
+pub fn day_number(date: &str) -> Option<i64> {
+    let d: jiff::civil::Date = date.get(..10)?.parse().ok()?;
+    let span = d.since(jiff::civil::date(1970, 1, 1)).ok()?;
+    Some(i64::from(span.get_days()))
 }
 
 #[cfg(test)]
@@ -59,5 +60,18 @@ mod tests {
         for good in ["2024-02-29", "2000-02-29", "2026-12-31"] {
             assert_eq!(normalise_date(good).as_deref(), Some(good));
         }
+    }
+
+    #[test]
+    fn day_numbers() {
+        assert_eq!(day_number("1970-01-01"), Some(0));
+        assert_eq!(day_number("2000-03-01"), Some(11017));
+        assert_eq!(day_number("1969-12-31"), Some(-1));
+        assert_eq!(
+            day_number("2026-04-14").unwrap() - day_number("2026-03-02").unwrap(),
+            43
+        );
+        assert_eq!(day_number("bad"), None);
+        assert_eq!(day_number("2026-02-30"), None);
     }
 }

@@ -248,6 +248,49 @@ fn run_job(j: &Job, pair: &PairOpened, site_list: &[Site], stems: &[String], out
     Ok(true)
 }
 
+/// Records a job's end: a failure for good gets its error file (so it is not retried),
+/// a transient one only a log line; one JSON event either way. Ok(true) done, Ok(false)
+/// failed for good, Err transient.
+fn settle(j: &Job, res: Result<bool>, log: &Logger, out: &Path, ms: u64) -> Result<bool> {
+    let res = match res {
+        Err(e) if !is_transient(&e) => {
+            let msg = crate::error::one_line(&e.to_string());
+            let je = JobError {
+                key: j.key.clone(),
+                site_id: j.site_id.clone(),
+                error: msg.clone(),
+            };
+            log.problem(&format!("job {} (site {}): {msg}", &j.key[..12], j.site_id));
+            write_new(
+                &error_path(out, &j.key),
+                &serde_json::to_vec(&je).expect("error serialises"),
+            )
+            .map(|_| false)
+        }
+        other => other,
+    };
+    let status = match &res {
+        Ok(true) => "done",
+        Ok(false) => "failed",
+        Err(e) => {
+            log.problem(&format!(
+                "job {} (site {}): will be retried: {}",
+                &j.key[..12],
+                j.site_id,
+                crate::error::one_line(&e.to_string())
+            ));
+            "transient"
+        }
+    };
+    log.event(
+        serde_json::json!({"event": "job", "key": j.key, "site_id": j.site_id,
+            "before": j.before.date, "after": j.after.date, "status": status,
+            "error": res.as_ref().err().map(|e| crate::error::one_line(&e.to_string())),
+            "ms": ms}),
+    );
+    res
+}
+
 /// Runs the shard's jobs that have no output yet.
 pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
     crate::fsutil::check_out_dir(&args.out)?;
@@ -317,42 +360,7 @@ pub fn run_shard(args: &RunArgs) -> Result<RunOutcome> {
         let (site_list, stems) = &sites[&j.sites.path];
         let pair = &opened[pair_of[&(j.before.path.as_str(), j.after.path.as_str())]];
         let res = run_job(j, pair, site_list, stems, &args.out);
-        let res = match res {
-            Err(e) if !is_transient(&e) => {
-                let msg = crate::error::one_line(&e.to_string());
-                let je = JobError {
-                    key: j.key.clone(),
-                    site_id: j.site_id.clone(),
-                    error: msg.clone(),
-                };
-                log.problem(&format!("job {} (site {}): {msg}", &j.key[..12], j.site_id));
-                write_new(
-                    &error_path(&args.out, &j.key),
-                    &serde_json::to_vec(&je).expect("error serialises"),
-                )
-                .map(|_| false)
-            }
-            other => other,
-        };
-        let status = match &res {
-            Ok(true) => "done",
-            Ok(false) => "failed",
-            Err(e) => {
-                log.problem(&format!(
-                    "job {} (site {}): will be retried: {}",
-                    &j.key[..12],
-                    j.site_id,
-                    crate::error::one_line(&e.to_string())
-                ));
-                "transient"
-            }
-        };
-        log.event(
-            serde_json::json!({"event": "job", "key": j.key, "site_id": j.site_id,
-                "before": j.before.date, "after": j.after.date, "status": status,
-                "error": res.as_ref().err().map(|e| crate::error::one_line(&e.to_string())),
-                "ms": tj.elapsed().as_millis() as u64}),
-        );
+        let res = settle(j, res, &log, &args.out, tj.elapsed().as_millis() as u64);
         pb.inc(1);
         res
     });

@@ -10,7 +10,7 @@
 //! (blocks of pixels are split across threads, never a reduction).
 
 pub use super::conv::conv_backward;
-pub use super::direct::conv_forward;
+pub use super::direct::{conv_forward, conv_forward_in};
 
 /// What a layer does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -90,9 +90,40 @@ impl Tensor {
     }
 }
 
+/// Buffers of tensors no longer needed, reused for new ones within one inference (the
+/// layers of a forward pass, the four views). Measured on this project's machine: a
+/// fresh allocation per layer output spent about a fifth of a forward pass in the
+/// kernel (page faults and zeroing of new pages, serialised across threads).
+#[derive(Debug, Default)]
+pub struct Pool(Vec<Vec<f32>>);
+
+impl Pool {
+    /// Kept buffers at most (the network keeps at most three outputs alive at once).
+    pub(crate) const KEEP: usize = 6;
+
+    /// A zeroed `h` x `w` x `c` tensor, on the smallest kept buffer that holds it.
+    pub fn tensor(&mut self, h: usize, w: usize, c: usize) -> Tensor {
+        let len = h * w * c;
+        let best = (0..self.0.len())
+            .filter(|&i| self.0[i].capacity() >= len)
+            .min_by_key(|&i| self.0[i].capacity());
+        let mut data = best.map(|i| self.0.swap_remove(i)).unwrap_or_default();
+        data.clear();
+        data.resize(len, 0.0);
+        Tensor { h, w, c, data }
+    }
+
+    /// Keeps `t`'s buffer for a later [`Pool::tensor`].
+    pub fn give(&mut self, t: Tensor) {
+        if self.0.len() < Self::KEEP {
+            self.0.push(t.data);
+        }
+    }
+}
+
 /// Nearest-neighbour upsampling of `x` to `h` x `w` (source pixel `(r / 2, c / 2)`).
-fn up2(x: &Tensor, h: usize, w: usize) -> Tensor {
-    let mut out = Tensor::zeros(h, w, x.c);
+fn up2(x: &Tensor, h: usize, w: usize, pool: &mut Pool) -> Tensor {
+    let mut out = pool.tensor(h, w, x.c);
     for r in 0..h {
         let sr = (r / 2).min(x.h - 1);
         for c in 0..w {
@@ -104,9 +135,9 @@ fn up2(x: &Tensor, h: usize, w: usize) -> Tensor {
 }
 
 /// Channels of `a` then `b` (same size).
-fn concat(a: &Tensor, b: &Tensor) -> Tensor {
+fn concat(a: &Tensor, b: &Tensor, pool: &mut Pool) -> Tensor {
     assert_eq!((a.h, a.w), (b.h, b.w), "concat sizes");
-    let mut out = Tensor::zeros(a.h, a.w, a.c + b.c);
+    let mut out = pool.tensor(a.h, a.w, a.c + b.c);
     for i in 0..a.h * a.w {
         out.data[i * out.c..][..a.c].copy_from_slice(&a.data[i * a.c..][..a.c]);
         out.data[i * out.c + a.c..][..b.c].copy_from_slice(&b.data[i * b.c..][..b.c]);
@@ -127,14 +158,21 @@ fn offsets(layers: &[LayerSpec]) -> Vec<usize> {
 }
 
 /// Output of layer `l` from its input and the earlier outputs.
-fn apply(l: &LayerSpec, input: &Tensor, outs: &[Option<Tensor>], w: &[f32], parallel: bool) -> Tensor {
+fn apply(
+    l: &LayerSpec,
+    input: &Tensor,
+    outs: &[Option<Tensor>],
+    w: &[f32],
+    parallel: bool,
+    pool: &mut Pool,
+) -> Tensor {
     match l.op {
-        Op::Conv => conv_forward(input, l, w, parallel),
+        Op::Conv => conv_forward_in(input, l, w, parallel, pool),
         Op::Up2 => {
             let t = outs[l.from].as_ref().expect("size source kept");
-            up2(input, t.h, t.w)
+            up2(input, t.h, t.w, pool)
         }
-        Op::Concat => concat(input, outs[l.from].as_ref().expect("concat source kept")),
+        Op::Concat => concat(input, outs[l.from].as_ref().expect("concat source kept"), pool),
     }
 }
 
@@ -145,8 +183,13 @@ fn run_layers(
     layers: &[LayerSpec],
     weights: &[f32],
     parallel: bool,
-    free: bool,
+    free: Option<&mut Pool>,
 ) -> Vec<Option<Tensor>> {
+    let mut own = Pool::default();
+    let (pool, free) = match free {
+        Some(p) => (p, true),
+        None => (&mut own, false),
+    };
     let offs = offsets(layers);
     // Last layer that reads each output.
     let mut last_use: Vec<usize> = (0..layers.len()).map(|i| i + 1).collect();
@@ -163,12 +206,14 @@ fn run_layers(
         } else {
             outs[i - 1].as_ref().expect("kept")
         };
-        let y = apply(l, input, &outs, w, parallel);
+        let y = apply(l, input, &outs, w, parallel, pool);
         outs.push(Some(y));
         if free {
             for (j, o) in outs.iter_mut().enumerate().take(i) {
                 if last_use[j] <= i {
-                    *o = None;
+                    if let Some(t) = o.take() {
+                        pool.give(t);
+                    }
                 }
             }
         }
@@ -178,7 +223,7 @@ fn run_layers(
 
 /// Forward through all layers; returns every layer's output (for backward).
 pub fn forward_all(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Vec<Tensor> {
-    run_layers(x, layers, weights, parallel, false)
+    run_layers(x, layers, weights, parallel, None)
         .into_iter()
         .map(|o| o.expect("kept"))
         .collect()
@@ -186,7 +231,18 @@ pub fn forward_all(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: 
 
 /// Forward keeping only what later layers need (inference); returns the last output.
 pub fn forward(x: &Tensor, layers: &[LayerSpec], weights: &[f32], parallel: bool) -> Tensor {
-    run_layers(x, layers, weights, parallel, true)
+    forward_in(x, layers, weights, parallel, &mut Pool::default())
+}
+
+/// [`forward`] taking and returning buffers from `pool` (for several passes in a row).
+pub fn forward_in(
+    x: &Tensor,
+    layers: &[LayerSpec],
+    weights: &[f32],
+    parallel: bool,
+    pool: &mut Pool,
+) -> Tensor {
+    run_layers(x, layers, weights, parallel, Some(pool))
         .pop()
         .flatten()
         .unwrap_or_else(|| x.clone())

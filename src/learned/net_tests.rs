@@ -137,6 +137,18 @@ fn graph_gradient_matches_finite_differences() {
     let last = outs.last().unwrap().clone();
     assert_eq!((last.h, last.w), (5, 4));
     assert_eq!(forward(&x, &layers, &weights, true), last);
+    // Buffers reused from a pool (zeroed again on reuse) give the same output.
+    let mut pool = Pool::default();
+    for _ in 0..Pool::KEEP {
+        pool.give(Tensor {
+            h: 1,
+            w: 1,
+            c: 1,
+            data: vec![f32::NAN; 1000],
+        });
+    }
+    assert_eq!(forward_in(&x, &layers, &weights, true, &mut pool), last);
+    assert_eq!(forward_in(&x, &layers, &weights, false, &mut pool), last);
     let coef: Vec<f32> = (0..last.data.len()).map(|i| 0.5 + (i % 5) as f32 * 0.3).collect();
     let loss = |w: &[f32]| -> f64 {
         let y = forward(&x, &layers, w, false);

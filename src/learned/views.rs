@@ -10,14 +10,18 @@
 //! every mirrored output cell lands back on the cell it came from; the result is
 //! cropped to the unpadded output size.
 
-use super::net::{forward, LayerSpec, Tensor};
+use super::net::{forward, forward_in, LayerSpec, Pool, Tensor};
 
 /// Padding multiple: the product of the network's strides and upsampling must divide it.
 pub const ALIGN: usize = 16;
 
 /// `x` mirrored left-right (`h`) and/or top-bottom (`v`).
 pub fn mirror(x: &Tensor, h: bool, v: bool) -> Tensor {
-    let mut o = Tensor::zeros(x.h, x.w, x.c);
+    mirror_in(x, h, v, &mut Pool::default())
+}
+
+fn mirror_in(x: &Tensor, h: bool, v: bool, pool: &mut Pool) -> Tensor {
+    let mut o = pool.tensor(x.h, x.w, x.c);
     for r in 0..x.h {
         let sr = if v { x.h - 1 - r } else { r };
         for c in 0..x.w {
@@ -61,11 +65,19 @@ pub fn forward_views(
     let (ph, pw) = (x.h.div_ceil(ALIGN) * ALIGN, x.w.div_ceil(ALIGN) * ALIGN);
     let padded = pad(x, ph, pw);
     let mut sum: Option<Tensor> = None;
+    let mut pool = Pool::default();
     for (h, v) in [(false, false), (true, false), (false, true), (true, true)] {
-        let out = mirror(&forward(&mirror(&padded, h, v), layers, weights, true), h, v);
+        let input = mirror_in(&padded, h, v, &mut pool);
+        let y = forward_in(&input, layers, weights, true, &mut pool);
+        pool.give(input);
+        let out = mirror_in(&y, h, v, &mut pool);
+        pool.give(y);
         match &mut sum {
             None => sum = Some(out),
-            Some(s) => s.data.iter_mut().zip(&out.data).for_each(|(a, b)| *a += b),
+            Some(s) => {
+                s.data.iter_mut().zip(&out.data).for_each(|(a, b)| *a += b);
+                pool.give(out);
+            }
         }
     }
     let mut s = sum.expect("four views");

@@ -22,14 +22,13 @@ use tiff::decoder::{ChunkType, Decoder, Limits};
 use tiff::tags::{ByteOrder, Tag};
 
 use super::decode::{decompress, inflate_into, samples_to_f64, Codec, SampleKind};
-use super::georef_tags::{read_epsg, read_geokeys, read_transform, KEY_RASTER_TYPE};
+use super::geotiff_header as header;
 
 use ndarray::Array3;
 
-use super::{Block, DataType, GeoTransform, RasterInfo, RasterSource, Window};
+use super::{Block, RasterInfo, RasterSource, Window};
 use crate::error::{Error, Result};
 
-const TAG_GDAL_NODATA: u16 = 42113;
 /// Largest strip or tile (compressed or decoded) the reader accepts.
 const MAX_CHUNK_BYTES: u64 = 256 << 20;
 
@@ -45,7 +44,7 @@ fn limits() -> Limits {
 
 /// Whether opening fails without georeferencing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Georef {
+pub(super) enum Georef {
     Required,
     Optional,
 }
@@ -127,67 +126,8 @@ impl GeoTiff {
         let mut dec = open_decoder(path)?;
         let nr = |e: tiff::TiffError| Error::not_raster(path, e);
 
-        let compression: u16 = dec.find_tag_unsigned(Tag::Compression).map_err(nr)?.unwrap_or(1);
-        let codec = match compression {
-            1 => Codec::None,
-            5 => Codec::Lzw,
-            8 | 32946 => Codec::Deflate,
-            32773 => Codec::PackBits,
-            6 | 7 => return Err(Error::unsupported(path, "JPEG-in-TIFF compression")),
-            34712 | 33003 | 33005 => return Err(Error::unsupported(path, "JPEG2000 compression")),
-            50000 => return Err(Error::unsupported(path, "ZSTD compression")),
-            50001 => return Err(Error::unsupported(path, "WebP compression")),
-            c => return Err(Error::unsupported(path, format!("TIFF compression {c}"))),
-        };
-        let photometric: u16 = dec
-            .find_tag_unsigned(Tag::PhotometricInterpretation)
-            .map_err(nr)?
-            .unwrap_or(1);
-        match photometric {
-            0..=5 => {}
-            6 => return Err(Error::unsupported(path, "YCbCr photometric interpretation")),
-            p => {
-                return Err(Error::unsupported(
-                    path,
-                    format!("photometric interpretation {p}"),
-                ))
-            }
-        }
-        let samples: usize = dec
-            .find_tag_unsigned::<u16>(Tag::SamplesPerPixel)
-            .map_err(nr)?
-            .unwrap_or(1) as usize;
-        if samples == 0 || samples > 256 {
-            return Err(Error::not_raster(path, format!("{samples} samples per pixel")));
-        }
-        let bits: Vec<u16> = match dec.find_tag(Tag::BitsPerSample).map_err(nr)? {
-            Some(v) => v.into_u16_vec().map_err(nr)?,
-            None => vec![1],
-        };
-        let bit = bits[0];
-        if bits.iter().any(|&b| b != bit) {
-            return Err(Error::unsupported(path, "bands of different bit depths"));
-        }
-        let sample_format: u16 = match dec.find_tag(Tag::SampleFormat).map_err(nr)? {
-            Some(v) => v.into_u16_vec().map_err(nr)?.first().copied().unwrap_or(1),
-            None => 1,
-        };
-        let (data_type, kind) = match (sample_format, bit) {
-            (1, 8) => (DataType::Byte, SampleKind::U8),
-            (2, 8) => (DataType::Int8, SampleKind::I8),
-            (1, 16) => (DataType::UInt16, SampleKind::U16),
-            (2, 16) => (DataType::Int16, SampleKind::I16),
-            (1, 32) => (DataType::UInt32, SampleKind::U32),
-            (2, 32) => (DataType::Int32, SampleKind::I32),
-            (3, 32) => (DataType::Float32, SampleKind::F32),
-            (3, 64) => (DataType::Float64, SampleKind::F64),
-            (f, b) => {
-                return Err(Error::unsupported(
-                    path,
-                    format!("{b}-bit samples of sample format {f}"),
-                ))
-            }
-        };
+        let codec = header::codec(&mut dec, path)?;
+        let (samples, data_type, kind) = header::sample_type(&mut dec, path)?;
         let planar = dec
             .find_tag_unsigned::<u16>(Tag::PlanarConfiguration)
             .map_err(nr)?
@@ -234,43 +174,8 @@ impl GeoTiff {
             ));
         }
         let little_endian = dec.byte_order() == ByteOrder::LittleEndian;
-        let (transform, epsg) = match (read_transform(&mut dec, path), read_epsg(&mut dec, path), georef) {
-            (Ok(t), Ok(e), _) => (t, e),
-            (Err(e), _, Georef::Required) | (_, Err(e), Georef::Required) => return Err(e),
-            (_, _, Georef::Optional) => (GeoTransform::north_up(0.0, 0.0, 1.0, 1.0), 0),
-        };
-        let transform = if read_geokeys(&mut dec, path)?
-            .iter()
-            .any(|&(k, v)| k == KEY_RASTER_TYPE && v == 2)
-        {
-            // PixelIsPoint: the tiepoint names a pixel centre; shift to the corner.
-            let g = transform.0;
-            GeoTransform([
-                g[0] - 0.5 * g[1] - 0.5 * g[2],
-                g[1],
-                g[2],
-                g[3] - 0.5 * g[4] - 0.5 * g[5],
-                g[4],
-                g[5],
-            ])
-        } else {
-            transform
-        };
-        let nodata =
-            match dec.find_tag(Tag::Unknown(TAG_GDAL_NODATA)).map_err(nr)? {
-                Some(v) => {
-                    let s = v.into_string().map_err(nr)?;
-                    let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-                    Some(parse_nodata(s).ok_or_else(|| {
-                        Error::not_raster(path, format!("unreadable GDAL_NODATA value {s:?}"))
-                    })?)
-                }
-                None => None,
-            };
-        let datetime = match dec.find_tag(Tag::DateTime) {
-            Ok(Some(v)) => v.into_string().ok().map(|s| s.trim_matches('\0').to_string()),
-            _ => None,
-        };
+        let (transform, epsg) = header::georeferencing(&mut dec, path, georef)?;
+        let (nodata, datetime) = header::nodata_and_datetime(&mut dec, path)?;
         Ok(GeoTiff {
             info: RasterInfo {
                 path: path.to_path_buf(),

@@ -1,5 +1,6 @@
 //! Tests of the pure-Rust GeoTIFF reader's helpers and row reads.
 use super::*;
+use crate::raster::GeoTransform;
 
 #[test]
 fn read_rows_equals_one_row_windows_for_tiles_and_strips() {

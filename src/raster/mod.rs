@@ -16,6 +16,7 @@ pub mod decode;
 pub mod gdal_reader;
 pub mod georef_tags;
 pub mod geotiff;
+mod geotiff_header;
 pub mod grid;
 pub mod ifd_check;
 pub mod in_memory;

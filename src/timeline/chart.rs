@@ -8,6 +8,7 @@ use image::{Rgb, RgbImage};
 
 use super::font::{draw_text, text_width};
 use super::{Confirmation, OverallPoint, SiteSeries};
+use crate::dates::day_number;
 use crate::evidence::{Interval, Verdict};
 
 const W: u32 = 900;
@@ -32,19 +33,6 @@ fn verdict_colour(v: Verdict) -> Rgb<u8> {
         Verdict::Redeployment => Rgb([140, 40, 170]),
         Verdict::Inconclusive => Rgb([190, 190, 190]),
     }
-}
-
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian).
-pub fn day_number(date: &str) -> Option<i64> {
-    let y: i64 = date.get(0..4)?.parse().ok()?;
-    let m: i64 = date.get(5..7)?.parse().ok()?;
-    let d: i64 = date.get(8..10)?.parse().ok()?;
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
 }
 
 /// One date of a chart.
@@ -112,6 +100,26 @@ fn tick_step(max: f64) -> f64 {
         .unwrap_or(10.0 * p)
 }
 
+/// Data to pixel positions: dates by day number across, values up.
+struct Scale {
+    d0: i64,
+    span: f64,
+    px: (i64, i64),
+    ymax: f64,
+    py: (i64, i64),
+}
+
+impl Scale {
+    fn x(&self, d: i64) -> i64 {
+        let (px0, px1) = self.px;
+        px0 + ((d - self.d0) as f64 / self.span * (px1 - px0) as f64).round() as i64
+    }
+    fn y(&self, v: f64) -> i64 {
+        let (py0, py1) = self.py;
+        py0 - ((v / self.ymax).clamp(0.0, 1.05) * (py0 - py1) as f64).round() as i64
+    }
+}
+
 /// Draws a chart as PNG bytes. `y_max` fixes the axis top (None: from the data).
 pub fn render(title: &str, y_label: &str, points: &[ChartPoint], y_max: Option<f64>) -> Vec<u8> {
     let mut cv = Canvas {
@@ -122,23 +130,36 @@ pub fn render(title: &str, y_label: &str, points: &[ChartPoint], y_max: Option<f
         days.iter().copied().min().unwrap_or(0),
         days.iter().copied().max().unwrap_or(1),
     );
-    let span = (d1 - d0).max(1) as f64;
-    let (px0, px1) = (LEFT + 40, W as i64 - RIGHT - 40);
-    let xof = |d: i64| px0 + ((d - d0) as f64 / span * (px1 - px0) as f64).round() as i64;
     let data_max = points
         .iter()
         .flat_map(|p| [p.value.map(|v| v.high), p.raw])
         .flatten()
         .fold(0.0f64, f64::max);
-    let ymax = y_max.unwrap_or_else(|| (data_max * 1.1).max(5.0));
-    let (py0, py1) = (H as i64 - BOTTOM, TOP);
-    let yof = |v: f64| py0 - ((v / ymax).clamp(0.0, 1.05) * (py0 - py1) as f64).round() as i64;
+    let sc = Scale {
+        d0,
+        span: (d1 - d0).max(1) as f64,
+        px: (LEFT + 40, W as i64 - RIGHT - 40),
+        ymax: y_max.unwrap_or_else(|| (data_max * 1.1).max(5.0)),
+        py: (H as i64 - BOTTOM, TOP),
+    };
+    axes(&mut cv, &sc, title, y_label);
+    band_and_line(&mut cv, &sc, points, &days);
+    markers(&mut cv, &sc, points, &days);
+    legend(&mut cv);
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(cv.img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("PNG encodes in memory");
+    out
+}
 
-    // Grid and axis labels.
-    let step = tick_step(ymax);
+/// Grid, axes, tick labels, title.
+fn axes(cv: &mut Canvas, sc: &Scale, title: &str, y_label: &str) {
+    let (py0, py1) = sc.py;
+    let step = tick_step(sc.ymax);
     let mut t = 0.0;
-    while t <= ymax + 1e-9 {
-        let y = yof(t);
+    while t <= sc.ymax + 1e-9 {
+        let y = sc.y(t);
         cv.line((LEFT, y), (W as i64 - RIGHT, y), GRID, 1);
         let lab = if step < 1.0 {
             format!("{t:.1}")
@@ -152,14 +173,17 @@ pub fn render(title: &str, y_label: &str, points: &[ChartPoint], y_max: Option<f
     cv.line((LEFT, py0), (LEFT, py1 - 10), BLACK, 1);
     cv.text(title, LEFT, 12, 2, BLACK);
     cv.text(y_label, LEFT, 36, 1, BLACK);
+}
 
-    // Interval band, interpolated column by column between consecutive dates.
+/// The interval band (interpolated column by column between consecutive dates), each
+/// date's interval, and the estimates joined by a line.
+fn band_and_line(cv: &mut Canvas, sc: &Scale, points: &[ChartPoint], days: &[i64]) {
     for w in points.windows(2).zip(days.windows(2)) {
         let ([a, b], [da, db]) = w else { continue };
         let (Some(va), Some(vb)) = (a.value, b.value) else {
             continue;
         };
-        let (xa, xb) = (xof(*da), xof(*db));
+        let (xa, xb) = (sc.x(*da), sc.x(*db));
         for x in xa..=xb {
             let f = if xb > xa {
                 (x - xa) as f64 / (xb - xa) as f64
@@ -168,34 +192,38 @@ pub fn render(title: &str, y_label: &str, points: &[ChartPoint], y_max: Option<f
             };
             let lo = va.low + f * (vb.low - va.low);
             let hi = va.high + f * (vb.high - va.high);
-            cv.line((x, yof(lo)), (x, yof(hi)), BAND, 1);
+            cv.line((x, sc.y(lo)), (x, sc.y(hi)), BAND, 1);
         }
     }
-    for (p, &d) in points.iter().zip(&days) {
+    for (p, &d) in points.iter().zip(days) {
         if let Some(v) = p.value {
-            cv.line((xof(d), yof(v.low)), (xof(d), yof(v.high)), LINE, 1);
+            cv.line((sc.x(d), sc.y(v.low)), (sc.x(d), sc.y(v.high)), LINE, 1);
         }
     }
-    // Estimates joined by a line.
     for w in points.windows(2).zip(days.windows(2)) {
         let ([a, b], [da, db]) = w else { continue };
         if let (Some(va), Some(vb)) = (a.value, b.value) {
             cv.line(
-                (xof(*da), yof(va.estimate)),
-                (xof(*db), yof(vb.estimate)),
+                (sc.x(*da), sc.y(va.estimate)),
+                (sc.x(*db), sc.y(vb.estimate)),
                 LINE,
                 2,
             );
         }
     }
+}
+
+/// Per date: the estimate, the raw count, the verdict marker and letter, the date label.
+fn markers(cv: &mut Canvas, sc: &Scale, points: &[ChartPoint], days: &[i64]) {
+    let py0 = sc.py.0;
     let mut last_label = i64::MIN;
-    for (p, &d) in points.iter().zip(&days) {
-        let x = xof(d);
+    for (p, &d) in points.iter().zip(days) {
+        let x = sc.x(d);
         if let Some(v) = p.value {
-            cv.disc(x, yof(v.estimate), 4, LINE, true);
+            cv.disc(x, sc.y(v.estimate), 4, LINE, true);
         }
         if let Some(r) = p.raw {
-            let y = yof(r);
+            let y = sc.y(r);
             cv.rect(x - 3, y - 3, x + 3, y + 3, BLACK);
         }
         // Verdict marker in the strip above the plot.
@@ -217,7 +245,9 @@ pub fn render(title: &str, y_label: &str, points: &[ChartPoint], y_max: Option<f
             last_label = x + wlab / 2;
         }
     }
-    // Legend.
+}
+
+fn legend(cv: &mut Canvas) {
     let mut lx = LEFT;
     let ly = H as i64 - 36;
     for v in [
@@ -239,11 +269,6 @@ pub fn render(title: &str, y_label: &str, points: &[ChartPoint], y_max: Option<f
         1,
         BLACK,
     );
-    let mut out = Vec::new();
-    image::DynamicImage::ImageRgb8(cv.img)
-        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .expect("PNG encodes in memory");
-    out
 }
 
 /// The points and title of one site's chart (shared by the PNG and the SVG chart).
@@ -315,17 +340,6 @@ pub fn overall_chart(points: &[OverallPoint]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn day_numbers() {
-        assert_eq!(day_number("1970-01-01"), Some(0));
-        assert_eq!(day_number("2000-03-01"), Some(11017));
-        assert_eq!(
-            day_number("2026-04-14").unwrap() - day_number("2026-03-02").unwrap(),
-            43
-        );
-        assert_eq!(day_number("bad"), None);
-    }
 
     #[test]
     fn chart_draws_band_and_markers() {

@@ -5,8 +5,9 @@
 
 use plotters::prelude::*;
 
+use crate::dates::day_number;
 use crate::evidence::Verdict;
-use crate::timeline::chart::{day_number, ChartPoint};
+use crate::timeline::chart::ChartPoint;
 use crate::timeline::Confirmation;
 
 /// Colour of a verdict's marker (matching the page's verdict colours).
