@@ -1,7 +1,12 @@
 //! Watch-list sites: an RFC 7946 GeoJSON FeatureCollection of Polygon/MultiPolygon
 //! features in WGS 84 lon/lat, each with a unique string property `id`, an optional
-//! `name`, `weight` and `kind`. Also polygon rasterisation (even-odd rule at pixel
-//! centres, holes honoured) onto an analysis grid.
+//! `name`, `weight` and `kind`. Each feature is read by the `geojson` crate; the
+//! collection around them, the properties and the checks (ids, weights, ranges, ring
+//! sizes, vertex limit) are ours, so every refusal names the feature and its id. Also
+//! polygon rasterisation (even-odd rule at pixel centres, holes honoured) onto an
+//! analysis grid: a scanline fill, O(edges) per grid row, checked against the per-pixel
+//! test [`rasterize_per_pixel`] (the `geo` crate's point-in-polygon would be that
+//! per-pixel test, O(vertices) per pixel).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -110,20 +115,26 @@ pub fn parse_sites(text: &str) -> Result<Vec<Site>, String> {
             .and_then(|p| p.get("kind"))
             .and_then(Value::as_str)
             .map(str::to_string);
-        let geom = f.get("geometry").ok_or_else(|| at("no geometry"))?;
-        let coords = geom
-            .get("coordinates")
-            .ok_or_else(|| at("geometry has no coordinates"))?;
-        let polygons = match geom.get("type").and_then(Value::as_str) {
-            Some("Polygon") => vec![parse_polygon(coords).map_err(|m| at(&m))?],
-            Some("MultiPolygon") => coords
-                .as_array()
-                .ok_or_else(|| at("MultiPolygon coordinates are not an array"))?
-                .iter()
-                .map(|p| parse_polygon(p).map_err(|m| at(&m)))
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(t) => return Err(at(&format!("geometry type {t} is not Polygon or MultiPolygon"))),
+        // The geometry's type is checked first, so a Point (say) is named as such rather
+        // than as coordinates of the wrong depth.
+        match f.get("geometry").and_then(|g| g.get("type")) {
+            None if f.get("geometry").is_none_or(Value::is_null) => return Err(at("no geometry")),
             None => return Err(at("geometry has no type")),
+            Some(Value::String(t)) if t == "Polygon" || t == "MultiPolygon" => {}
+            Some(t) => {
+                let t = t.as_str().map_or_else(|| t.to_string(), str::to_string);
+                return Err(at(&format!("geometry type {t} is not Polygon or MultiPolygon")));
+            }
+        }
+        let feature = geojson::Feature::from_json_value(f.clone())
+            .map_err(|e| at(&format!("not a valid GeoJSON Feature: {e}")))?;
+        let polygons = match feature.geometry.map(|g| g.value) {
+            Some(geojson::Value::Polygon(rings)) => vec![polygon(&rings).map_err(|m| at(&m))?],
+            Some(geojson::Value::MultiPolygon(ps)) => ps
+                .iter()
+                .map(|rings| polygon(rings).map_err(|m| at(&m)))
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => return Err(at("geometry is not Polygon or MultiPolygon")),
         };
         if polygons.is_empty() {
             return Err(at("MultiPolygon without polygons"));
@@ -145,25 +156,21 @@ pub fn parse_sites(text: &str) -> Result<Vec<Site>, String> {
     Ok(sites)
 }
 
-fn parse_polygon(v: &Value) -> Result<Polygon, String> {
-    let rings = v.as_array().ok_or("polygon coordinates are not an array")?;
+/// A polygon's rings as (lon, lat) pairs, checked: at least one ring, four positions
+/// per ring, WGS 84 ranges.
+fn polygon(rings: &[Vec<geojson::Position>]) -> Result<Polygon, String> {
     if rings.is_empty() {
         return Err("polygon without rings".into());
     }
     rings
         .iter()
-        .map(|r| {
-            let pts = r.as_array().ok_or("ring is not an array")?;
-            if pts.len() < 4 {
+        .map(|ring| {
+            if ring.len() < 4 {
                 return Err("ring has fewer than 4 positions".to_string());
             }
-            pts.iter()
+            ring.iter()
                 .map(|p| {
-                    let a = p.as_array().ok_or("position is not an array")?;
-                    let (x, y) = match (
-                        a.first().and_then(Value::as_f64),
-                        a.get(1).and_then(Value::as_f64),
-                    ) {
+                    let (&x, &y) = match (p.first(), p.get(1)) {
                         (Some(x), Some(y)) => (x, y),
                         _ => return Err("position is not [lon, lat]".to_string()),
                     };
@@ -392,6 +399,18 @@ mod tests {
         assert!(parse_sites(&point).unwrap_err().contains("Point"));
         let far = OK.replace("[1,0]", "[500000,0]");
         assert!(parse_sites(&far).unwrap_err().contains("lon/lat"));
+        // Malformed coordinates: the geojson crate's message, with the feature named.
+        let text = OK.replace("[1,0]", r#"["1",0]"#);
+        let e = parse_sites(&text).unwrap_err();
+        assert!(
+            e.starts_with("feature 0 (id \"a\"): not a valid GeoJSON Feature"),
+            "{e}"
+        );
+        let short = OK.replace("[1,0]", "[1]");
+        let e = parse_sites(&short).unwrap_err();
+        assert!(e.contains("two or more elements"), "{e}");
+        let no_geometry = OK.replacen(r#""geometry""#, r#""geometry_""#, 1);
+        assert!(parse_sites(&no_geometry).unwrap_err().contains("no geometry"));
     }
 
     #[test]
