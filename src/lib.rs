@@ -26,7 +26,9 @@
 //! - [`fast`]: `scan`, the streamed whole-pair triage.
 //! - [`eval`]: detections scored against truth.
 //! - [`synth`]: synthetic scenes and series with known truth.
-//! - [`stats`], [`fsutil`], [`error`]: shared statistics, safe file access, the error type.
+//! - [`stats`], [`fsutil`], [`error`]: robust statistics (median, MAD, quantiles; the
+//!   evidence's counting statistics are [`evidence::posterior`]), safe file access, the
+//!   error type.
 //! - [`cli`]: the command line, one file per subcommand (`main` only dispatches to it).
 
 pub mod align;

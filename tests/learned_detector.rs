@@ -7,13 +7,13 @@ mod common;
 
 use stagewatch::learned::frames::{Frame, LBox};
 use stagewatch::learned::net::Tensor;
-use stagewatch::learned::rng::Rng;
+use stagewatch::learned::rng::SplitMix64;
 use stagewatch::learned::train::{train, TrainOptions};
 
 /// A 0.4 m frame of textured bright ground with dark 4.5 x 2 m "vehicles" in rows.
 fn toy_frame(seed: u64) -> Frame {
     let (w, h) = (160, 120);
-    let mut rng = Rng::new(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut img = Tensor::zeros(h, w, 3);
     for v in img.data.iter_mut() {
         *v = 0.3 + 0.1 * rng.normal();

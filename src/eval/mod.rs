@@ -410,7 +410,7 @@ mod tests {
         fn grid_finds_every_close_pair(
             seed in 0u64..1000, lat0 in -70.0f64..70.0, max_m in 0.5f64..5.0,
         ) {
-            let mut rng = crate::learned::rng::Rng::new(seed);
+            let mut rng = crate::learned::rng::SplitMix64::new(seed);
             let mut pts = |n: usize| -> Vec<Point> {
                 (0..n).map(|_| Point {
                     lon: 30.0 + rng.range(0.0, 2e-4) as f64,

@@ -3,7 +3,7 @@
 //! **Per site.** From the before/after detection counts N_b, N_a, the area observed on
 //! both dates and the detector's error model (recall, false positives per km2; documented
 //! defaults, overridable), the posterior of each date's true number of vehicles is
-//! computed ([`stats::posterior`]) and the remaining fraction r = T_a / T_b sampled from
+//! computed ([`posterior::posterior`]) and the remaining fraction r = T_a / T_b sampled from
 //! them (4000 seeded draws): `remaining_fraction = {estimate (median), low (5 %), high
 //! (95 %)}`, a 90 % interval. The verdict, checked in this order:
 //! 1. `inconclusive` when the site is observed below `min_observed_fraction` on either
@@ -36,14 +36,14 @@
 //! per-site rules applied to the overall interval.
 
 mod config;
-pub mod stats;
+pub mod posterior;
 
 pub use config::load_params_over;
 
 use serde::{Deserialize, Serialize};
 
 use crate::raster::crs::ground_distance_m as distance_m;
-use stats::{posterior, sample_quantile, seed_of, Rng, Sampler};
+use posterior::{posterior, sample_quantile, seed_of, Sampler, XorShift64Star};
 
 /// A verdict, per site or overall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,7 +278,7 @@ fn samplers(s: &SiteInput, p: &EvidenceParams) -> (Sampler, Sampler) {
 
 /// The 90 % interval of after / before from the two samplers.
 fn ratio_interval(b: &Sampler, a: &Sampler, seed: u64, n: usize) -> Option<Interval> {
-    let mut rng = Rng::new(seed);
+    let mut rng = XorShift64Star::new(seed);
     let r: Vec<f64> = (0..n)
         .filter_map(|_| {
             let (tb, ta) = (b.draw(&mut rng), a.draw(&mut rng));
@@ -463,7 +463,7 @@ pub fn evaluate(sites: &[SiteInput], p: &EvidenceParams) -> (Vec<SiteEvidence>, 
             (sb, sa, sites[i].weight)
         })
         .collect();
-    let mut rng = Rng::new(seed_of("overall", 7));
+    let mut rng = XorShift64Star::new(seed_of("overall", 7));
     let ratios: Vec<f64> = (0..p.samples)
         .filter_map(|_| {
             let (mut tb, mut ta) = (0.0, 0.0);

@@ -187,8 +187,8 @@ fn interval_coverage_on_simulated_counts() {
     };
     let (recall, fp) = (p.detector.recall, p.detector.false_positives_per_km2);
     let area = 0.004;
-    let mut rng = Rng::new(12345);
-    let pois = |mu: f64, rng: &mut Rng| {
+    let mut rng = XorShift64Star::new(12345);
+    let pois = |mu: f64, rng: &mut XorShift64Star| {
         let (l, mut k, mut prod) = ((-mu).exp(), 0u32, rng.next_f64());
         while prod > l {
             k += 1;
@@ -200,7 +200,7 @@ fn interval_coverage_on_simulated_counts() {
     for t in 0..trials {
         let tb = 10 + (t % 30) as u32;
         let ta = (tb as f64 * [0.0, 0.3, 0.6, 1.0, 1.3][t % 5]).round() as u32;
-        let det = |n: u32, rng: &mut Rng| {
+        let det = |n: u32, rng: &mut XorShift64Star| {
             (0..n).filter(|_| rng.next_f64() < recall).count() as u32 + pois(fp * area, rng)
         };
         let s = SiteInput {

@@ -215,7 +215,7 @@ mod tests {
         let m = Model::shipped();
         // 100 x 100 m of ground at 0.5 m: spatially correlated texture (noise smoothed
         // over 2 m, as gravel or grass looks) plus a little sensor noise. No vehicle.
-        let mut rng = rng::Rng::new(5);
+        let mut rng = rng::SplitMix64::new(5);
         let n = 200;
         let raw: Vec<f32> = (0..n * n).map(|_| rng.normal()).collect();
         let smooth = |r: usize, c: usize| {
@@ -238,7 +238,7 @@ mod tests {
     #[test]
     fn detections_fall_on_valid_pixels_only() {
         let m = Model::shipped();
-        let mut rng = rng::Rng::new(6);
+        let mut rng = rng::SplitMix64::new(6);
         let img = Array3::<f32>::from_shape_fn((3, 120, 160), |_| 100.0 + 30.0 * rng.normal());
         let mut valid = vec![true; 120 * 160];
         valid[..60 * 160].iter_mut().for_each(|v| *v = false);

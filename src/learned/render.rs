@@ -15,7 +15,7 @@
 //! `synth/` (whose scenes measure the model). Values are in stretched units (ground near 0).
 
 use super::net::Tensor;
-use super::rng::Rng;
+use super::rng::SplitMix64;
 
 /// One rectangle on the patch: centre (px), half-extents along and across its axis (px),
 /// axis angle, and a tone offset per band (added to the ground or set as the body level).
@@ -66,7 +66,7 @@ enum Paint {
     Shift([f32; 3]),
 }
 
-fn draw(x: &mut Tensor, r: &Rect, paint: Paint, soft: f32, rng: &mut Rng) {
+fn draw(x: &mut Tensor, r: &Rect, paint: Paint, soft: f32, rng: &mut SplitMix64) {
     let (u0, u1, v0, v1) = r.bounds(x.w, x.h);
     for pv in v0..v1 {
         for pu in u0..u1 {
@@ -108,9 +108,9 @@ fn draw_disc(x: &mut Tensor, u: f32, v: f32, radius: f32, level: [f32; 3], soft:
 }
 
 /// A body tone relative to the ground: dark, light or coloured.
-fn body_tone(ground: [f32; 3], rng: &mut Rng) -> [f32; 3] {
+fn body_tone(ground: [f32; 3], rng: &mut SplitMix64) -> [f32; 3] {
     let pick = rng.f32();
-    let jitter = |rng: &mut Rng| rng.range(-0.08, 0.08);
+    let jitter = |rng: &mut SplitMix64| rng.range(-0.08, 0.08);
     if pick < 0.5 {
         let d = rng.range(-0.9, -0.2);
         [0, 1, 2].map(|b| ground[b] + d + jitter(rng))
@@ -134,7 +134,7 @@ fn patch_mean(x: &Tensor) -> [f32; 3] {
 }
 
 /// One vehicle: shadow, body, then a turret or a cab.
-fn draw_vehicle(x: &mut Tensor, r: &Rect, tone: [f32; 3], look: Look, rng: &mut Rng) {
+fn draw_vehicle(x: &mut Tensor, r: &Rect, tone: [f32; 3], look: Look, rng: &mut SplitMix64) {
     let (shadow_u, shadow_v) = look.shadow_px;
     if shadow_u != 0.0 || shadow_v != 0.0 {
         let darken = -rng.range(0.15, 0.45);
@@ -177,7 +177,7 @@ fn draw_vehicle(x: &mut Tensor, r: &Rect, tone: [f32; 3], look: Look, rng: &mut 
 
 /// Draws 1-14 rendered vehicles (labelled: pushed onto `centres` as (u, v, length m))
 /// and up to 3 unlabelled distractors into the patch. `gsd_m` is the patch pixel size.
-pub fn render_vehicles(x: &mut Tensor, centres: &mut Vec<(f32, f32, f32)>, gsd_m: f32, rng: &mut Rng) {
+pub fn render_vehicles(x: &mut Tensor, centres: &mut Vec<(f32, f32, f32)>, gsd_m: f32, rng: &mut SplitMix64) {
     let p = x.w as f32;
     let ground = patch_mean(x);
     let azimuth = rng.range(0.0, std::f32::consts::TAU);
@@ -253,7 +253,7 @@ pub fn render_vehicles(x: &mut Tensor, centres: &mut Vec<(f32, f32, f32)>, gsd_m
 
 /// Unlabelled shapes that are not vehicles: building-sized blocks (15-40 m), small
 /// squares (under 1.6 m) and thin stripes (road markings, 0.3-0.6 m wide).
-fn distractors(x: &mut Tensor, ground: [f32; 3], gsd_m: f32, look: Look, rng: &mut Rng) {
+fn distractors(x: &mut Tensor, ground: [f32; 3], gsd_m: f32, look: Look, rng: &mut SplitMix64) {
     let p = x.w as f32;
     for _ in 0..rng.below(4) {
         let kind = rng.f32();
@@ -286,7 +286,7 @@ fn distractors(x: &mut Tensor, ground: [f32; 3], gsd_m: f32, look: Look, rng: &m
 /// a faint tone shift of up to 0.1), like the ground a vehicle left or an inpainted
 /// patch. A vehicle is a body that contrasts with the ground, not a smooth rectangle.
 /// None is placed within a vehicle length of a labelled centre.
-pub fn smooth_footprints(x: &mut Tensor, centres: &[(f32, f32, f32)], gsd_m: f32, rng: &mut Rng) {
+pub fn smooth_footprints(x: &mut Tensor, centres: &[(f32, f32, f32)], gsd_m: f32, rng: &mut SplitMix64) {
     let p = x.w as f32;
     for _ in 0..1 + rng.below(4) {
         let len_m = rng.range(3.8, 10.5);
@@ -357,7 +357,7 @@ mod tests {
     fn rendered_vehicles_are_labelled_and_change_the_patch() {
         let mut x = Tensor::zeros(96, 96, 3);
         let mut centres = Vec::new();
-        let mut rng = Rng::new(7);
+        let mut rng = SplitMix64::new(7);
         for _ in 0..20 {
             render_vehicles(&mut x, &mut centres, 0.4, &mut rng);
         }
@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn footprints_smooth_the_ground_away_from_vehicles() {
-        let mut rng = Rng::new(11);
+        let mut rng = SplitMix64::new(11);
         let mut x = Tensor::zeros(96, 96, 3);
         for v in x.data.iter_mut() {
             *v = 0.3 * rng.normal();

@@ -5,11 +5,11 @@
 
 /// Small deterministic generator (SplitMix64, Steele et al. 2014).
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct SplitMix64(u64);
 
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+impl SplitMix64 {
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -13,7 +13,7 @@ use super::frames::Frame;
 use super::model::{Model, ModelHeader, FORMAT_VERSION};
 use super::net::{backward_all, forward_all, LayerSpec, Op, Tensor};
 
-use super::rng::Rng;
+use super::rng::SplitMix64;
 
 /// Training options.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -89,7 +89,7 @@ pub fn architecture(width: usize) -> Vec<LayerSpec> {
 }
 
 /// He-normal initial weights, zero biases; the heat bias starts at a low prior (-4).
-fn init_weights(layers: &[LayerSpec], rng: &mut Rng) -> Vec<f32> {
+fn init_weights(layers: &[LayerSpec], rng: &mut SplitMix64) -> Vec<f32> {
     let mut w = Vec::new();
     for (i, l) in layers.iter().enumerate() {
         if l.op != Op::Conv {
@@ -138,7 +138,7 @@ fn sample_at(f: &Tensor, x: f32, y: f32, out: &mut [f32]) -> bool {
 }
 
 /// Draws one augmented patch from `frames`.
-fn make_sample(frames: &[Frame], o: &TrainOptions, stride: usize, rng: &mut Rng) -> Sample {
+fn make_sample(frames: &[Frame], o: &TrainOptions, stride: usize, rng: &mut SplitMix64) -> Sample {
     let f = &frames[rng.below(frames.len())];
     let p = o.patch_px;
     let (theta, scale) = (rng.range(0.0, std::f32::consts::TAU), rng.range(0.8, 1.25));
@@ -254,7 +254,7 @@ fn paste_vehicles(
     frames: &[Frame],
     centres: &mut Vec<(f32, f32, f32)>,
     gsd_m: f32,
-    rng: &mut Rng,
+    rng: &mut SplitMix64,
 ) {
     let p = x.w as f32;
     let n = 1 + rng.below(10);
@@ -336,7 +336,7 @@ fn paste_vehicles(
 
 /// Gains, offsets, haze, blur, noise, occasional grey: what differs between dates and
 /// sensors, applied to a stretched patch.
-fn photometric(x: &mut Tensor, rng: &mut Rng) {
+fn photometric(x: &mut Tensor, rng: &mut SplitMix64) {
     let contrast = rng.range(0.6, 1.4);
     let gains = [
         rng.range(0.85, 1.15),
@@ -420,7 +420,7 @@ pub type Report<'a> = &'a (dyn Fn(usize, f64) + Sync);
 pub fn train(frames: &[Frame], o: &TrainOptions, report: Report) -> (Model, Vec<f64>) {
     let layers = architecture(o.width);
     let stride = super::model::check_layers(&layers).expect("the architecture is valid");
-    let mut rng = Rng::new(o.seed);
+    let mut rng = SplitMix64::new(o.seed);
     let mut w = init_weights(&layers, &mut rng);
     let (mut m, mut v) = (vec![0.0f32; w.len()], vec![0.0f32; w.len()]);
     let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
@@ -430,7 +430,8 @@ pub fn train(frames: &[Frame], o: &TrainOptions, report: Report) -> (Model, Vec<
         let results: Vec<(f64, Vec<f32>)> = (0..o.batch)
             .into_par_iter()
             .map(|i| {
-                let mut r = Rng::new(o.seed ^ ((t as u64) << 20) ^ (i as u64 + 1).wrapping_mul(0x5851_F42D));
+                let mut r =
+                    SplitMix64::new(o.seed ^ ((t as u64) << 20) ^ (i as u64 + 1).wrapping_mul(0x5851_F42D));
                 let s = make_sample(frames, o, stride, &mut r);
                 let outs = forward_all(&s.x, &layers, &w, false);
                 let (loss, g) = loss_and_grad(outs.last().expect("layers"), &s);

@@ -88,11 +88,11 @@ pub fn forward_views(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::learned::rng::Rng;
+    use crate::learned::rng::SplitMix64;
     use crate::learned::train::architecture;
 
     fn random(h: usize, w: usize, seed: u64) -> Tensor {
-        let mut rng = Rng::new(seed);
+        let mut rng = SplitMix64::new(seed);
         let mut t = Tensor::zeros(h, w, 3);
         t.data.iter_mut().for_each(|v| *v = rng.f32());
         t
@@ -110,7 +110,7 @@ mod tests {
     fn four_views_are_mirror_equivariant_and_sized_like_one() {
         let layers = architecture(8);
         let n: usize = layers.iter().map(|l| l.n_params()).sum();
-        let mut rng = Rng::new(7);
+        let mut rng = SplitMix64::new(7);
         let weights: Vec<f32> = (0..n).map(|_| 0.2 * rng.normal()).collect();
         let x = random(32, 48, 3);
         let stride = 2;

@@ -11,7 +11,7 @@ use super::detect_blobs;
 use super::frames::{Entry, LBox};
 use super::measure::Presented;
 use super::model::Model;
-use super::rng::Rng;
+use super::rng::SplitMix64;
 use crate::blobs::VehicleClass;
 use crate::error::Result;
 use crate::evidence::{site_evidence, EvidenceParams, SiteInput, Verdict};
@@ -19,7 +19,7 @@ use crate::evidence::{site_evidence, EvidenceParams, SiteInput, Verdict};
 /// Picks `round(fraction * n)` of `n` boxes to remove (seeded shuffle).
 pub fn choose_removed(n: usize, fraction: f64, seed: u64) -> Vec<bool> {
     let mut idx: Vec<usize> = (0..n).collect();
-    let mut rng = Rng::new(seed);
+    let mut rng = SplitMix64::new(seed);
     for i in (1..n).rev() {
         idx.swap(i, rng.below(i + 1));
     }
@@ -143,7 +143,11 @@ pub fn on_entry(
         return Ok(None);
     }
     let name = f.name.clone();
-    let pick = choose_removed(inside_idx.len(), 0.6, crate::evidence::stats::seed_of(&name, 60));
+    let pick = choose_removed(
+        inside_idx.len(),
+        0.6,
+        crate::evidence::posterior::seed_of(&name, 60),
+    );
     let mut removed = vec![false; boxes.len()];
     for (k, &i) in inside_idx.iter().enumerate() {
         removed[i] = pick[k];

@@ -61,13 +61,17 @@ pub fn posterior(n: u32, recall: f64, fp_mean: f64) -> Vec<f64> {
     post
 }
 
-/// Deterministic xorshift64* generator.
-pub struct Rng(u64);
+/// Deterministic xorshift64* generator (Vigna, *An experimental exploration of
+/// Marsaglia's xorshift generators, scrambled*, 2016) for the posterior sampling. Kept
+/// apart from training's [`crate::learned::rng::SplitMix64`]: every recorded interval
+/// depends on this sequence and every shipped weight on that one, so merging the two
+/// would change outputs.
+pub struct XorShift64Star(u64);
 
-impl Rng {
+impl XorShift64Star {
     /// Seeded generator (a zero seed is replaced).
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
+    pub fn new(seed: u64) -> XorShift64Star {
+        XorShift64Star(seed.max(1))
     }
     /// Uniform in [0, 1).
     pub fn next_f64(&mut self) -> f64 {
@@ -93,7 +97,7 @@ impl Sampler {
         Sampler(c)
     }
     /// One draw.
-    pub fn draw(&self, rng: &mut Rng) -> f64 {
+    pub fn draw(&self, rng: &mut XorShift64Star) -> f64 {
         let u = rng.next_f64() * self.0.last().copied().unwrap_or(1.0);
         self.0.partition_point(|&c| c < u) as f64
     }
