@@ -15,8 +15,9 @@
 
 use std::path::Path;
 
+use super::tag_value::Val;
 use super::write::{gdal_metadata, georef_tags, GeoMeta};
-use super::write_tiled::{deflate, ifd_bytes, Val};
+use super::write_tiled::{deflate, ifd_bytes};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 

@@ -23,6 +23,8 @@ use tiff::tags::{ByteOrder, Tag};
 
 use super::decode::{decompress, inflate_into, samples_to_f64, Codec, SampleKind};
 use super::geotiff_header as header;
+pub use super::geotiff_header::parse_nodata;
+use super::geotiff_header::Georef;
 
 use ndarray::Array3;
 
@@ -40,13 +42,6 @@ fn limits() -> Limits {
     l.intermediate_buffer_size = 128 << 20;
     l.ifd_value_size = 4 << 20;
     l
-}
-
-/// Whether opening fails without georeferencing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Georef {
-    Required,
-    Optional,
 }
 
 /// Chunk layout of an opened file.
@@ -458,15 +453,6 @@ pub(crate) fn sniff_format(path: &Path) -> Result<()> {
         return Err(Error::not_raster(path, "not a TIFF file"));
     };
     Err(Error::unsupported(path, what))
-}
-
-/// Parses a GDAL_NODATA string ("0", "-3.4e+38", "nan").
-pub fn parse_nodata(s: &str) -> Option<f64> {
-    let t = s.trim();
-    if t.eq_ignore_ascii_case("nan") || t.eq_ignore_ascii_case("-nan") {
-        return Some(f64::NAN);
-    }
-    t.parse::<f64>().ok()
 }
 
 /// Converts decoded samples to f32, mapping nodata (and NaN) to NaN. The nodata test is

@@ -13,11 +13,17 @@ use tiff::tags::Tag;
 
 use super::decode::{Codec, SampleKind};
 use super::georef_tags::{read_epsg, read_geokeys, read_transform, KEY_RASTER_TYPE};
-use super::geotiff::{parse_nodata, Georef};
 use super::{DataType, GeoTransform};
 use crate::error::{Error, Result};
 
 type Dec = Decoder<BufReader<File>>;
+
+/// Whether opening fails without georeferencing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Georef {
+    Required,
+    Optional,
+}
 
 const TAG_GDAL_NODATA: u16 = 42113;
 
@@ -142,4 +148,13 @@ pub(super) fn nodata_and_datetime(dec: &mut Dec, path: &Path) -> Result<(Option<
         _ => None,
     };
     Ok((nodata, datetime))
+}
+
+/// Parses a GDAL_NODATA string ("0", "-3.4e+38", "nan").
+pub fn parse_nodata(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("nan") || t.eq_ignore_ascii_case("-nan") {
+        return Some(f64::NAN);
+    }
+    t.parse::<f64>().ok()
 }

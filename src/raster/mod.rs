@@ -21,6 +21,7 @@ pub mod grid;
 pub mod ifd_check;
 pub mod in_memory;
 pub mod resample;
+mod tag_value;
 pub mod write;
 pub mod write_tiled;
 

@@ -12,7 +12,7 @@ use tiff::encoder::{Compression, TiffEncoder, TiffValue};
 use tiff::tags::{PhotometricInterpretation, SampleFormat, Tag};
 
 use super::crs::Crs;
-use super::write_tiled::Val;
+use super::tag_value::Val;
 use super::GeoTransform;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;

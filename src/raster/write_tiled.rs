@@ -15,40 +15,10 @@ use std::sync::Mutex;
 use flate2::write::ZlibEncoder;
 use rayon::prelude::*;
 
+use super::tag_value::Val;
 use super::write::{georef_tags, GeoMeta};
 use crate::error::{Error, Result};
 use crate::fsutil::temp_path;
-
-/// A TIFF tag value (the types the writers need).
-pub(crate) enum Val {
-    Short(Vec<u16>),
-    Long(Vec<u32>),
-    Ascii(String),
-    Double(Vec<f64>),
-}
-
-impl Val {
-    fn type_count(&self) -> (u16, u32) {
-        match self {
-            Val::Short(v) => (3, v.len() as u32),
-            Val::Long(v) => (4, v.len() as u32),
-            Val::Ascii(s) => (2, s.len() as u32 + 1),
-            Val::Double(v) => (12, v.len() as u32),
-        }
-    }
-    fn bytes(&self) -> Vec<u8> {
-        match self {
-            Val::Short(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            Val::Long(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            Val::Ascii(s) => {
-                let mut b = s.as_bytes().to_vec();
-                b.push(0);
-                b
-            }
-            Val::Double(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        }
-    }
-}
 
 /// zlib-wrapped DEFLATE (TIFF compression 8), fast level.
 pub(crate) fn deflate(data: &[u8]) -> Vec<u8> {
