@@ -176,38 +176,35 @@ fn dft_peak(spectrum: &[C], w: usize, h: usize, centre: (f64, f64), half: f64, s
     let xs: Vec<f64> = (0..n).map(|i| centre.0 - half + i as f64 * step).collect();
     let ys: Vec<f64> = (0..n).map(|i| centre.1 - half + i as f64 * step).collect();
     let two_pi = 2.0 * std::f64::consts::PI;
-    // T(k, j) = sum_l R(k, l) exp(i 2 pi l xs_j / w)
-    let ex: Vec<Vec<C>> = xs
-        .iter()
-        .map(|&x| {
-            (0..w)
-                .map(|l| C::from_polar(1.0, two_pi * freq(l, w) * x / w as f64))
-                .collect()
-        })
-        .collect();
+    // T(k, j) = sum_l R(k, l) exp(i 2 pi l xs_j / w), the kernel stored by l, then j
+    // (real and imaginary parts apart, columns padded to a multiple of LANES), so the
+    // inner loop runs over LANES output columns at once; each T(k, j) is still the same
+    // products summed in the order of `l`, so the bits are those of one sum at a time.
+    const LANES: usize = 8;
+    let np = n.div_ceil(LANES) * LANES;
+    let (mut er, mut ei) = (vec![0.0f64; w * np], vec![0.0f64; w * np]);
+    for (j, &x) in xs.iter().enumerate() {
+        for l in 0..w {
+            let e = C::from_polar(1.0, two_pi * freq(l, w) * x / w as f64);
+            er[l * np + j] = e.re;
+            ei[l * np + j] = e.im;
+        }
+    }
     let mut t = vec![C::new(0.0, 0.0); h * n];
     for k in 0..h {
         let row = &spectrum[k * w..(k + 1) * w];
-        let tk = &mut t[k * n..(k + 1) * n];
-        // Four output columns per pass over the row: four independent sums, each still
-        // added in the order of `l` (the same bits as one sum at a time), with the row
-        // read once instead of four times.
-        let mut j = 0;
-        while j + 4 <= n {
-            let (e0, e1, e2, e3) = (&ex[j], &ex[j + 1], &ex[j + 2], &ex[j + 3]);
-            let zero = C::new(0.0, 0.0);
-            let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
+        for j0 in (0..np).step_by(LANES) {
+            let (mut sr, mut si) = ([0.0f64; LANES], [0.0f64; LANES]);
             for (l, a) in row.iter().enumerate() {
-                s0 += a * e0[l];
-                s1 += a * e1[l];
-                s2 += a * e2[l];
-                s3 += a * e3[l];
+                let (rr, ii) = (&er[l * np + j0..][..LANES], &ei[l * np + j0..][..LANES]);
+                for q in 0..LANES {
+                    sr[q] += a.re * rr[q] - a.im * ii[q];
+                    si[q] += a.re * ii[q] + a.im * rr[q];
+                }
             }
-            tk[j..j + 4].copy_from_slice(&[s0, s1, s2, s3]);
-            j += 4;
-        }
-        for jj in j..n {
-            tk[jj] = row.iter().zip(&ex[jj]).map(|(a, b)| a * b).sum();
+            for q in 0..LANES.min(n.saturating_sub(j0)) {
+                t[k * n + j0 + q] = C::new(sr[q], si[q]);
+            }
         }
     }
     let (mut best, mut at) = (f64::NEG_INFINITY, centre);
