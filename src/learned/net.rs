@@ -10,6 +10,8 @@
 //! (blocks of pixels are split across threads, never a reduction).
 
 pub use super::conv::conv_backward;
+use rayon::prelude::*;
+
 pub use super::direct::{conv_forward, conv_forward_in};
 
 /// What a layer does.
@@ -122,27 +124,48 @@ impl Pool {
 }
 
 /// Nearest-neighbour upsampling of `x` to `h` x `w` (source pixel `(r / 2, c / 2)`).
-fn up2(x: &Tensor, h: usize, w: usize, pool: &mut Pool) -> Tensor {
+fn up2(x: &Tensor, h: usize, w: usize, pool: &mut Pool, parallel: bool) -> Tensor {
     let mut out = pool.tensor(h, w, x.c);
-    for r in 0..h {
+    for_rows(&mut out.data, w * x.c, parallel, |r, row| {
         let sr = (r / 2).min(x.h - 1);
-        for c in 0..w {
+        for (c, px) in row.chunks_exact_mut(x.c).enumerate() {
             let sc = (c / 2).min(x.w - 1);
-            out.data[(r * w + c) * x.c..][..x.c].copy_from_slice(&x.data[(sr * x.w + sc) * x.c..][..x.c]);
+            px.copy_from_slice(&x.data[(sr * x.w + sc) * x.c..][..x.c]);
         }
-    }
+    });
     out
 }
 
 /// Channels of `a` then `b` (same size).
-fn concat(a: &Tensor, b: &Tensor, pool: &mut Pool) -> Tensor {
+fn concat(a: &Tensor, b: &Tensor, pool: &mut Pool, parallel: bool) -> Tensor {
     assert_eq!((a.h, a.w), (b.h, b.w), "concat sizes");
     let mut out = pool.tensor(a.h, a.w, a.c + b.c);
-    for i in 0..a.h * a.w {
-        out.data[i * out.c..][..a.c].copy_from_slice(&a.data[i * a.c..][..a.c]);
-        out.data[i * out.c + a.c..][..b.c].copy_from_slice(&b.data[i * b.c..][..b.c]);
-    }
+    let c = out.c;
+    for_rows(&mut out.data, a.w * c, parallel, |r, row| {
+        for (i, px) in row.chunks_exact_mut(c).enumerate() {
+            let p = r * a.w + i;
+            px[..a.c].copy_from_slice(&a.data[p * a.c..][..a.c]);
+            px[a.c..].copy_from_slice(&b.data[p * b.c..][..b.c]);
+        }
+    });
     out
+}
+
+/// `f(row index, row)` over the rows of `data` (`row_len` values each), on rayon's
+/// threads when `parallel` (copies only, so the result is the same either way).
+fn for_rows(data: &mut [f32], row_len: usize, parallel: bool, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if row_len == 0 {
+        return;
+    }
+    if parallel {
+        data.par_chunks_mut(row_len)
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
+    } else {
+        data.chunks_mut(row_len)
+            .enumerate()
+            .for_each(|(r, row)| f(r, row));
+    }
 }
 
 /// Offsets of each layer's weights.
@@ -170,9 +193,14 @@ fn apply(
         Op::Conv => conv_forward_in(input, l, w, parallel, pool),
         Op::Up2 => {
             let t = outs[l.from].as_ref().expect("size source kept");
-            up2(input, t.h, t.w, pool)
+            up2(input, t.h, t.w, pool, parallel)
         }
-        Op::Concat => concat(input, outs[l.from].as_ref().expect("concat source kept"), pool),
+        Op::Concat => concat(
+            input,
+            outs[l.from].as_ref().expect("concat source kept"),
+            pool,
+            parallel,
+        ),
     }
 }
 
