@@ -5,9 +5,9 @@
 //! ```text
 //! forward_bench export MODEL OUT.json
 //!     the layer list and weights (kernel `[ky][kx][cin][cout]`, then bias, per layer)
-//! forward_bench windows IMAGE.tif N SIDE OUT.bin
-//!     N windows of SIDE x SIDE working pixels from a GeoTIFF, prepared as `detect`
-//!     prepares a site (bands to a 3-channel tensor, resized from the image's pixel size
+//! forward_bench windows MODEL IMAGE.tif N SIDE OUT.bin
+//!     N windows of SIDE x SIDE working pixels (of MODEL) from a GeoTIFF, prepared as
+//!     `detect` prepares a site (bands to a 3-channel tensor, resized from the image's pixel size
 //!     to the model's working size, robust per-band stretch); f32 HWC, little-endian
 //! forward_bench run MODEL WINDOWS.bin N SIDE REPS OUT.bin
 //!     one forward pass (one view) per window, REPS times; prints a JSON line with the
@@ -30,7 +30,7 @@ fn main() {
     let a: Vec<String> = std::env::args().collect();
     let r = match a.get(1).map(String::as_str) {
         Some("export") if a.len() == 4 => export(&a[2], &a[3]),
-        Some("windows") if a.len() == 6 => windows(&a[2], num(&a[3]), num(&a[4]), &a[5]),
+        Some("windows") if a.len() == 7 => windows(&a[2], &a[3], num(&a[4]), num(&a[5]), &a[6]),
         Some("run") if a.len() == 8 => run(&a[2], &a[3], num(&a[4]), num(&a[5]), num(&a[6]), &a[7]),
         _ => Err("usage: see the module doc of examples/forward_bench.rs".into()),
     };
@@ -57,11 +57,11 @@ fn export(model: &str, out: &str) -> Res {
     std::fs::write(out, json.to_string()).map_err(|e| format!("{out}: {e}"))
 }
 
-fn windows(image: &str, n: usize, side: usize, out: &str) -> Res {
+fn windows(model: &str, image: &str, n: usize, side: usize, out: &str) -> Res {
+    let model = Model::load(Path::new(model)).map_err(|e| e.to_string())?;
     let src = GeoTiff::open(Path::new(image)).map_err(|e| e.to_string())?;
     let info = src.info().clone();
     let gsd_m = info.transform.0[1].abs();
-    let model = Model::shipped();
     // Source pixels covering `side` working pixels.
     let src_side = ((side as f64) * model.header.working_gsd_m / gsd_m).round() as usize;
     if src_side > info.width.min(info.height) {

@@ -103,7 +103,7 @@ def main():
     n, side, reps = int(n), int(side), int(reps)
     spec_path, wins = f"{work}/model.json", f"{work}/windows.bin"
     subprocess.run([example, "export", model, spec_path], check=True)
-    subprocess.run([example, "windows", image, str(n), str(side), wins], check=True)
+    subprocess.run([example, "windows", model, image, str(n), str(side), wins], check=True)
     spec = json.load(open(spec_path))
     onnx_model, oh, cout = build_onnx(spec, side)
     onnx_bytes = onnx_model.SerializeToString()

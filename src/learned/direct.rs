@@ -78,10 +78,15 @@ fn block<const CO: usize, const P: usize, M: Madd>(
     }
 }
 
-/// One output pixel, any position, any channel count (taps in the padding skipped).
+/// One output pixel, any position, any channel count (taps in the padding skipped). The
+/// channel count is `out.len()`: called with a `[f32; CO]` (as [`row_blocked`] does for
+/// the border pixels), it is known at compile time and the channel loop is vector code;
+/// the border pixels of a dilated layer are a few per cent of its pixels but, as scalar
+/// code, had cost a third of its time.
 #[inline(always)]
 fn pixel<M: Madd>(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox: usize, out: &mut [f32]) {
-    let co_n = l.cout;
+    let co_n = out.len();
+    debug_assert_eq!(co_n, l.cout, "output channels");
     out.copy_from_slice(&w[l.k * l.k * l.cin * co_n..][..co_n]);
     for ky in 0..l.k {
         let Some(iy) = tap(oy, ky, l, x.h) else { continue };
@@ -98,38 +103,6 @@ fn pixel<M: Madd>(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox: usize, ou
     }
     if l.relu {
         out.iter_mut().for_each(|a| *a = a.max(0.0));
-    }
-}
-
-/// [`pixel`] for `CO` output channels known at compile time, so the channel loop is
-/// vector code (the border pixels of a dilated layer are a few per cent of its pixels
-/// but, as scalar code, cost a third of its time). Same sum order, same bits.
-#[inline(always)]
-fn pixel_fixed<const CO: usize, M: Madd>(
-    x: &Tensor,
-    l: &LayerSpec,
-    w: &[f32],
-    oy: usize,
-    ox: usize,
-    out: &mut [f32],
-) {
-    let mut acc: [f32; CO] = w[l.k * l.k * l.cin * CO..][..CO].try_into().expect("bias");
-    for ky in 0..l.k {
-        let Some(iy) = tap(oy, ky, l, x.h) else { continue };
-        for kx in 0..l.k {
-            let Some(ix) = tap(ox, kx, l, x.w) else { continue };
-            let inp = &x.data[(iy * x.w + ix) * x.c..][..l.cin];
-            let wk = &w[(ky * l.k + kx) * l.cin * CO..][..l.cin * CO];
-            for (v, wr) in inp.iter().zip(wk.chunks_exact(CO)) {
-                let wr: &[f32; CO] = wr.try_into().expect("kernel row");
-                for co in 0..CO {
-                    acc[co] = M::madd(*v, wr[co], acc[co]);
-                }
-            }
-        }
-    }
-    for (o, a) in out.iter_mut().zip(acc) {
-        *o = if l.relu { a.max(0.0) } else { a };
     }
 }
 
@@ -158,7 +131,9 @@ fn row_blocked<const CO: usize, const P: usize, M: Madd>(
             block::<CO, P, M>(x, l, w, oy, ox, &mut row[ox * CO..(ox + P) * CO]);
             ox += P;
         } else {
-            pixel_fixed::<CO, M>(x, l, w, oy, ox, &mut row[ox * CO..(ox + 1) * CO]);
+            let mut px = [0.0f32; CO];
+            pixel::<M>(x, l, w, oy, ox, &mut px);
+            row[ox * CO..(ox + 1) * CO].copy_from_slice(&px);
             ox += 1;
         }
     }
@@ -174,13 +149,13 @@ fn row_blocked<const CO: usize, const P: usize, M: Madd>(
 fn row_body<M: Madd, const WIDE: bool>(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
     match (l.cout, WIDE) {
         (48, false) => row_blocked::<48, 2, M>(x, l, w, oy, row),
-        (32, false) => row_blocked::<32, P32, M>(x, l, w, oy, row),
+        (32, false) => row_blocked::<32, 2, M>(x, l, w, oy, row),
         (24, false) => row_blocked::<24, 4, M>(x, l, w, oy, row),
-        (16, false) => row_blocked::<16, P16, M>(x, l, w, oy, row),
-        (48, true) => row_blocked::<48, W48, M>(x, l, w, oy, row),
-        (32, true) => row_blocked::<32, W32, M>(x, l, w, oy, row),
+        (16, false) => row_blocked::<16, 4, M>(x, l, w, oy, row),
+        (48, true) => row_blocked::<48, 4, M>(x, l, w, oy, row),
+        (32, true) => row_blocked::<32, 6, M>(x, l, w, oy, row),
         (24, true) => row_blocked::<24, 8, M>(x, l, w, oy, row),
-        (16, true) => row_blocked::<16, W16, M>(x, l, w, oy, row),
+        (16, true) => row_blocked::<16, 8, M>(x, l, w, oy, row),
         (8, _) => row_blocked::<8, 6, M>(x, l, w, oy, row),
         (2, _) => row_blocked::<2, 8, M>(x, l, w, oy, row),
         _ => {
@@ -190,11 +165,6 @@ fn row_body<M: Madd, const WIDE: bool>(x: &Tensor, l: &LayerSpec, w: &[f32], oy:
         }
     }
 }
-const P32: usize = 2;
-const P16: usize = 4;
-const W48: usize = 4;
-const W32: usize = 6;
-const W16: usize = 8;
 
 /// [`row_body`] compiled for AVX2 with fused multiply-adds.
 #[cfg(target_arch = "x86_64")]
