@@ -15,9 +15,10 @@
 //! - [`detector`]: the vehicle detector chosen by the settings: [`learned`] (a small
 //!   CenterNet, the default) or [`blobs`] (the classical top-hat blob detector).
 //! - [`evidence`]: per-site and overall withdrawal evidence with intervals.
+//! - [`settings`]: the one `Settings` type of a site analysis, recorded in every report
+//!   and plan.
 //! - [`pipeline`]: `compare`, `detect` and `timeline` end to end, one site at a time:
-//!   reading and aligning a site (`site`), its pure analysis (`analyse`), and the one
-//!   `Settings` type recorded in every report and plan (`settings`).
+//!   reading and aligning a site (`site`) and its pure analysis (`analyse`).
 //! - [`timeline`]: per-site series over many dates.
 //! - [`report`]: the output contract (JSON, CSV, GeoJSON, change rasters).
 //! - [`visual`]: what an analyst checks by eye: site chips, the overview map, SVG
@@ -49,6 +50,7 @@ pub mod memory;
 pub mod pipeline;
 pub mod raster;
 pub mod report;
+pub mod settings;
 pub mod sites;
 pub mod stats;
 pub mod synth;

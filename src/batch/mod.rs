@@ -27,9 +27,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::fsutil::{sha256_file, write_atomic};
 use crate::pipeline::timeline::dated_entries;
-use crate::pipeline::Settings;
 use crate::raster::Backend;
 use crate::report::{FileInput, Parameters};
+use crate::settings::Settings;
 use crate::sites::load_sites;
 
 /// How dates are paired.

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use crate::blobs::{Detector, VehicleClass};
 use crate::error::{Error, Result};
-use crate::pipeline::Settings;
 use crate::raster::Backend;
+use crate::settings::Settings;
 
 /// Analysis options shared by `compare`, `timeline` and `plan`.
 #[derive(Debug, Clone, clap::Args)]

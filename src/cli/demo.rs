@@ -7,8 +7,9 @@ use super::args::DetectorOpts;
 use super::compare::{exit_for, summary};
 use crate::blobs::{Detector, VehicleClass};
 use crate::error::Result;
-use crate::pipeline::{run_compare, CompareArgs, Settings};
+use crate::pipeline::{run_compare, CompareArgs};
 use crate::raster::Backend;
+use crate::settings::Settings;
 use crate::synth::render_scenario;
 
 /// Render the demo scenario into a temporary folder, compare it and print the result.

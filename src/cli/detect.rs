@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use super::args::{DetectorOpts, ReaderArg};
 use crate::blobs::VehicleClass;
 use crate::error::Result;
-use crate::pipeline::Settings;
 use crate::report::SiteStatus;
+use crate::settings::Settings;
 
 /// Count vehicles on a single date.
 #[derive(Debug, clap::Args)]

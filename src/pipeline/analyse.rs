@@ -23,7 +23,7 @@ use crate::raster::resample::Method;
 use crate::report::{Coregistration, DateCounts, Delta, GridReport, SiteReport, SiteStatus};
 use crate::visual::chips::{render_chips, ChipInput, Chips};
 
-use super::Settings;
+use crate::settings::Settings;
 
 /// One date on the site grid: pixels, how they were resampled, and where they are clear
 /// apart from clouds (inside the image, not nodata, not saturated, not user-masked).

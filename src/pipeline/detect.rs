@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::site::{date_on_grid, site_grid, visible, Dated};
-use super::{crs_of, image_input, Settings};
+use super::{crs_of, image_input};
 use crate::detector::detect;
 use crate::error::{Error, Result};
 use crate::fsutil::{sha256_file, write_atomic};
@@ -16,6 +16,7 @@ use crate::raster::crs::{Crs, Transformer};
 use crate::raster::{open, Backend, RasterSource};
 use crate::report::geojson::detections_geojson;
 use crate::report::{Detection, FileInput, ImageInput, SiteStatus, Tool, SCHEMA_VERSION};
+use crate::settings::Settings;
 use crate::sites::{load_sites, rasterize, Site};
 
 /// `report.json` of `detect`.

@@ -8,7 +8,6 @@
 pub mod analyse;
 pub mod detect;
 pub mod scan;
-pub mod settings;
 pub mod site;
 pub mod timeline;
 
@@ -31,8 +30,8 @@ use crate::report::{
     to_json, Detection, FileInput, ImageInput, Inputs, Parameters, Report, SiteReport, SiteStatus, Tool,
     SCHEMA_VERSION,
 };
+pub use crate::settings::Settings;
 use crate::sites::{file_stems, load_sites, Site};
-pub use settings::Settings;
 use site::{process_site, Dated, SiteOutcome};
 
 /// The backend named in a parameters block.

@@ -23,7 +23,7 @@ use crate::sites::{bbox, rasterize, Polygon, Site};
 
 use super::analyse::{analyse, SiteOnGrid};
 pub use super::analyse::{visible, OnGrid, SiteOutcome};
-use super::Settings;
+use crate::settings::Settings;
 
 /// An opened image with its CRS and optional mask raster.
 pub struct Dated<'a> {

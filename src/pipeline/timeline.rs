@@ -6,12 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{assemble_report, progress_bar, OpenedPair, PairPaths, Settings};
+use super::{assemble_report, progress_bar, OpenedPair, PairPaths};
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::fsutil::{sha256_file, write_atomic};
 use crate::raster::Backend;
 use crate::report::{Detection, FileInput, Inputs, Report, SiteReport, SiteStatus, Tool};
+use crate::settings::Settings;
 use crate::sites::{file_stems, load_sites};
 use crate::timeline::{build, chart, timeline_csv, SeriesInput, Timeline, TIMELINE_SCHEMA_VERSION};
 

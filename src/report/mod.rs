@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blobs::{ClassSpec, Polarity};
 use crate::evidence::Evidence;
-use crate::pipeline::settings::Settings;
+use crate::settings::Settings;
 
 /// Current schema version of `report.json`.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -299,4 +299,24 @@ pub fn to_json(report: &Report) -> String {
     let mut s = serde_json::to_string_pretty(report).expect("report serialises");
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blobs::VehicleClass;
+
+    #[test]
+    fn settings_survive_the_parameters_block() {
+        let mut s = Settings::for_class(VehicleClass::Car);
+        s.margin_m = 12.5;
+        s.coregister = false;
+        let p = Parameters::new(&s, crate::raster::Backend::PureRust);
+        let json = serde_json::to_string(&p).unwrap();
+        let back: Parameters = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.settings, s);
+        assert_eq!(back.reader, "pure-rust");
+        // One vehicle class, under `detect`.
+        assert_eq!(json.matches("\"vehicle_class\"").count(), 1, "{json}");
+    }
 }

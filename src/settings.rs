@@ -60,23 +60,3 @@ impl Settings {
             .unwrap_or_else(|| EvidenceParams::default().detector);
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::Parameters;
-
-    #[test]
-    fn settings_survive_the_parameters_block() {
-        let mut s = Settings::for_class(VehicleClass::Car);
-        s.margin_m = 12.5;
-        s.coregister = false;
-        let p = Parameters::new(&s, crate::raster::Backend::PureRust);
-        let json = serde_json::to_string(&p).unwrap();
-        let back: Parameters = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.settings, s);
-        assert_eq!(back.reader, "pure-rust");
-        // One vehicle class, under `detect`.
-        assert_eq!(json.matches("\"vehicle_class\"").count(), 1, "{json}");
-    }
-}
