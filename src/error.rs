@@ -11,8 +11,15 @@ pub enum Error {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     /// The file is not a raster this build can decode (corrupt, truncated, not a TIFF).
+    /// `msg` is the decoder's message on one line; `source` keeps the decoder's error
+    /// itself (TIFF, GDAL or image decoding) where there is one.
     #[error("{}: not a readable raster: {msg}", path.display())]
-    NotRaster { path: PathBuf, msg: String },
+    NotRaster {
+        path: PathBuf,
+        msg: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A valid file using a feature the pure-Rust reader does not implement.
     #[error("{}: {what} is not supported by the pure-Rust reader; build with `--features gdal` to read it through GDAL", path.display())]
     Unsupported { path: PathBuf, what: String },
@@ -86,11 +93,21 @@ impl Error {
         }
     }
 
-    /// A decoding failure of `path`.
+    /// A structural problem of `path` found by our own checks (no decoder error behind it).
     pub fn not_raster(path: &Path, msg: impl std::fmt::Display) -> Self {
         Error::NotRaster {
             path: path.to_path_buf(),
             msg: one_line(&msg.to_string()),
+            source: None,
+        }
+    }
+
+    /// A decoder's error on `path`, kept as the source.
+    pub fn decode(path: &Path, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::NotRaster {
+            path: path.to_path_buf(),
+            msg: one_line(&source.to_string()),
+            source: Some(Box::new(source)),
         }
     }
 

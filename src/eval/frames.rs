@@ -30,7 +30,7 @@ pub struct Frame {
 /// Wraps `png` (+ `yolo` labels of the given classes) as a scene in `out`.
 pub fn wrap_frame(png: &Path, yolo: &Path, gsd_m: f64, classes: &[u32], out: &Path) -> Result<Frame> {
     crate::fsutil::check_regular(png)?;
-    let img = image::open(png).map_err(|e| Error::not_raster(png, e))?.to_rgb8();
+    let img = image::open(png).map_err(|e| Error::decode(png, e))?.to_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
     let gt = GeoTransform::north_up(ORIGIN.0, ORIGIN.1, gsd_m, gsd_m);
     let stem = png

@@ -35,7 +35,7 @@ fn open_ds(path: &Path) -> Result<Dataset> {
     };
     // GDAL would block on a FIFO like any reader: regular files only.
     crate::fsutil::check_regular(path)?;
-    Dataset::open_ex(path, opts).map_err(|e| Error::not_raster(path, e))
+    Dataset::open_ex(path, opts).map_err(|e| Error::decode(path, e))
 }
 
 impl GdalRaster {
@@ -65,7 +65,7 @@ impl GdalRaster {
                     .map_err(|_| Error::no_georef(path, "its CRS has no EPSG code"))?
             }
         };
-        let band = ds.rasterband(1).map_err(|e| Error::not_raster(path, e))?;
+        let band = ds.rasterband(1).map_err(|e| Error::decode(path, e))?;
         let data_type = match band.band_type() {
             GdalDataType::UInt8 => DataType::Byte,
             GdalDataType::UInt16 => DataType::UInt16,
@@ -140,7 +140,7 @@ impl RasterSource for GdalRaster {
 fn read_into(ds: &Dataset, info: &RasterInfo, window: Window, out: &mut ArrayViewMut3<f32>) -> Result<()> {
     let path = info.path.as_path();
     for b in 0..info.bands {
-        let band = ds.rasterband(b + 1).map_err(|e| Error::not_raster(path, e))?;
+        let band = ds.rasterband(b + 1).map_err(|e| Error::decode(path, e))?;
         let buf = band
             .read_as::<f64>(
                 (window.col_off as isize, window.row_off as isize),
@@ -148,7 +148,7 @@ fn read_into(ds: &Dataset, info: &RasterInfo, window: Window, out: &mut ArrayVie
                 (window.width, window.height),
                 None,
             )
-            .map_err(|e| Error::not_raster(path, e))?;
+            .map_err(|e| Error::decode(path, e))?;
         let nd = band.no_data_value();
         for (o, &v) in out.index_axis_mut(ndarray::Axis(0), b).iter_mut().zip(buf.data()) {
             *o = match nd {

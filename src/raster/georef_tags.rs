@@ -32,9 +32,9 @@ const USER_DEFINED: u16 = 32767;
 
 fn f64_tag(dec: &mut Decoder<BufReader<File>>, path: &Path, tag: u16) -> Result<Option<Vec<f64>>> {
     match dec.find_tag(Tag::Unknown(tag)) {
-        Ok(Some(v)) => Ok(Some(v.into_f64_vec().map_err(|e| Error::not_raster(path, e))?)),
+        Ok(Some(v)) => Ok(Some(v.into_f64_vec().map_err(|e| Error::decode(path, e))?)),
         Ok(None) => Ok(None),
-        Err(e) => Err(Error::not_raster(path, e)),
+        Err(e) => Err(Error::decode(path, e)),
     }
 }
 
@@ -79,9 +79,9 @@ fn check_transform(path: &Path, gt: GeoTransform) -> Result<GeoTransform> {
 /// The GeoKeyDirectory as (key id, short value) pairs; keys stored elsewhere are skipped.
 pub fn read_geokeys(dec: &mut Decoder<BufReader<File>>, path: &Path) -> Result<Vec<(u16, u16)>> {
     let dir: Vec<u16> = match dec.find_tag(Tag::Unknown(TAG_GEO_KEY_DIRECTORY)) {
-        Ok(Some(v)) => v.into_u16_vec().map_err(|e| Error::not_raster(path, e))?,
+        Ok(Some(v)) => v.into_u16_vec().map_err(|e| Error::decode(path, e))?,
         Ok(None) => return Ok(Vec::new()),
-        Err(e) => return Err(Error::not_raster(path, e)),
+        Err(e) => return Err(Error::decode(path, e)),
     };
     if dir.len() < 4 {
         return Err(Error::no_georef(path, "truncated GeoKeyDirectory"));

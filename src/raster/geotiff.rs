@@ -88,7 +88,7 @@ pub struct GeoTiff {
 fn open_decoder(path: &Path) -> Result<Decoder<BufReader<File>>> {
     let mut reader = BufReader::new(crate::fsutil::open_regular(path)?);
     super::ifd_check::check_ascii_tags(path, &mut reader, limits().decoding_buffer_size as u64)?;
-    let dec = Decoder::new(reader).map_err(|e| Error::not_raster(path, e))?;
+    let dec = Decoder::new(reader).map_err(|e| Error::decode(path, e))?;
     Ok(dec.with_limits(limits()))
 }
 
@@ -119,7 +119,7 @@ impl GeoTiff {
     fn open_inner(path: &Path, georef: Georef) -> Result<GeoTiff> {
         sniff_format(path)?;
         let mut dec = open_decoder(path)?;
-        let nr = |e: tiff::TiffError| Error::not_raster(path, e);
+        let nr = |e: tiff::TiffError| Error::decode(path, e);
 
         let codec = header::codec(&mut dec, path)?;
         let (samples, data_type, kind) = header::sample_type(&mut dec, path)?;

@@ -30,7 +30,7 @@ const TAG_GDAL_NODATA: u16 = 42113;
 /// The codec of the strips or tiles; refuses what only GDAL reads (JPEG, JPEG2000,
 /// ZSTD, WebP, YCbCr).
 pub(super) fn codec(dec: &mut Dec, path: &Path) -> Result<Codec> {
-    let nr = |e: tiff::TiffError| Error::not_raster(path, e);
+    let nr = |e: tiff::TiffError| Error::decode(path, e);
     let compression: u16 = dec.find_tag_unsigned(Tag::Compression).map_err(nr)?.unwrap_or(1);
     let codec = match compression {
         1 => Codec::None,
@@ -62,7 +62,7 @@ pub(super) fn codec(dec: &mut Dec, path: &Path) -> Result<Codec> {
 
 /// Samples per pixel, their data type and how they are stored.
 pub(super) fn sample_type(dec: &mut Dec, path: &Path) -> Result<(usize, DataType, SampleKind)> {
-    let nr = |e: tiff::TiffError| Error::not_raster(path, e);
+    let nr = |e: tiff::TiffError| Error::decode(path, e);
     let samples: usize = dec
         .find_tag_unsigned::<u16>(Tag::SamplesPerPixel)
         .map_err(nr)?
@@ -131,7 +131,7 @@ pub(super) fn georeferencing(dec: &mut Dec, path: &Path, georef: Georef) -> Resu
 
 /// GDAL's nodata value (tag 42113) and the TIFF DateTime, when present.
 pub(super) fn nodata_and_datetime(dec: &mut Dec, path: &Path) -> Result<(Option<f64>, Option<String>)> {
-    let nr = |e: tiff::TiffError| Error::not_raster(path, e);
+    let nr = |e: tiff::TiffError| Error::decode(path, e);
     let nodata = match dec.find_tag(Tag::Unknown(TAG_GDAL_NODATA)).map_err(nr)? {
         Some(v) => {
             let s = v.into_string().map_err(nr)?;

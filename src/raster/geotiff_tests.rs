@@ -64,3 +64,21 @@ fn nodata_maps_to_nan() {
     let v = to_f32(&[-3.4e38_f32 as f64, 1.5], Some(-3.4e38_f32 as f64));
     assert!(v[0].is_nan());
 }
+
+/// A decoder's failure keeps the decoder's error as the source (for callers that walk
+/// the chain), and the message stays one line naming the file.
+#[test]
+fn a_broken_header_keeps_the_decoder_error_as_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.tif");
+    // A little-endian TIFF signature whose first IFD lies past the end of the file.
+    std::fs::write(&path, [b'I', b'I', 42, 0, 0xff, 0xff, 0, 0, 1, 2, 3, 4]).unwrap();
+    let e = GeoTiff::open(&path).err().expect("a broken file is refused");
+    assert!(matches!(e, Error::NotRaster { source: Some(_), .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&path.display().to_string()) && !msg.contains('\n'),
+        "{msg}"
+    );
+    assert!(std::error::Error::source(&e).is_some());
+}
