@@ -5,8 +5,14 @@
 //! sizes, vertex limit) are ours, so every refusal names the feature and its id. Also
 //! polygon rasterisation (even-odd rule at pixel centres, holes honoured) onto an
 //! analysis grid: a scanline fill, O(edges) per grid row, checked against the per-pixel
-//! test [`rasterize_per_pixel`] (the `geo` crate's point-in-polygon would be that
-//! per-pixel test, O(vertices) per pixel).
+//! test [`rasterize_per_pixel`].
+//!
+//! Why not the `geo` crate: its point-in-polygon (`Contains` per pixel centre) is that
+//! per-pixel test, O(vertices) per pixel. Measured once (tenth session; geo 0.29, a
+//! throwaway crate calling both on the same grids, 1 thread, best of 3-10 runs): on a
+//! 2000² grid the scanline fill takes 7 ms whatever the polygon, geo 37 ms for 5
+//! vertices, 284 ms for 64 and 2.9 s for 1,000 (5x, 41x and 400x); on 400² with 64
+//! vertices 0.26 against 10.9 ms. The masks were identical pixel for pixel.
 
 use std::collections::HashSet;
 use std::path::Path;
