@@ -199,6 +199,9 @@ pub fn render_vehicles(x: &mut Tensor, centres: &mut Vec<(f32, f32, f32)>, gsd_m
     let (mut ru, mut rv) = (rng.range(0.1 * p, 0.9 * p), rng.range(0.1 * p, 0.9 * p));
     let (mut len_m, mut aspect) = (rng.range(3.8, 10.5), rng.range(0.38, 0.55));
     let mut tone = body_tone(ground, rng);
+    // A row's own vehicles are packed closer than the spacing rule allows (a side-by-side
+    // pitch is a width plus a gap); they are kept apart by construction instead.
+    let before = centres.len();
     for _ in 0..n {
         if !row || rng.f32() < 0.3 {
             len_m = rng.range(3.8, 10.5);
@@ -210,13 +213,10 @@ pub fn render_vehicles(x: &mut Tensor, centres: &mut Vec<(f32, f32, f32)>, gsd_m
         let wid_m = (len_m * aspect).min(3.6);
         let (half_len, half_wid) = (0.5 * len_m / gsd_m, 0.5 * wid_m / gsd_m);
         let (u, v, angle) = if row {
-            let (u, v) = (ru, rv);
-            let gap_px = rng.range(0.4, 1.2) / gsd_m;
-            let step = if side_by_side {
-                2.0 * half_wid + gap_px
-            } else {
-                2.0 * half_len + gap_px
-            };
+            // Half this vehicle's extent along the row, the vehicle, the other half and a gap.
+            let half_step = if side_by_side { half_wid } else { half_len };
+            let (u, v) = (ru + rc * half_step, rv + rs * half_step);
+            let step = 2.0 * half_step + rng.range(0.4, 1.2) / gsd_m;
             ru += rc * step;
             rv += rs * step;
             let axis = if side_by_side {
@@ -232,11 +232,8 @@ pub fn render_vehicles(x: &mut Tensor, centres: &mut Vec<(f32, f32, f32)>, gsd_m
         if u < 4.0 || v < 4.0 || u > p - 4.0 || v > p - 4.0 {
             continue;
         }
-        let len_px = len_m / gsd_m;
-        if centres
-            .iter()
-            .any(|c| (c.0 - u).hypot(c.1 - v) < 0.6 * len_px.max(c.2 / gsd_m))
-        {
+        let others = if row { &centres[..before] } else { &centres[..] };
+        if crowded(others, u, v, len_m, gsd_m) {
             continue;
         }
         let r = Rect {
@@ -249,6 +246,15 @@ pub fn render_vehicles(x: &mut Tensor, centres: &mut Vec<(f32, f32, f32)>, gsd_m
         draw_vehicle(x, &r, tone, look, rng);
         centres.push((u, v, len_m));
     }
+}
+
+/// Whether a vehicle of `len_m` centred at (u, v) px would sit within 0.6 of a vehicle
+/// length (its own or the other's) of one of `others` (u, v, length m): two bodies that
+/// close overlap unless they are parked deliberately side by side in one row.
+pub fn crowded(others: &[(f32, f32, f32)], u: f32, v: f32, len_m: f32, gsd_m: f32) -> bool {
+    others
+        .iter()
+        .any(|c| (c.0 - u).hypot(c.1 - v) < 0.6 * len_m.max(c.2) / gsd_m)
 }
 
 /// Unlabelled shapes that are not vehicles: building-sized blocks (15-40 m), small
@@ -369,6 +375,32 @@ mod tests {
         // Every labelled centre is covered by a body that differs from the ground.
         let changed = x.data.iter().filter(|v| v.abs() > 0.1).count();
         assert!(changed > 200, "{changed}");
+    }
+
+    /// Side-by-side rows must be packed: neighbours one width plus a 0.4-1.2 m gap
+    /// apart, closer than the 0.6-length spacing rule between unrelated vehicles (an
+    /// earlier version applied that rule inside rows too and dropped every second vehicle).
+    #[test]
+    fn rows_are_packed_side_by_side_without_overlap() {
+        let gsd_m = 0.4;
+        let mut packed = 0;
+        for seed in 0..200 {
+            let mut x = Tensor::zeros(96, 96, 3);
+            let mut centres = Vec::new();
+            render_vehicles(&mut x, &mut centres, gsd_m, &mut SplitMix64::new(seed));
+            for (i, a) in centres.iter().enumerate() {
+                for b in &centres[i + 1..] {
+                    let d_m = (a.0 - b.0).hypot(a.1 - b.1) * gsd_m;
+                    // The narrowest body is 1.44 m wide and the smallest gap 0.4 m:
+                    // centres any closer would mean overlapping bodies.
+                    assert!(d_m > 1.8, "seed {seed}: centres {d_m} m apart");
+                    if d_m < 0.6 * a.2.max(b.2) {
+                        packed += 1;
+                    }
+                }
+            }
+        }
+        assert!(packed > 100, "{packed} packed neighbours in 200 patches");
     }
 
     #[test]

@@ -263,6 +263,8 @@ fn paste_vehicles(
     let (rs, rc) = phi.sin_cos();
     let (mut ru, mut rv) = (rng.range(0.1 * p, 0.9 * p), rng.range(0.1 * p, 0.9 * p));
     let mut px = [0.0f32; 3];
+    // A row's own vehicles are closer than the spacing rule allows; see `render_vehicles`.
+    let before = centres.len();
     for _ in 0..n {
         let f = &frames[rng.below(frames.len())];
         if f.boxes.is_empty() {
@@ -273,7 +275,7 @@ fn paste_vehicles(
         let wid_px = 0.45 * len_px;
         // Rotation of the crop: in a row, long axis across the row direction.
         let (u, v, theta) = if row {
-            let (u, v) = (ru, rv);
+            let (u, v) = (ru + rc * 0.5 * wid_px, rv + rs * 0.5 * wid_px);
             let step = wid_px + rng.range(0.5, 1.0) / gsd_m;
             ru += rc * step;
             rv += rs * step;
@@ -293,10 +295,8 @@ fn paste_vehicles(
         if u < 4.0 || v < 4.0 || u > p - 4.0 || v > p - 4.0 {
             continue;
         }
-        if centres
-            .iter()
-            .any(|c| (c.0 - u).hypot(c.1 - v) < 0.6 * len_px.max(c.2 / gsd_m))
-        {
+        let others = if row { &centres[..before] } else { &centres[..] };
+        if super::render::crowded(others, u, v, b.len_m, gsd_m) {
             continue;
         }
         let (hx, hy) = if b.horizontal {
