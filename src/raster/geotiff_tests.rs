@@ -73,7 +73,7 @@ fn a_broken_header_keeps_the_decoder_error_as_source() {
     let path = dir.path().join("broken.tif");
     // A little-endian TIFF signature whose first IFD lies past the end of the file.
     std::fs::write(&path, [b'I', b'I', 42, 0, 0xff, 0xff, 0, 0, 1, 2, 3, 4]).unwrap();
-    let e = GeoTiff::open(&path).err().expect("a broken file is refused");
+    let e = GeoTiff::open(&path).expect_err("a broken file is refused");
     assert!(matches!(e, Error::NotRaster { source: Some(_), .. }), "{e:?}");
     let msg = e.to_string();
     assert!(
