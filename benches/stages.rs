@@ -141,8 +141,9 @@ fn hot_path(c: &mut Criterion) {
 
 fn compare_end_to_end(c: &mut Criterion) {
     use stagewatch::blobs::VehicleClass;
-    use stagewatch::pipeline::{run_compare, CompareArgs, Settings};
+    use stagewatch::pipeline::{run_compare, CompareArgs};
     use stagewatch::raster::Backend;
+    use stagewatch::settings::Settings;
     let dir = tempfile::tempdir().unwrap();
     let size = 8192;
     let archive = stagewatch::synth::archive::render_archive(&dir.path().join("a"), size, 20).unwrap();

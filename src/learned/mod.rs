@@ -103,11 +103,13 @@ pub fn peaks(out: &Tensor, threshold: f32) -> Vec<(usize, usize, f32, f32)> {
     v
 }
 
-/// Vehicles in `img` (`[band, row, col]`, pixel size `gsd_m`) at pixels where `valid`.
-pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, model: &Model) -> Vec<Found> {
+/// `img` (`[band, row, col]`, pixel size `gsd_m`) as the network sees it: a 3-band
+/// tensor resized to the model's working pixel size and stretched over the pixels where
+/// `valid`. None when the image is empty or nothing is valid.
+pub fn prepare(img: &Array3<f32>, valid: &[bool], gsd_m: f64, model: &Model) -> Option<Tensor> {
     let (_, h, w) = img.dim();
     if h == 0 || w == 0 {
-        return Vec::new();
+        return None;
     }
     let f = gsd_m / model.header.working_gsd_m;
     let (oh, ow) = (
@@ -124,9 +126,16 @@ pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, model: &Model) -> V
     let mut xs = resize(&x, oh, ow);
     let vs: Vec<bool> = resize(&vt, oh, ow).data.iter().map(|&v| v > 0.5).collect();
     // Invalid pixels must not drag the stretch: NaN areas were set to 0 above.
-    if !stretch(&mut xs, &vs) {
+    stretch(&mut xs, &vs).then_some(xs)
+}
+
+/// Vehicles in `img` (`[band, row, col]`, pixel size `gsd_m`) at pixels where `valid`.
+pub fn detect(img: &Array3<f32>, valid: &[bool], gsd_m: f64, model: &Model) -> Vec<Found> {
+    let (_, h, w) = img.dim();
+    let Some(xs) = prepare(img, valid, gsd_m, model) else {
         return Vec::new();
-    }
+    };
+    let (oh, ow) = (xs.h, xs.w);
     let m = &model.header;
     let out = views::forward_views(&xs, &m.layers, &model.weights, m.output_stride, m.views);
     let stride = m.output_stride as f64;

@@ -30,7 +30,7 @@ use crate::report::{
     to_json, Detection, FileInput, ImageInput, Inputs, Parameters, Report, SiteReport, SiteStatus, Tool,
     SCHEMA_VERSION,
 };
-pub use crate::settings::Settings;
+use crate::settings::Settings;
 use crate::sites::{file_stems, load_sites, Site};
 use site::{process_site, Dated, SiteOutcome};
 
