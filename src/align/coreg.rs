@@ -14,6 +14,7 @@
 //! Convention: `(dx_px, dy_px)` is how far the *moving* image's content is displaced
 //! from the reference's (columns right, rows down): moving(c, r) ~ reference(c - dx, r - dy).
 
+use ndarray::{Array2, ArrayView2};
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
@@ -102,8 +103,11 @@ fn fft2(data: &mut [C], w: usize, h: usize, inverse: bool) {
     }
 }
 
-/// Box mean of radius `r` over a row-major image (edges clamped to the image).
-pub fn box_mean(v: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
+/// Box mean of radius `r` over a `[row, col]` image (the box clipped at the border).
+pub fn box_mean(v: ArrayView2<f64>, r: usize) -> Array2<f64> {
+    let (h, w) = v.dim();
+    let v = v.as_standard_layout();
+    let v = v.as_slice().expect("standard layout");
     // Summed-area table.
     let mut sat = vec![0.0f64; (w + 1) * (h + 1)];
     for y in 0..h {
@@ -123,10 +127,13 @@ pub fn box_mean(v: &[f64], w: usize, h: usize, r: usize) -> Vec<f64> {
             out[y * w + x] = s / ((y1 - y0) * (x1 - x0)) as f64;
         }
     }
-    out
+    Array2::from_shape_vec((h, w), out).expect("h x w values")
 }
 
-fn prepare(img: &[f32], valid: &[bool], w: usize, h: usize, r: usize) -> Vec<C> {
+/// The FFT input of one date: valid pixels (gaps filled with the mean) minus their box
+/// mean, under a Hann window; zero outside `valid` (row-major, the image's shape).
+fn prepare(img: ArrayView2<f32>, valid: &[bool], r: usize) -> Vec<C> {
+    let (h, w) = img.dim();
     let n_valid = valid.iter().filter(|&&v| v).count().max(1);
     let mean = img
         .iter()
@@ -140,7 +147,12 @@ fn prepare(img: &[f32], valid: &[bool], w: usize, h: usize, r: usize) -> Vec<C> 
         .zip(valid)
         .map(|(&x, &v)| if v && x.is_finite() { x as f64 } else { mean })
         .collect();
-    let low = box_mean(&filled, w, h, r);
+    let filled = Array2::from_shape_vec((h, w), filled).expect("h x w values");
+    let low = box_mean(filled.view(), r);
+    let (filled, low) = (
+        filled.as_slice().expect("standard"),
+        low.as_slice().expect("standard"),
+    );
     let hann = |n: usize| -> Vec<f64> {
         (0..n)
             .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
@@ -223,21 +235,22 @@ fn dft_peak(spectrum: &[C], w: usize, h: usize, centre: (f64, f64), half: f64, s
     at
 }
 
-/// Estimates the shift of `moving` relative to `reference` (both row-major `w` x `h`),
-/// using only pixels where `valid`. `None` when there is too little to correlate.
+/// Estimates the shift of `moving` relative to `reference` (`[row, col]` images of one
+/// shape), using only pixels where `valid` (row-major, the same shape). `None` when
+/// there is too little to correlate.
 pub fn estimate_shift(
-    reference: &[f32],
-    moving: &[f32],
+    reference: ArrayView2<f32>,
+    moving: ArrayView2<f32>,
     valid: &[bool],
-    w: usize,
-    h: usize,
     p: &CoregParams,
 ) -> Option<Shift> {
+    assert_eq!(reference.dim(), moving.dim(), "both dates on one grid");
+    let (h, w) = reference.dim();
     if w < 16 || h < 16 || valid.iter().filter(|&&v| v).count() < 256 {
         return None;
     }
-    let mut a = prepare(reference, valid, w, h, p.highpass_radius_px);
-    let mut b = prepare(moving, valid, w, h, p.highpass_radius_px);
+    let mut a = prepare(reference, valid, p.highpass_radius_px);
+    let mut b = prepare(moving, valid, p.highpass_radius_px);
     fft2(&mut a, w, h, false);
     fft2(&mut b, w, h, false);
     // Cross-power spectrum of moving against reference: its inverse peaks at +shift.
@@ -326,7 +339,7 @@ mod tests {
     /// Broadband, smooth texture (value noise with smoothstep interpolation, cells of 4
     /// and 11 px) sampled at (x - dx, y - dy): content displaced by (dx, dy). Sub-pixel
     /// estimation presumes nearly band-limited data, as real optics deliver.
-    fn scene(w: usize, h: usize, dx: f64, dy: f64) -> Vec<f32> {
+    fn scene(w: usize, h: usize, dx: f64, dy: f64) -> Array2<f32> {
         let noise = |x: f64, y: f64, cell: f64| {
             let (gx, gy) = (x / cell, y / cell);
             let (x0, y0) = (gx.floor(), gy.floor());
@@ -337,12 +350,10 @@ mod tests {
             let b = v(x0, y0 + 1.0) * (1.0 - fx) + v(x0 + 1.0, y0 + 1.0) * fx;
             a * (1.0 - fy) + b * fy
         };
-        (0..w * h)
-            .map(|i| {
-                let (x, y) = ((i % w) as f64 - dx, (i / w) as f64 - dy);
-                (100.0 * noise(x, y, 4.0) + 60.0 * noise(x, y, 11.0)) as f32
-            })
-            .collect()
+        Array2::from_shape_fn((h, w), |(y, x)| {
+            let (x, y) = (x as f64 - dx, y as f64 - dy);
+            (100.0 * noise(x, y, 4.0) + 60.0 * noise(x, y, 11.0)) as f32
+        })
     }
 
     #[test]
@@ -351,11 +362,9 @@ mod tests {
         let valid = vec![true; w * h];
         for (dx, dy) in [(3.0, -2.0), (1.25, 0.6), (-2.4, 1.8)] {
             let s = estimate_shift(
-                &scene(w, h, 0.0, 0.0),
-                &scene(w, h, dx, dy),
+                scene(w, h, 0.0, 0.0).view(),
+                scene(w, h, dx, dy).view(),
                 &valid,
-                w,
-                h,
                 &CoregParams::default(),
             )
             .unwrap();
@@ -370,16 +379,17 @@ mod tests {
     #[test]
     fn noise_is_unreliable() {
         let (w, h) = (64, 64);
-        let a: Vec<f32> = (0..w * h).map(|i| (i * 7919 % 101) as f32).collect();
-        let b: Vec<f32> = (0..w * h).map(|i| (i * 104_729 % 97) as f32).collect();
-        let s = estimate_shift(&a, &b, &vec![true; w * h], w, h, &CoregParams::default()).unwrap();
+        let a = Array2::from_shape_fn((h, w), |(y, x)| ((y * w + x) * 7919 % 101) as f32);
+        let b = Array2::from_shape_fn((h, w), |(y, x)| ((y * w + x) * 104_729 % 97) as f32);
+        let s = estimate_shift(a.view(), b.view(), &vec![true; w * h], &CoregParams::default()).unwrap();
         assert!(!s.reliable, "{s:?}");
     }
 
     #[test]
     fn box_mean_on_literals() {
-        let v = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(box_mean(&v, 2, 2, 1), vec![2.5; 4]);
-        assert_eq!(box_mean(&v, 4, 1, 0), v.to_vec());
+        let v = ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(box_mean(v.view(), 1), Array2::from_elem((2, 2), 2.5));
+        let row = ndarray::arr2(&[[1.0, 2.0, 3.0, 4.0]]);
+        assert_eq!(box_mean(row.view(), 0), row);
     }
 }

@@ -13,7 +13,7 @@
 
 use crate::blobs::brightness_of_first;
 use crate::change::morph;
-use ndarray::Array3;
+use ndarray::{Array2, Array3, ArrayView2};
 
 /// Tunables.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -56,13 +56,13 @@ pub fn saturated(img: &Array3<f32>, white: f32) -> Vec<bool> {
 }
 
 /// (max - min) / mean over the first three bands (all bands when fewer).
-fn saturation(img: &Array3<f32>) -> Vec<f32> {
+fn saturation(img: &Array3<f32>) -> Array2<f32> {
     let (bands, h, w) = img.dim();
     let nb = bands.min(3);
     let planes: Vec<Vec<f32>> = (0..nb)
         .map(|b| img.index_axis(ndarray::Axis(0), b).iter().copied().collect())
         .collect();
-    (0..h * w)
+    let v = (0..h * w)
         .map(|i| {
             let (mut mx, mut mn, mut sum) = (f32::NEG_INFINITY, f32::INFINITY, -0.0f32);
             for p in &planes {
@@ -78,28 +78,23 @@ fn saturation(img: &Array3<f32>) -> Vec<f32> {
                 f32::INFINITY
             }
         })
-        .collect()
+        .collect();
+    Array2::from_shape_vec((h, w), v).expect("h x w values")
 }
 
 /// Local standard deviation over a (2r+1)^2 box divided by the local mean.
-fn relative_texture(b: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
-    let v: Vec<f64> = b
-        .iter()
-        .map(|&x| if x.is_finite() { x as f64 } else { 0.0 })
-        .collect();
-    let sq: Vec<f64> = v.iter().map(|x| x * x).collect();
-    let m = crate::align::coreg::box_mean(&v, w, h, r);
-    let m2 = crate::align::coreg::box_mean(&sq, w, h, r);
-    m.iter()
-        .zip(&m2)
-        .map(|(&a, &b)| {
-            if a > 0.0 {
-                ((b - a * a).max(0.0).sqrt() / a) as f32
-            } else {
-                f32::INFINITY
-            }
-        })
-        .collect()
+fn relative_texture(b: ArrayView2<f32>, r: usize) -> Array2<f32> {
+    let v = b.mapv(|x| if x.is_finite() { x as f64 } else { 0.0 });
+    let sq = v.mapv(|x| x * x);
+    let m = crate::align::coreg::box_mean(v.view(), r);
+    let m2 = crate::align::coreg::box_mean(sq.view(), r);
+    ndarray::Zip::from(&m).and(&m2).map_collect(|&a, &b| {
+        if a > 0.0 {
+            ((b - a * a).max(0.0).sqrt() / a) as f32
+        } else {
+            f32::INFINITY
+        }
+    })
 }
 
 /// Mode of the finite values (histogram with `bin` width, 3-bin smoothing).
@@ -121,7 +116,7 @@ fn mode(values: &[f64], bin: f64) -> Option<f64> {
 }
 
 /// Brightness of the visible bands (the first three) of a date.
-pub fn visible_brightness(img: &Array3<f32>) -> Vec<f32> {
+pub fn visible_brightness(img: &Array3<f32>) -> Array2<f32> {
     brightness_of_first(img, 3)
 }
 
@@ -134,15 +129,15 @@ pub fn cloud_mask(
     p: &MaskParams,
 ) -> Vec<bool> {
     let (bt, bo) = (visible_brightness(this), visible_brightness(other));
-    cloud_mask_with(this, &bt, &bo, usable, gsd_m, p)
+    cloud_mask_with(this, bt.view(), bo.view(), usable, gsd_m, p)
 }
 
 /// [`cloud_mask`] given both dates' [`visible_brightness`] (computed once for both
 /// dates' masks and the co-registration).
 pub fn cloud_mask_with(
     this: &Array3<f32>,
-    bt: &[f32],
-    bo: &[f32],
+    bt: ArrayView2<f32>,
+    bo: ArrayView2<f32>,
     usable: &[bool],
     gsd_m: f64,
     p: &MaskParams,
@@ -151,10 +146,13 @@ pub fn cloud_mask_with(
     if !p.clouds {
         return vec![false; w * h];
     }
-    let l: Vec<f64> = (0..w * h)
-        .map(|i| {
-            if usable[i] && bt[i] > 0.0 && bo[i] > 0.0 {
-                (bt[i] as f64 / bo[i] as f64).ln()
+    let l: Vec<f64> = bt
+        .iter()
+        .zip(bo.iter())
+        .zip(usable)
+        .map(|((&bt, &bo), &u)| {
+            if u && bt > 0.0 && bo > 0.0 {
+                (bt as f64 / bo as f64).ln()
             } else {
                 f64::NAN
             }
@@ -165,10 +163,11 @@ pub fn cloud_mask_with(
     };
     let sat = saturation(this);
     let tex_r = ((2.0 / gsd_m).round() as usize).max(1);
-    let tex = relative_texture(bt, w, h, tex_r);
-    let cand: Vec<bool> = (0..w * h)
-        .map(|i| {
-            usable[i] && l[i] - m > p.min_brightening && sat[i] < p.max_saturation && tex[i] < p.max_texture
+    let tex = relative_texture(bt, tex_r);
+    let cand: Vec<bool> = (l.iter().zip(usable))
+        .zip(sat.iter().zip(tex.iter()))
+        .map(|((&l, &u), (&sat, &tex))| {
+            u && l - m > p.min_brightening && sat < p.max_saturation && tex < p.max_texture
         })
         .collect();
     // Drop small regions, then grow the rest by the buffer.

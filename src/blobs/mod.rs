@@ -17,7 +17,7 @@ pub mod split;
 
 pub use morph::{gray_morph, gray_morph_reference, Morph};
 
-use ndarray::Array3;
+use ndarray::{Array2, Array3, ArrayView2};
 
 use crate::stats::{quantile, robust_sigma};
 
@@ -205,36 +205,32 @@ pub struct Blob {
 }
 
 /// Mean over bands; NaN where any band is NaN.
-pub fn brightness(img: &Array3<f32>) -> Vec<f32> {
+pub fn brightness(img: &Array3<f32>) -> Array2<f32> {
     brightness_of_first(img, img.dim().0)
 }
 
 /// Mean of the first `n` bands (all when fewer), without copying them out.
-pub fn brightness_of_first(img: &Array3<f32>, n: usize) -> Vec<f32> {
+pub fn brightness_of_first(img: &Array3<f32>, n: usize) -> Array2<f32> {
     let (bands, h, w) = img.dim();
     let n = n.min(bands);
-    let mut out = vec![0.0f32; h * w];
+    let mut out = Array2::<f32>::zeros((h, w));
     for b in 0..n {
-        let band = img.index_axis(ndarray::Axis(0), b);
-        match band.as_slice() {
-            Some(s) => out.iter_mut().zip(s).for_each(|(o, v)| *o += *v),
-            None => out.iter_mut().zip(band.iter()).for_each(|(o, v)| *o += *v),
-        }
+        out += &img.index_axis(ndarray::Axis(0), b);
     }
-    out.iter_mut().for_each(|v| *v /= n as f32);
+    out.mapv_inplace(|v| v / n as f32);
     out
 }
 
 /// Black (dark objects) or white (bright objects) top-hat with a (2r+1)^2 square.
-pub fn top_hat(img: &[f32], w: usize, h: usize, r: usize, polarity: Polarity) -> Vec<f32> {
+pub fn top_hat(img: ArrayView2<f32>, r: usize, polarity: Polarity) -> Array2<f32> {
     match polarity {
         Polarity::Dark => {
-            let closed = gray_morph(&gray_morph(img, w, h, r, Morph::Dilate), w, h, r, Morph::Erode);
-            closed.iter().zip(img).map(|(c, v)| c - v).collect()
+            let closed = gray_morph(gray_morph(img, r, Morph::Dilate).view(), r, Morph::Erode);
+            closed - img
         }
         Polarity::Bright => {
-            let opened = gray_morph(&gray_morph(img, w, h, r, Morph::Erode), w, h, r, Morph::Dilate);
-            img.iter().zip(&opened).map(|(v, o)| v - o).collect()
+            let opened = gray_morph(gray_morph(img, r, Morph::Erode).view(), r, Morph::Dilate);
+            &img - &opened
         }
     }
 }
@@ -374,38 +370,35 @@ pub const HALF_MAX_FRACTION: f32 = 0.5;
 /// the pixels whose response exceeds half of its own peak (and `thr`). Blur and mixed
 /// edge pixels are dropped, so the area and length measure the object, not its halo,
 /// and neighbours joined only by blurred gaps come apart.
-pub fn half_maximum(mask: &[bool], response: &[f32], w: usize, h: usize, thr: f32) -> Vec<bool> {
+/// `mask` is row-major with the shape of `response`.
+pub fn half_maximum(mask: &[bool], response: ArrayView2<f32>, thr: f32) -> Vec<bool> {
+    let (h, w) = response.dim();
     let (labels, n) = label(mask, w, h, Connectivity::Eight);
     let mut peak = vec![f32::NEG_INFINITY; n as usize + 1];
-    for (&l, &t) in labels.iter().zip(response) {
+    for (&l, &t) in labels.iter().zip(response.iter()) {
         if l != 0 {
             peak[l as usize] = peak[l as usize].max(t);
         }
     }
     labels
         .iter()
-        .zip(response)
+        .zip(response.iter())
         .map(|(&l, &t)| l != 0 && t > thr.max(HALF_MAX_FRACTION * peak[l as usize]))
         .collect()
 }
 
 /// The q-quantile of the finite values in the (2 half + 1)^2 box around (cx, cy); the
 /// box doubles (up to 4x) until at least a fifth of it holds finite values.
-fn local_quantile(
-    vals: &[f32],
-    w: usize,
-    h: usize,
-    cx: usize,
-    cy: usize,
-    half: usize,
-    q: f64,
-) -> Option<f32> {
+fn local_quantile(vals: ArrayView2<f32>, cx: usize, cy: usize, half: usize, q: f64) -> Option<f32> {
+    let (h, w) = vals.dim();
     let mut half = half;
     for _ in 0..3 {
         let (x0, x1) = (cx.saturating_sub(half), (cx + half).min(w - 1));
         let (y0, y1) = (cy.saturating_sub(half), (cy + half).min(h - 1));
-        let v: Vec<f32> = (y0..=y1)
-            .flat_map(|y| vals[y * w + x0..=y * w + x1].iter().copied())
+        let v: Vec<f32> = vals
+            .slice(ndarray::s![y0..=y1, x0..=x1])
+            .iter()
+            .copied()
             .filter(|x| x.is_finite())
             .collect();
         if v.len() * 5 >= (x1 - x0 + 1) * (y1 - y0 + 1) {
@@ -475,23 +468,19 @@ pub fn block_mean(img: &Array3<f32>, valid: &[bool], f: usize) -> (Array3<f32>, 
 fn detect_at(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) -> Vec<Blob> {
     let (_, h, w) = img.dim();
     let spec = p.vehicle_class.spec();
-    let bright = brightness(img);
-    let vals: Vec<f32> = bright
-        .iter()
+    let mut vals = brightness(img);
+    vals.iter_mut()
         .zip(valid)
-        .map(|(&b, &v)| if v { b } else { f32::NAN })
-        .collect();
+        .for_each(|(b, &v)| *b = if v { *b } else { f32::NAN });
+    let vals_s = vals.as_slice().expect("standard layout");
     let (Some(lo), Some(hi), Some(fill)) = (
-        quantile(&vals, 0.02),
-        quantile(&vals, 0.98),
+        quantile(vals_s, 0.02),
+        quantile(vals_s, 0.98),
         crate::stats::median(vals.iter().copied()),
     ) else {
         return Vec::new();
     };
-    let filled: Vec<f32> = vals
-        .iter()
-        .map(|&v| if v.is_finite() { v } else { fill })
-        .collect();
+    let filled = vals.mapv(|v| if v.is_finite() { v } else { fill });
     let r = ((spec.max_width_m / gsd_m) / 2.0).ceil().max(1.0) as usize + 1;
     let min_contrast = p.min_contrast_fraction * (hi - lo).max(1e-6);
     let mut blobs = Vec::new();
@@ -501,7 +490,7 @@ fn detect_at(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) ->
     // bare strips between dark vehicles set the level bright ones must exceed.
     let mut candidates = Vec::new();
     for polarity in [Polarity::Dark, Polarity::Bright] {
-        let th = top_hat(&filled, w, h, r, polarity);
+        let th = top_hat(filled.view(), r, polarity);
         let th_valid: Vec<f32> = th
             .iter()
             .zip(valid)
@@ -515,20 +504,18 @@ fn detect_at(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) ->
         let mask: Vec<bool> = th.iter().zip(valid).map(|(&t, &v)| v && t > thr).collect();
         candidates.push((polarity, th, thr, mask));
     }
-    let background: Vec<f32> = (0..w * h)
-        .map(|i| {
-            if candidates.iter().any(|c| c.0 == Polarity::Dark && c.3[i]) {
-                f32::NAN
-            } else {
-                vals[i]
-            }
-        })
-        .collect();
+    let background = Array2::from_shape_fn((h, w), |(y, x)| {
+        if candidates.iter().any(|c| c.0 == Polarity::Dark && c.3[y * w + x]) {
+            f32::NAN
+        } else {
+            vals[(y, x)]
+        }
+    });
     for (polarity, th, thr, mask) in candidates {
-        let mask = half_maximum(&mask, &th, w, h, thr);
+        let mask = half_maximum(&mask, th.view(), thr);
         let (labels, n) = label(&mask, w, h, Connectivity::Eight);
         let mut sums = vec![0.0f64; n as usize + 1];
-        for (&l, &b) in labels.iter().zip(&filled) {
+        for (&l, &b) in labels.iter().zip(filled.iter()) {
             sums[l as usize] += b as f64;
         }
         let bg_half = ((spec.max_length_m * 1.25) / gsd_m).ceil() as usize;
@@ -544,7 +531,7 @@ fn detect_at(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) ->
                 && width_m >= spec.min_width_m
                 && width_m <= spec.max_length_m
             {
-                split::count_in_row(&filled, w, h, &m, gsd_m, &spec, min_contrast)
+                split::count_in_row(filled.view(), &m, gsd_m, &spec, min_contrast)
             } else {
                 (0, m)
             };
@@ -560,8 +547,8 @@ fn detect_at(img: &Array3<f32>, valid: &[bool], gsd_m: f64, p: &DetectParams) ->
                 Polarity::Dark => 0.5,
                 Polarity::Bright => 0.75,
             };
-            let bg = local_quantile(&background, w, h, cx as usize, cy as usize, bg_half, q)
-                .or_else(|| local_quantile(&vals, w, h, cx as usize, cy as usize, bg_half, q));
+            let bg = local_quantile(background.view(), cx as usize, cy as usize, bg_half, q)
+                .or_else(|| local_quantile(vals.view(), cx as usize, cy as usize, bg_half, q));
             let stands_out = match (polarity, bg) {
                 (Polarity::Dark, Some(bg)) => bg - mean >= min_contrast,
                 (Polarity::Bright, Some(bg)) => mean - bg >= min_contrast,

@@ -4,10 +4,14 @@
 //! 2r+1 samples; a prefix and a suffix running extreme per block give every window's
 //! extreme as the extreme of one suffix and one prefix value.
 //!
+//! Images are `[row, col]` arrays (the crate's one-band convention); the passes run on
+//! the rows of a standard-layout copy (none is made when the input already is one).
+//!
 //! Semantics (kept from the direct definition, [`gray_morph_reference`]): the window is
 //! clipped at the image border, NaN samples are ignored, and a window with no number in
 //! it gives NaN. Inputs are assumed free of infinities (the padding uses them).
 
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 /// Running max (`max`) or min over centred windows of `2r+1` samples of `x` into `out`.
@@ -48,14 +52,16 @@ pub enum Morph {
     Dilate,
 }
 
-/// Grayscale dilation or erosion of a row-major `w` x `h` image with a (2r+1)^2 square
-/// (the window clipped at the borders; NaN ignored).
-pub fn gray_morph(img: &[f32], w: usize, h: usize, r: usize, op: Morph) -> Vec<f32> {
-    assert_eq!(img.len(), w * h);
+/// Grayscale dilation or erosion of a `[row, col]` image with a (2r+1)^2 square (the
+/// window clipped at the borders; NaN ignored).
+pub fn gray_morph(img: ArrayView2<f32>, r: usize, op: Morph) -> Array2<f32> {
+    let (h, w) = img.dim();
     let max = op == Morph::Dilate;
     if w == 0 || h == 0 {
-        return Vec::new();
+        return Array2::zeros((h, w));
     }
+    let img = img.as_standard_layout();
+    let img = img.as_slice().expect("standard layout");
     let mut horiz = vec![0f32; w * h];
     horiz.par_chunks_mut(w).enumerate().for_each_init(
         || (Vec::new(), Vec::new()),
@@ -91,25 +97,22 @@ pub fn gray_morph(img: &[f32], w: usize, h: usize, r: usize, op: Morph) -> Vec<f
             }
         }
     }
-    out
+    Array2::from_shape_vec((h, w), out).expect("h x w values")
 }
 
 /// The direct definition, for tests: the extreme over the clipped window, ignoring NaN.
-pub fn gray_morph_reference(img: &[f32], w: usize, h: usize, r: usize, op: Morph) -> Vec<f32> {
+pub fn gray_morph_reference(img: ArrayView2<f32>, r: usize, op: Morph) -> Array2<f32> {
     let pick = |a: f32, b: f32| if op == Morph::Dilate { a.max(b) } else { a.min(b) };
-    let mut out = vec![f32::NAN; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let mut v = f32::NAN;
-            for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
-                for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
-                    v = pick(v, img[yy * w + xx]);
-                }
+    let (h, w) = img.dim();
+    Array2::from_shape_fn((h, w), |(y, x)| {
+        let mut v = f32::NAN;
+        for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+            for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                v = pick(v, img[(yy, xx)]);
             }
-            out[y * w + x] = v;
         }
-    }
-    out
+        v
+    })
 }
 
 #[cfg(test)]
@@ -118,14 +121,14 @@ mod tests {
 
     #[test]
     fn literal_line_and_nan_windows() {
-        let img = [1.0, 5.0, f32::NAN, f32::NAN, f32::NAN, 2.0, 0.0];
-        let d = gray_morph(&img, 7, 1, 1, Morph::Dilate);
+        let img = ndarray::arr2(&[[1.0, 5.0, f32::NAN, f32::NAN, f32::NAN, 2.0, 0.0]]);
+        let d = gray_morph(img.view(), 1, Morph::Dilate);
         let want = [5.0, 5.0, 5.0, f32::NAN, 2.0, 2.0, 2.0];
         for (a, b) in d.iter().zip(want) {
             assert!(a == &b || (a.is_nan() && b.is_nan()), "{d:?}");
         }
-        let e = gray_morph(&img, 7, 1, 1, Morph::Erode);
-        assert_eq!((e[0], e[5], e[6]), (1.0, 0.0, 0.0));
-        assert!(e[3].is_nan());
+        let e = gray_morph(img.view(), 1, Morph::Erode);
+        assert_eq!((e[(0, 0)], e[(0, 5)], e[(0, 6)]), (1.0, 0.0, 0.0));
+        assert!(e[(0, 3)].is_nan());
     }
 }

@@ -10,6 +10,8 @@
 //! vehicle-shaped: a long packed row whose gaps are fully closed is undercounted rather
 //! than a road or a hedge being counted as vehicles.
 
+use ndarray::ArrayView2;
+
 use super::{Blob, ClassSpec, Moments, Polarity};
 
 /// Autocorrelation a period must reach to be trusted.
@@ -19,7 +21,8 @@ pub const MIN_PERIODICITY: f64 = 0.2;
 pub const MIN_SWING: f64 = 0.1;
 
 /// Brightness profile along the major axis, one sample per pixel of length.
-fn profile(img: &[f32], w: usize, h: usize, m: &Moments) -> Vec<f64> {
+fn profile(img: ArrayView2<f32>, m: &Moments) -> Vec<f64> {
+    let (h, w) = img.dim();
     let (c, s) = (m.angle.cos(), m.angle.sin());
     let half_len = m.len_px / 2.0;
     let half_wid = m.wid_px / 4.0;
@@ -34,7 +37,7 @@ fn profile(img: &[f32], w: usize, h: usize, m: &Moments) -> Vec<f64> {
                 let x = m.cx + t * c - v * s;
                 let y = m.cy + t * s + v * c;
                 if x >= 0.0 && y >= 0.0 && (x as usize) < w && (y as usize) < h {
-                    acc.0 += img[y as usize * w + x as usize] as f64;
+                    acc.0 += img[(y as usize, x as usize)] as f64;
                     acc.1 += 1.0;
                 }
             }
@@ -97,21 +100,13 @@ fn part_fits(m: &Moments, n: usize, gsd_m: f64, spec: &ClassSpec) -> bool {
 
 /// How many vehicles a packed-row component holds along the axis of `m`, 0 when it
 /// is no row of vehicles along that axis.
-fn count_along(
-    img: &[f32],
-    w: usize,
-    h: usize,
-    m: &Moments,
-    gsd_m: f64,
-    spec: &ClassSpec,
-    min_contrast: f32,
-) -> usize {
+fn count_along(img: ArrayView2<f32>, m: &Moments, gsd_m: f64, spec: &ClassSpec, min_contrast: f32) -> usize {
     let area_m2 = m.area_px as f64 * gsd_m * gsd_m;
     let length_m = m.len_px * gsd_m;
     let lo = (spec.min_width_m / gsd_m).floor().max(2.0) as usize;
     let hi = (spec.max_length_m / gsd_m).ceil() as usize;
     let by_area = area_m2 / ((spec.min_area_m2 + spec.max_area_m2) / 2.0);
-    let pr = profile(img, w, h, m);
+    let pr = profile(img, m);
     // The repetition must be visible, not noise: the profile has to swing by a good
     // part of the detection contrast.
     let mean = pr.iter().sum::<f64>() / pr.len().max(1) as f64;
@@ -150,15 +145,13 @@ fn count_along(
 /// (two or three vehicles side by side) the component can be nearly square and its
 /// major axis arbitrary, so the minor axis is tried too.
 pub fn count_in_row(
-    img: &[f32],
-    w: usize,
-    h: usize,
+    img: ArrayView2<f32>,
     m: &Moments,
     gsd_m: f64,
     spec: &ClassSpec,
     min_contrast: f32,
 ) -> (usize, Moments) {
-    let n = count_along(img, w, h, m, gsd_m, spec, min_contrast);
+    let n = count_along(img, m, gsd_m, spec, min_contrast);
     if n > 0 {
         return (n, *m);
     }
@@ -168,7 +161,7 @@ pub fn count_in_row(
         angle: m.angle + std::f64::consts::FRAC_PI_2,
         ..*m
     };
-    (count_along(img, w, h, &across, gsd_m, spec, min_contrast), across)
+    (count_along(img, &across, gsd_m, spec, min_contrast), across)
 }
 
 /// `n` vehicles evenly spaced along the major axis of `m`.
@@ -224,7 +217,8 @@ mod tests {
         let (l, n) = crate::blobs::label(&mask, w, h, crate::blobs::Connectivity::Eight);
         let m = crate::blobs::measure(&l, n, w)[0];
         let spec = crate::blobs::VehicleClass::Military.spec();
-        assert_eq!(count_in_row(&img, w, h, &m, 0.5, &spec, 10.0).0, 5);
+        let img = ndarray::Array2::from_shape_vec((h, w), img).unwrap();
+        assert_eq!(count_in_row(img.view(), &m, 0.5, &spec, 10.0).0, 5);
         let parts = split_row(&m, 5, 0.5, Polarity::Dark);
         assert_eq!(parts.len(), 5);
         assert!((parts[1].col - parts[0].col - 8.0).abs() < 0.5);

@@ -9,7 +9,7 @@
 //! ([`crate::align::coreg`]); the after date is then re-resampled from the source on the
 //! shifted grid, so no second interpolation.
 
-use ndarray::Array3;
+use ndarray::{Array2, Array3, ArrayView2};
 
 use crate::align::coreg::{estimate_shift, Shift};
 use crate::align::masks::{cloud_mask_with, saturated, visible_brightness};
@@ -136,7 +136,7 @@ pub fn date_on_grid(d: &Dated, grid: &Grid, grid_crs: &Crs) -> Result<OnGrid> {
 fn clouds(
     b: &OnGrid,
     a: &OnGrid,
-    bright: (&[f32], &[f32]),
+    bright: (ArrayView2<f32>, ArrayView2<f32>),
     grid: &Grid,
     s: &Settings,
 ) -> (Vec<bool>, Vec<bool>) {
@@ -163,8 +163,8 @@ struct Context {
     cloud_a: Vec<bool>,
     inside: Vec<bool>,
     /// Visible brightness of each date (clouds and co-registration both use it).
-    bright_b: Vec<f32>,
-    bright_a: Vec<f32>,
+    bright_b: Array2<f32>,
+    bright_a: Array2<f32>,
 }
 
 impl Context {
@@ -189,7 +189,7 @@ impl Context {
         let b = date_on_grid(before, &ctx, grid_crs)?;
         let a = date_on_grid(after, &ctx, grid_crs)?;
         let (bright_b, bright_a) = (visible_brightness(&b.data), visible_brightness(&a.data));
-        let (cloud_b, cloud_a) = clouds(&b, &a, (&bright_b, &bright_a), &ctx, s);
+        let (cloud_b, cloud_a) = clouds(&b, &a, (bright_b.view(), bright_a.view()), &ctx, s);
         Ok(Context {
             bright_b,
             bright_a,
@@ -228,14 +228,7 @@ impl Context {
         let usable: Vec<bool> = (0..self.grid.len())
             .map(|i| b.clear[i] && a.clear[i] && !self.cloud_b[i] && !self.cloud_a[i] && !self.inside[i])
             .collect();
-        estimate_shift(
-            &self.bright_b,
-            &self.bright_a,
-            &usable,
-            self.grid.width,
-            self.grid.height,
-            &s.coreg,
-        )
+        estimate_shift(self.bright_b.view(), self.bright_a.view(), &usable, &s.coreg)
     }
 }
 

@@ -6,7 +6,7 @@
 //! geotransform; only the window of source pixels those positions touch is read. Output
 //! is NaN where the pixel falls outside the source or touches nodata.
 
-use ndarray::Array3;
+use ndarray::{Array3, ArrayView2};
 use rayon::prelude::*;
 
 use super::crs::{Crs, Transformer};
@@ -163,16 +163,8 @@ pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &C
     let bw = window.width;
     let bh = window.height;
     let bands = info.bands;
-    let slices: Vec<Vec<f32>> = (0..bands)
-        .map(|b| {
-            block
-                .data
-                .index_axis(ndarray::Axis(0), b)
-                .iter()
-                .copied()
-                .collect()
-        })
-        .collect();
+    let data = block.data.as_standard_layout();
+    let planes: Vec<_> = (0..bands).map(|b| data.index_axis(ndarray::Axis(0), b)).collect();
     let (img_w, img_h) = (info.width as f64, info.height as f64);
     let local = |&(c, r): &(f64, f64)| {
         (c >= 0.0 && r >= 0.0 && c <= img_w && r <= img_h)
@@ -190,15 +182,16 @@ pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &C
             .collect(),
         Method::Average { .. } => Vec::new(),
     };
-    for (b, band) in slices.iter().enumerate() {
+    for (b, band) in planes.iter().enumerate() {
+        let flat = band.as_slice().expect("standard layout");
         let vals: Vec<f32> = match method {
             Method::Bilinear => taps
                 .par_iter()
-                .map(|t| t.as_ref().map_or(f32::NAN, |t| t.apply(band)))
+                .map(|t| t.as_ref().map_or(f32::NAN, |t| t.apply(flat)))
                 .collect(),
             Method::Average { factor } => coords
                 .par_iter()
-                .map(|p| local(p).map_or(f32::NAN, |(lc, lr)| area_average(band, bw, bh, lc, lr, factor)))
+                .map(|p| local(p).map_or(f32::NAN, |(lc, lr)| area_average(*band, lc, lr, factor)))
                 .collect(),
         };
         let mut dst = out.index_axis_mut(ndarray::Axis(0), b);
@@ -236,15 +229,18 @@ fn scale_factor(coords: &[(f64, f64)], w: usize, h: usize) -> f64 {
     d[d.len() / 2]
 }
 
-/// Bilinear sample at fractional corner-convention position (c, r) of a `w` x `h` band;
-/// positions within half a pixel of the border are clamped to the edge pixels. NaN when
-/// any contributing pixel is NaN.
-pub fn bilinear(band: &[f32], w: usize, h: usize, c: f64, r: f64) -> f32 {
-    Tap::new(w, h, c, r).apply(band)
+/// Bilinear sample at fractional corner-convention position (c, r) of a `[row, col]`
+/// band; positions within half a pixel of the border are clamped to the edge pixels. NaN
+/// when any contributing pixel is NaN.
+pub fn bilinear(band: ArrayView2<f32>, c: f64, r: f64) -> f32 {
+    let (h, w) = band.dim();
+    let band = band.as_standard_layout();
+    Tap::new(w, h, c, r).apply(band.as_slice().expect("standard layout"))
 }
 
 /// Where a bilinear sample reads a `w` x `h` band and with which weights: computed once
-/// per grid pixel and applied to every band.
+/// per grid pixel and applied to every band (as the flat row-major slice of a
+/// standard-layout band, so a tap is four loads).
 #[derive(Debug, Clone, Copy)]
 struct Tap {
     /// Indexes of the four neighbours: (x0, y0), (x1, y0), (x0, y1), (x1, y1).
@@ -285,7 +281,8 @@ impl Tap {
 
 /// Area-weighted mean over the `factor` x `factor` source footprint centred on (c, r);
 /// NaN when less than half the footprint holds valid pixels.
-pub fn area_average(band: &[f32], w: usize, h: usize, c: f64, r: f64, factor: f64) -> f32 {
+pub fn area_average(band: ArrayView2<f32>, c: f64, r: f64, factor: f64) -> f32 {
+    let (h, w) = band.dim();
     let half = factor / 2.0;
     let (x0, x1) = ((c - half).max(0.0), (c + half).min(w as f64));
     let (y0, y1) = ((r - half).max(0.0), (r + half).min(h as f64));
@@ -298,7 +295,7 @@ pub fn area_average(band: &[f32], w: usize, h: usize, c: f64, r: f64, factor: f6
         let wy = (y1.min(yy as f64 + 1.0) - y0.max(yy as f64)).max(0.0);
         for xx in (x0.floor() as usize)..(x1.ceil() as usize).min(w) {
             let wx = (x1.min(xx as f64 + 1.0) - x0.max(xx as f64)).max(0.0);
-            let v = band[yy * w + xx];
+            let v = band[(yy, xx)];
             if v.is_finite() {
                 sum += (wx * wy) * v as f64;
                 wsum += wx * wy;
@@ -319,20 +316,20 @@ mod tests {
     #[test]
     fn bilinear_on_literal_ramp() {
         // 3x2 band, value = 10*col + row.
-        let band = [0.0, 10.0, 20.0, 1.0, 11.0, 21.0];
-        assert_eq!(bilinear(&band, 3, 2, 0.5, 0.5), 0.0);
-        assert_eq!(bilinear(&band, 3, 2, 1.0, 1.0), 5.5);
-        assert_eq!(bilinear(&band, 3, 2, 2.5, 1.5), 21.0);
-        let nan = [0.0, f32::NAN, 20.0, 1.0, 11.0, 21.0];
-        assert!(bilinear(&nan, 3, 2, 1.0, 1.0).is_nan());
+        let band = ndarray::arr2(&[[0.0, 10.0, 20.0], [1.0, 11.0, 21.0]]);
+        assert_eq!(bilinear(band.view(), 0.5, 0.5), 0.0);
+        assert_eq!(bilinear(band.view(), 1.0, 1.0), 5.5);
+        assert_eq!(bilinear(band.view(), 2.5, 1.5), 21.0);
+        let nan = ndarray::arr2(&[[0.0, f32::NAN, 20.0], [1.0, 11.0, 21.0]]);
+        assert!(bilinear(nan.view(), 1.0, 1.0).is_nan());
     }
 
     #[test]
     fn area_average_on_literal_block() {
-        let band = [1.0, 3.0, 5.0, 7.0];
-        assert_eq!(area_average(&band, 2, 2, 1.0, 1.0, 2.0), 4.0);
-        let with_nan = [1.0, f32::NAN, f32::NAN, f32::NAN];
-        assert!(area_average(&with_nan, 2, 2, 1.0, 1.0, 2.0).is_nan());
+        let band = ndarray::arr2(&[[1.0, 3.0], [5.0, 7.0]]);
+        assert_eq!(area_average(band.view(), 1.0, 1.0, 2.0), 4.0);
+        let with_nan = ndarray::arr2(&[[1.0, f32::NAN], [f32::NAN, f32::NAN]]);
+        assert!(area_average(with_nan.view(), 1.0, 1.0, 2.0).is_nan());
     }
 
     #[test]
