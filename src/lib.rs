@@ -31,6 +31,24 @@
 //!   evidence's counting statistics are [`evidence::posterior`]), safe file access, the
 //!   error type.
 //! - [`cli`]: the command line, one file per subcommand (`main` only dispatches to it).
+//!
+//! One image convention runs through the float pipeline: an image of several bands is an
+//! `ndarray` `Array3<f32>` indexed `[band, row, col]`, one band (brightness, a filter
+//! response, a box mean) an `Array2` indexed `[row, col]`, taken as an `ArrayView2` and
+//! returned owned. Gotchas where they bite:
+//! - Masks (`valid`, `clear`, cloud, site interiors) are row-major `[bool]` slices with
+//!   the shape of the image beside them; `blobs::label` and the mask morphology of
+//!   [`change`] take that shape explicitly. They are combined pixel by pixel with `zip`,
+//!   which the flat form keeps simple. The streamed `scan` packs them into bit rows
+//!   ([`fast::bits`]).
+//! - The learned detector's activations are its own `[h][w][c]` tensor
+//!   ([`learned::net::Tensor`]): channels last, so its convolution kernels read every
+//!   input channel of a pixel as one contiguous run. [`learned::prepare`] is the one
+//!   place an image becomes a tensor.
+//! - Inner loops that need flat indexes take `as_slice()` of a standard-layout array
+//!   (`as_standard_layout()` first when a view might be strided).
+//! - The synthetic scene renderer ([`synth`]) draws on flat `f64` planes of its own
+//!   before writing GeoTIFFs; nothing downstream sees them.
 
 pub mod align;
 pub mod batch;

@@ -140,8 +140,14 @@ fn shards_merge_like_one_run_and_status_lists_missing_shards() {
         assert!(a == b, "{} differs between one run and four shards", n.display());
     }
 
+    agrees_with_timeline_and_compare(d.path(), &r, &single);
+}
+
+/// A single run's merged timeline agrees with `timeline` on the same catalogue, and its
+/// pairs' change rasters are byte-identical to `compare`'s for the same pair.
+fn agrees_with_timeline_and_compare(d: &Path, r: &stagewatch::synth::series::RenderedSeries, single: &Path) {
     // The merged timeline agrees with `timeline` on the same catalogue.
-    let tl = d.path().join("tl");
+    let tl = d.join("tl");
     let o = common::run(&[
         "--quiet",
         "timeline",
@@ -167,7 +173,7 @@ fn shards_merge_like_one_run_and_status_lists_missing_shards() {
     let merged: stagewatch::report::Report =
         serde_json::from_slice(&fs::read(single.join("pairs").join(pair).join("report.json")).unwrap())
             .unwrap();
-    let cmp = d.path().join("cmp");
+    let cmp = d.join("cmp");
     let images = r.catalog.parent().unwrap();
     let o = common::run(&[
         "--quiet",

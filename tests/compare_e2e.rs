@@ -56,6 +56,18 @@ fn check_scenario(name: &str) {
     assert_eq!(report.withdrawal_evidence.verdict, Verdict::PartialWithdrawal);
     assert!(report.withdrawal_evidence.sites_used >= 4);
     // Companion outputs agree with the report.
+    check_sites_csv(&out, &report);
+    check_change_raster(name, &r, &out, &report);
+    let det: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("detections.geojson")).unwrap()).unwrap();
+    assert_eq!(det["features"].as_array().unwrap().len() as u32, total);
+    let f0 = &det["features"][0];
+    assert_eq!(f0["geometry"]["type"], "Point");
+    assert!(f0["properties"]["site_id"].is_string() && f0["properties"]["area_m2"].is_number());
+}
+
+/// `sites.csv` has one row per site with the site's verdict and remaining fraction.
+fn check_sites_csv(out: &std::path::Path, report: &Report) {
     let csv = fs::read_to_string(out.join("sites.csv")).unwrap();
     assert_eq!(csv.lines().count(), report.sites.len() + 1);
     // Each row carries the site's verdict and remaining-fraction interval.
@@ -86,13 +98,11 @@ fn check_scenario(name: &str) {
         assert_eq!(cells[col("remaining_estimate")], want, "{line}");
         assert!(line.contains(&format!("\"{}\"", ev.explanation)) || line.contains(&ev.explanation));
     }
-    let det: serde_json::Value =
-        serde_json::from_slice(&fs::read(out.join("detections.geojson")).unwrap()).unwrap();
-    assert_eq!(det["features"].as_array().unwrap().len() as u32, total);
-    let f0 = &det["features"][0];
-    assert_eq!(f0["geometry"]["type"], "Point");
-    assert!(f0["properties"]["site_id"].is_string() && f0["properties"]["area_m2"].is_number());
-    // The change raster is georeferenced on the site grid.
+}
+
+/// The change raster is georeferenced on the site grid, with named bands; no temporary
+/// files are left behind.
+fn check_change_raster(name: &str, r: &stagewatch::synth::Rendered, out: &std::path::Path, report: &Report) {
     let alpha = report.sites.iter().find(|s| s.id == "alpha").unwrap();
     let change_path = out.join(alpha.change_raster.as_ref().unwrap());
     let g = GeoTiff::open(&change_path).unwrap();
@@ -130,7 +140,7 @@ fn check_scenario(name: &str) {
         .count();
     assert!(changed > 0);
     // No temporary files are left behind.
-    for p in common::files_below(&out) {
+    for p in common::files_below(out) {
         assert!(
             !p.file_name().unwrap().to_string_lossy().ends_with(".tmp"),
             "{}",

@@ -133,11 +133,20 @@ fn series_verdicts_confirmation_and_catalogue_formats() {
         assert!(img.width() > 400, "{f}");
     }
 
-    // The same series as JSON Lines and as a STAC ItemCollection: the same timeline.
+    other_catalogue_formats_agree(&scene, &r, &t, dir.path());
+}
+
+/// The same series as JSON Lines and as a STAC ItemCollection gives the same timeline.
+fn other_catalogue_formats_agree(
+    scene: &Path,
+    r: &stagewatch::synth::series::RenderedSeries,
+    t: &Timeline,
+    dir: &Path,
+) {
     let mut jsonl = String::new();
     let mut items = Vec::new();
     for (d, p) in t.dates.iter().zip(&r.images) {
-        let rel = p.strip_prefix(&scene).unwrap().to_str().unwrap();
+        let rel = p.strip_prefix(scene).unwrap().to_str().unwrap();
         jsonl.push_str(&format!("{{\"path\":\"{rel}\",\"date\":\"{d}\"}}\n"));
         items.push(serde_json::json!({"type": "Feature", "id": d,
             "properties": {"datetime": format!("{d}T10:00:00Z")},
@@ -147,7 +156,7 @@ fn series_verdicts_confirmation_and_catalogue_formats() {
     let stac = serde_json::json!({"type": "FeatureCollection", "features": items});
     fs::write(scene.join("stac.json"), stac.to_string()).unwrap();
     for name in ["catalog.jsonl", "stac.json"] {
-        let t2 = run_timeline(&scene.join(name), &r.sites, &dir.path().join(name));
+        let t2 = run_timeline(&scene.join(name), &r.sites, &dir.join(name));
         assert_eq!(t2.sites, t.sites, "{name}");
         assert_eq!(t2.overall, t.overall, "{name}");
     }

@@ -72,7 +72,11 @@ impl LayerSpec {
     }
 }
 
-/// A tensor `[h][w][c]`.
+/// A tensor `[h][w][c]`, the network's activations. Channels last, unlike the crate's
+/// `[band, row, col]` images: the convolution kernels ([`super::direct`], [`super::conv`])
+/// read all input channels of one pixel as one contiguous run and keep all output
+/// channels of a few pixels in vector registers. `super::prepare` turns an image
+/// into one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     pub h: usize,
