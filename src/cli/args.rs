@@ -1,9 +1,12 @@
 //! The argument groups several subcommands share (`AnalysisOpts`, `DetectorOpts`,
-//! `CatalogOpts`, `PlanOpts`, flattened with `#[command(flatten)]`). The top-level
+//! `CatalogOpts`, `PlanOpts`, and `LabelledInputs` of `train` and `calibrate`, flattened
+//! with `#[command(flatten)]`). The top-level
 //! options and the list of subcommands are in [`super`]; each subcommand's own
 //! arguments and handler live in the file of its name beside this one.
 
 use std::path::PathBuf;
+
+use crate::learned::frames::{folder_entries, geotiff_entry, shared_entries, Entry, Split};
 
 use crate::blobs::{Detector, VehicleClass};
 use crate::error::{Error, Result};
@@ -161,5 +164,94 @@ impl HtmlOpts {
         } else {
             crate::pipeline::Html::Write
         }
+    }
+}
+
+/// `views` if 1 or 4.
+pub(super) fn check_views(views: usize, cmd: &str) -> Result<usize> {
+    if views == 1 || views == 4 {
+        Ok(views)
+    } else {
+        Err(Error::Usage(format!(
+            "{cmd}: --views must be 1 or 4, not {views}"
+        )))
+    }
+}
+
+/// Labelled imagery for `train` and `calibrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LabelledInputs {
+    /// The shared labelled set (`aerial-vehicles/` with kit-munich, minsk-drone, armour):
+    /// `train` uses its training sequences, `calibrate` its measuring ones.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A folder of your own labelled frames (PNG/JPEG + YOLO `.txt`), at `--frames-gsd-m`.
+    #[arg(long)]
+    pub frames: Vec<PathBuf>,
+    /// Pixel size of the `--frames` folders, metres.
+    #[arg(long, default_value_t = 0.3)]
+    pub frames_gsd_m: f64,
+    /// Your own georeferenced image (GeoTIFF; first three bands), with `--truth`.
+    #[arg(long)]
+    pub geotiff: Vec<PathBuf>,
+    /// GeoJSON of the vehicles in the matching `--geotiff` (points or polygons, lon/lat).
+    #[arg(long)]
+    pub truth: Vec<PathBuf>,
+    /// Length given to point labels, metres.
+    #[arg(long, default_value_t = 7.0)]
+    pub point_length_m: f64,
+    /// The validation sequences of the shared set's training side (KIT `MunichStreet02`,
+    /// Minsk `DJI-00760`): `exclude` trains without them, `only` keeps nothing else (to
+    /// compare training recipes without looking at the measuring frames).
+    #[arg(long, value_enum)]
+    pub validation: Option<Validation>,
+}
+
+/// What to do with the validation sequences ([`VALIDATION_SEQUENCES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Validation {
+    Exclude,
+    Only,
+}
+
+/// Training-side sequences held out to choose between training recipes: one per
+/// street source, each a separate flight, so the held-out vehicles were never seen.
+pub const VALIDATION_SEQUENCES: [&str; 2] = ["kit-munich/MunichStreet02", "minsk-drone/DJI-00760"];
+
+impl LabelledInputs {
+    /// The shared set's entries of `split` (those with complete labels only when
+    /// `complete_only`) plus every frame given by the user.
+    pub(super) fn entries(&self, split: Split, complete_only: bool, cmd: &str) -> Result<Vec<Entry>> {
+        let mut e: Vec<Entry> = match &self.data {
+            Some(d) => shared_entries(d)?
+                .into_iter()
+                .filter(|e| e.split == split && !(complete_only && e.incomplete))
+                .filter(|e| {
+                    let held =
+                        VALIDATION_SEQUENCES.contains(&format!("{}/{}", e.source, e.sequence).as_str());
+                    match self.validation {
+                        None => true,
+                        Some(Validation::Exclude) => !held,
+                        Some(Validation::Only) => held,
+                    }
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        for f in &self.frames {
+            e.extend(folder_entries(f, self.frames_gsd_m)?);
+        }
+        if self.geotiff.len() != self.truth.len() {
+            return Err(Error::Usage(format!("{cmd}: give one --truth per --geotiff")));
+        }
+        for (t, g) in self.geotiff.iter().zip(&self.truth) {
+            e.push(geotiff_entry(t, g, self.point_length_m)?);
+        }
+        if e.is_empty() {
+            return Err(Error::Usage(format!(
+                "{cmd}: no labelled frames (give --data, --frames or --geotiff/--truth)"
+            )));
+        }
+        Ok(e)
     }
 }

@@ -10,12 +10,12 @@ use clap::Parser;
 
 mod args;
 mod bench;
+mod calibrate;
 mod compare;
 mod demo;
 mod detect;
 mod eval;
 mod info;
-mod learned;
 mod merge;
 mod plan;
 mod run;
@@ -23,6 +23,7 @@ mod scan;
 mod status;
 mod synth;
 mod timeline;
+mod train;
 mod wrap_frame;
 
 pub use args::{AnalysisOpts, CatalogOpts, DetectorOpts, PlanOpts, ReaderArg};
@@ -72,8 +73,8 @@ pub enum Command {
     Scan(scan::Args),
     #[command(hide = true)]
     BenchHotpath(bench::Args),
-    Train(learned::TrainArgs),
-    Calibrate(learned::CalibrateArgs),
+    Train(train::TrainArgs),
+    Calibrate(calibrate::CalibrateArgs),
     Info(info::Args),
 }
 
@@ -109,8 +110,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(a) => demo::run(a, quiet),
         Command::Scan(a) => scan::run(a, quiet),
         Command::BenchHotpath(a) => bench::run(a),
-        Command::Train(a) => learned::run_train(&a, quiet),
-        Command::Calibrate(a) => learned::run_calibrate(&a, quiet),
+        Command::Train(a) => train::run_train(&a, quiet),
+        Command::Calibrate(a) => calibrate::run_calibrate(&a, quiet),
         Command::Info(a) => info::run(a),
     }
 }
