@@ -6,6 +6,10 @@
 //! with FMA the multiply-adds are fused; with AVX-512 the blocks are wider (twice the
 //! registers), and the sums, hence the bits, are the same as with AVX2.
 //!
+//! Under AVX-512 the interior blocks of the 16- and 32-channel layers (all but the
+//! head of the shipped network) run the explicit kernel of `learned::direct512`, which keeps
+//! the kernel row in registers; the same bits again.
+//!
 //! Inference spends its time here; the training backward pass uses the GEMM form of
 //! [`super::conv`]. Determinism: each output is the same fixed-order sum whether its
 //! pixel is computed alone (at the borders) or in a block, and whatever the thread
@@ -115,6 +119,21 @@ fn row_blocked<const CO: usize, const P: usize, M: Madd>(
     oy: usize,
     row: &mut [f32],
 ) {
+    row_with::<CO, P, M>(x, l, w, oy, row, |ox, out| {
+        block::<CO, P, M>(x, l, w, oy, ox, out)
+    })
+}
+
+/// [`row_blocked`] with the interior blocks computed by `blk(ox0, out)`.
+#[inline(always)]
+fn row_with<const CO: usize, const P: usize, M: Madd>(
+    x: &Tensor,
+    l: &LayerSpec,
+    w: &[f32],
+    oy: usize,
+    row: &mut [f32],
+    blk: impl Fn(usize, &mut [f32]),
+) {
     let ow = row.len() / CO;
     let half = (l.k / 2) * l.dilation;
     let reach = (l.k - 1) * l.dilation;
@@ -128,7 +147,7 @@ fn row_blocked<const CO: usize, const P: usize, M: Madd>(
     let mut ox = 0;
     while ox < ow {
         if ox >= lo && ox + P <= hi {
-            block::<CO, P, M>(x, l, w, oy, ox, &mut row[ox * CO..(ox + P) * CO]);
+            blk(ox, &mut row[ox * CO..(ox + P) * CO]);
             ox += P;
         } else {
             let mut px = [0.0f32; CO];
@@ -153,9 +172,8 @@ fn row_body<M: Madd, const WIDE: bool>(x: &Tensor, l: &LayerSpec, w: &[f32], oy:
         (24, false) => row_blocked::<24, 4, M>(x, l, w, oy, row),
         (16, false) => row_blocked::<16, 4, M>(x, l, w, oy, row),
         (48, true) => row_blocked::<48, 4, M>(x, l, w, oy, row),
-        (32, true) => row_blocked::<32, 6, M>(x, l, w, oy, row),
         (24, true) => row_blocked::<24, 8, M>(x, l, w, oy, row),
-        (16, true) => row_blocked::<16, 8, M>(x, l, w, oy, row),
+        (32, true) | (16, true) => row_wide::<M>(x, l, w, oy, row),
         (8, _) => row_blocked::<8, 6, M>(x, l, w, oy, row),
         (2, _) => row_blocked::<2, 8, M>(x, l, w, oy, row),
         _ => {
@@ -163,6 +181,31 @@ fn row_body<M: Madd, const WIDE: bool>(x: &Tensor, l: &LayerSpec, w: &[f32], oy:
                 pixel::<M>(x, l, w, oy, ox, out);
             }
         }
+    }
+}
+
+/// The AVX-512 rows of 16 and 32 output channels: interior blocks by
+/// [`super::direct512`]'s explicit kernel; on other targets the generic blocks.
+#[inline(always)]
+fn row_wide<M: Madd>(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::direct512::block as b512;
+        match l.cout {
+            // SAFETY (both): only reached from `row_avx512`, compiled for AVX-512F and
+            // called once the CPU is known to have it; `block`'s slice asserts hold.
+            32 => row_with::<32, 6, M>(x, l, w, oy, row, |ox, out| unsafe {
+                b512::<2, 6>(x, l, w, oy, ox, out)
+            }),
+            _ => row_with::<16, 8, M>(x, l, w, oy, row, |ox, out| unsafe {
+                b512::<1, 8>(x, l, w, oy, ox, out)
+            }),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    match l.cout {
+        32 => row_blocked::<32, 6, M>(x, l, w, oy, row),
+        _ => row_blocked::<16, 8, M>(x, l, w, oy, row),
     }
 }
 
@@ -224,4 +267,59 @@ pub fn conv_forward_in(x: &Tensor, l: &LayerSpec, w: &[f32], parallel: bool, poo
         }
     }
     out
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// The AVX-512 rows (explicit kernel for 16 and 32 channels, wider blocks) give the
+    /// same bits as the AVX2 rows, for every kernel size, stride and dilation used.
+    #[test]
+    fn avx512_rows_equal_avx2_rows_bit_for_bit() {
+        let wide = std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("fma");
+        if !wide {
+            eprintln!("skipped: this CPU has no AVX-512");
+            return;
+        }
+        for (cin, cout, k, stride, dilation) in [
+            (3, 16, 3, 2, 1),
+            (16, 16, 3, 1, 1),
+            (16, 32, 3, 2, 1),
+            (32, 32, 3, 1, 2),
+            (32, 32, 3, 1, 4),
+            (48, 16, 3, 1, 1),
+            (16, 2, 1, 1, 1),
+        ] {
+            let l = LayerSpec::conv(cin, cout, k, stride, dilation, true);
+            let w: Vec<f32> = (0..l.n_params())
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 70.0)
+                .collect();
+            let (h, wd) = (21, 67);
+            let x = Tensor {
+                h,
+                w: wd,
+                c: cin,
+                data: (0..h * wd * cin)
+                    .map(|i| ((i * 13 % 29) as f32 - 14.0) / 29.0)
+                    .collect(),
+            };
+            let (oh, ow) = l.out_dims(h, wd);
+            let mut narrow = vec![0.0f32; oh * ow * cout];
+            for (oy, r) in narrow.chunks_mut(ow * cout).enumerate() {
+                // SAFETY: AVX-512F implies AVX2 and FMA was checked above.
+                unsafe { row_fma(&x, &l, &w, oy, r) };
+            }
+            let got = conv_forward(&x, &l, &w, false);
+            assert!(
+                got.data
+                    .iter()
+                    .zip(&narrow)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{cin}->{cout} k{k} s{stride} d{dilation}"
+            );
+        }
+    }
 }

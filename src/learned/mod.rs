@@ -15,6 +15,8 @@
 
 pub mod conv;
 pub mod direct;
+#[cfg(target_arch = "x86_64")]
+mod direct512;
 pub mod frames;
 pub mod image;
 pub mod measure;
