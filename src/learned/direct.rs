@@ -110,6 +110,39 @@ fn pixel<M: Madd>(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox: usize, ou
     }
 }
 
+/// How the interior blocks of a row are computed. A type rather than a closure: a
+/// closure is compiled as a function of its own, without the target features of the
+/// row function it sits in, and its fused multiply-adds then became calls of the
+/// software `fmaf` (seen in `perf`, eleventh session); a trait method marked
+/// `inline(always)` is compiled into the row function.
+trait Interior {
+    fn block(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox0: usize, out: &mut [f32]);
+}
+
+/// The generic blocks ([`block`]).
+struct Generic<const CO: usize, const P: usize, M>(std::marker::PhantomData<M>);
+
+impl<const CO: usize, const P: usize, M: Madd> Interior for Generic<CO, P, M> {
+    #[inline(always)]
+    fn block(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox0: usize, out: &mut [f32]) {
+        block::<CO, P, M>(x, l, w, oy, ox0, out)
+    }
+}
+
+/// The AVX-512 blocks of `16 * NV` channels (`direct512`).
+#[cfg(target_arch = "x86_64")]
+struct Wide<const NV: usize, const P: usize>;
+
+#[cfg(target_arch = "x86_64")]
+impl<const NV: usize, const P: usize> Interior for Wide<NV, P> {
+    #[inline(always)]
+    fn block(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, ox0: usize, out: &mut [f32]) {
+        // SAFETY: only used by `row_wide`, which only `row_avx512` reaches, and that is
+        // called once the CPU is known to have AVX-512F.
+        unsafe { super::direct512::block::<NV, P>(x, l, w, oy, ox0, out) }
+    }
+}
+
 /// One output row: blocks of `P` where every tap is inside, single pixels elsewhere.
 #[inline(always)]
 fn row_blocked<const CO: usize, const P: usize, M: Madd>(
@@ -119,20 +152,17 @@ fn row_blocked<const CO: usize, const P: usize, M: Madd>(
     oy: usize,
     row: &mut [f32],
 ) {
-    row_with::<CO, P, M>(x, l, w, oy, row, |ox, out| {
-        block::<CO, P, M>(x, l, w, oy, ox, out)
-    })
+    row_with::<CO, P, M, Generic<CO, P, M>>(x, l, w, oy, row)
 }
 
-/// [`row_blocked`] with the interior blocks computed by `blk(ox0, out)`.
+/// [`row_blocked`] with the interior blocks computed by `B`.
 #[inline(always)]
-fn row_with<const CO: usize, const P: usize, M: Madd>(
+fn row_with<const CO: usize, const P: usize, M: Madd, B: Interior>(
     x: &Tensor,
     l: &LayerSpec,
     w: &[f32],
     oy: usize,
     row: &mut [f32],
-    blk: impl Fn(usize, &mut [f32]),
 ) {
     let ow = row.len() / CO;
     let half = (l.k / 2) * l.dilation;
@@ -147,7 +177,7 @@ fn row_with<const CO: usize, const P: usize, M: Madd>(
     let mut ox = 0;
     while ox < ow {
         if ox >= lo && ox + P <= hi {
-            blk(ox, &mut row[ox * CO..(ox + P) * CO]);
+            B::block(x, l, w, oy, ox, &mut row[ox * CO..(ox + P) * CO]);
             ox += P;
         } else {
             let mut px = [0.0f32; CO];
@@ -189,18 +219,9 @@ fn row_body<M: Madd, const WIDE: bool>(x: &Tensor, l: &LayerSpec, w: &[f32], oy:
 #[inline(always)]
 fn row_wide<M: Madd>(x: &Tensor, l: &LayerSpec, w: &[f32], oy: usize, row: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    {
-        use super::direct512::block as b512;
-        match l.cout {
-            // SAFETY (both): only reached from `row_avx512`, compiled for AVX-512F and
-            // called once the CPU is known to have it; `block`'s slice asserts hold.
-            32 => row_with::<32, 6, M>(x, l, w, oy, row, |ox, out| unsafe {
-                b512::<2, 6>(x, l, w, oy, ox, out)
-            }),
-            _ => row_with::<16, 8, M>(x, l, w, oy, row, |ox, out| unsafe {
-                b512::<1, 8>(x, l, w, oy, ox, out)
-            }),
-        }
+    match l.cout {
+        32 => row_with::<32, 6, M, Wide<2, 6>>(x, l, w, oy, row),
+        _ => row_with::<16, 8, M, Wide<1, 8>>(x, l, w, oy, row),
     }
     #[cfg(not(target_arch = "x86_64"))]
     match l.cout {
