@@ -47,10 +47,6 @@ pub struct TrainArgs {
     /// left; measured at 0.3, not adopted).
     #[arg(long, default_value_t = TrainOptions::default().footprint_probability)]
     pub footprint_probability: f32,
-    /// Decay of the moving average of the weights the model keeps (0: the last step's
-    /// weights).
-    #[arg(long, default_value_t = TrainOptions::default().ema_decay)]
-    pub ema_decay: f32,
     /// Test-time views detection averages (1, or 4: the image and its mirror images);
     /// the threshold is tuned for them.
     #[arg(long, default_value_t = 4)]
@@ -100,7 +96,6 @@ pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<ExitCode> {
         paste_probability: a.paste_probability,
         render_probability: a.render_probability,
         footprint_probability: a.footprint_probability,
-        ema_decay: a.ema_decay,
         ..TrainOptions::default()
     };
     let frames = entries

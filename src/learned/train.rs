@@ -37,14 +37,6 @@ pub struct TrainOptions {
     /// Share of patches that get unlabelled smooth footprints ([`super::render::smooth_footprints`]).
     #[serde(default)]
     pub footprint_probability: f32,
-    /// Decay of the exponential moving average of the weights that is returned instead of
-    /// the last step's weights (Polyak & Juditsky 1992); 0 returns the last weights.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub ema_decay: f32,
-}
-
-fn is_zero(v: &f32) -> bool {
-    *v == 0.0
 }
 
 impl Default for TrainOptions {
@@ -62,7 +54,6 @@ impl Default for TrainOptions {
             // (README, "Vehicle detector").
             render_probability: 0.3,
             footprint_probability: 0.0,
-            ema_decay: 0.0,
         }
     }
 }
@@ -433,7 +424,6 @@ pub fn train(frames: &[Frame], o: &TrainOptions, report: Report) -> (Model, Vec<
     let mut w = init_weights(&layers, &mut rng);
     let (mut m, mut v) = (vec![0.0f32; w.len()], vec![0.0f32; w.len()]);
     let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-    let mut ema = (o.ema_decay > 0.0).then(|| w.clone());
     let mut losses = Vec::new();
     let mut acc = 0.0;
     for t in 0..o.steps {
@@ -465,13 +455,6 @@ pub fn train(frames: &[Frame], o: &TrainOptions, report: Report) -> (Model, Vec<
             v[k] = b2 * v[k] + (1.0 - b2) * gk * gk;
             w[k] -= lr * (m[k] / c1) / ((v[k] / c2).sqrt() + eps);
         }
-        if let Some(e) = &mut ema {
-            // Shorter memory early on, so the average does not keep the initial weights.
-            let d = o.ema_decay.min((1 + t) as f32 / (10 + t) as f32);
-            for (a, b) in e.iter_mut().zip(&w) {
-                *a = d * *a + (1.0 - d) * b;
-            }
-        }
         acc += loss / o.batch as f64;
         if (t + 1) % 50 == 0 || t + 1 == o.steps {
             let n = if (t + 1) % 50 == 0 { 50 } else { (t + 1) % 50 };
@@ -492,7 +475,7 @@ pub fn train(frames: &[Frame], o: &TrainOptions, report: Report) -> (Model, Vec<
     };
     let model = Model {
         header,
-        weights: ema.unwrap_or(w),
+        weights: w,
         sha256: String::new(),
     };
     (model, losses)
