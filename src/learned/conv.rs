@@ -101,14 +101,53 @@ pub fn conv_backward(
     w: &[f32],
     dw: &mut [f32],
 ) -> Tensor {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        let Scratch { a, da, g } = &mut *s;
+        backward_with(x, y, dy, l, w, dw, a, da, g)
+    })
+}
+
+/// Per-thread buffers of [`conv_backward`], kept across calls: `im2col` writes every
+/// element of `a`, and SGEMM with β = 0 never reads `da`, so nothing is zeroed per call
+/// (zeroing them was an eighth of a training step).
+#[derive(Default)]
+struct Scratch {
+    a: Vec<f32>,
+    da: Vec<f32>,
+    g: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Grows `v` to `n` elements (zeros only in the new part) and returns them.
+fn at_least(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    &mut v[..n]
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_with(
+    x: &Tensor,
+    y: &Tensor,
+    dy: &Tensor,
+    l: &LayerSpec,
+    w: &[f32],
+    dw: &mut [f32],
+    a: &mut Vec<f32>,
+    da: &mut Vec<f32>,
+    g: &mut Vec<f32>,
+) -> Tensor {
     let (co, kk) = (l.cout, l.k * l.k * l.cin);
     let mut dx = Tensor::zeros(x.h, x.w, x.c);
-    let (mut a, mut da) = (Vec::new(), Vec::new());
-    let mut g = vec![0.0f32; BLOCK_PX.min(y.h * y.w) * co];
     let n_px = y.h * y.w;
     for p0 in (0..n_px).step_by(BLOCK_PX) {
         let n = BLOCK_PX.min(n_px - p0);
-        let g = &mut g[..n * co];
+        let g = at_least(g, n * co);
         for ((gv, &yv), &dv) in g.iter_mut().zip(&y.data[p0 * co..]).zip(&dy.data[p0 * co..]) {
             *gv = if l.relu && yv <= 0.0 { 0.0 } else { dv };
         }
@@ -121,21 +160,21 @@ pub fn conv_backward(
         let cols: &[f32] = if direct {
             &x.data[p0 * kk..(p0 + n) * kk]
         } else {
-            a.resize(n * kk, 0.0);
-            im2col(x, l, y.w, p0, n, &mut a);
-            &a
+            let a = at_least(a, n * kk);
+            im2col(x, l, y.w, p0, n, a);
+            a
         };
         // dW (kk x co) += colsᵀ (kk x n) · G (n x co).
         sgemm(kk, n, co, cols, 1, kk, g, co, 1, 1.0, &mut dw[..kk * co]);
         // dA (n x kk) = G (n x co) · Wᵀ (co x kk).
-        da.resize(n * kk, 0.0);
-        sgemm(n, co, kk, g, co, 1, w, 1, co, 0.0, &mut da);
+        let da = at_least(da, n * kk);
+        sgemm(n, co, kk, g, co, 1, w, 1, co, 0.0, da);
         if direct {
-            for (d, s) in dx.data[p0 * kk..(p0 + n) * kk].iter_mut().zip(&da) {
+            for (d, s) in dx.data[p0 * kk..(p0 + n) * kk].iter_mut().zip(&*da) {
                 *d += s;
             }
         } else {
-            col2im_add(&da, l, y.w, p0, n, &mut dx);
+            col2im_add(da, l, y.w, p0, n, &mut dx);
         }
     }
     dx

@@ -129,10 +129,11 @@ fn sample_at(f: &Tensor, x: f32, y: f32, out: &mut [f32]) -> bool {
     let (x0, y0) = (x.floor() as usize, y.floor() as usize);
     let (x1, y1) = ((x0 + 1).min(f.w - 1), (y0 + 1).min(f.h - 1));
     let (tx, ty) = (x - x0 as f32, y - y0 as f32);
+    let n = out.len();
+    let at = |xx: usize, yy: usize| &f.data[(yy * f.w + xx) * f.c..][..n];
+    let (p00, p10, p01, p11) = (at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1));
     for (c, o) in out.iter_mut().enumerate() {
-        let p = |xx: usize, yy: usize| f.data[(yy * f.w + xx) * f.c + c];
-        *o = (p(x0, y0) * (1.0 - tx) + p(x1, y0) * tx) * (1.0 - ty)
-            + (p(x0, y1) * (1.0 - tx) + p(x1, y1) * tx) * ty;
+        *o = (p00[c] * (1.0 - tx) + p10[c] * tx) * (1.0 - ty) + (p01[c] * (1.0 - tx) + p11[c] * tx) * ty;
     }
     true
 }
