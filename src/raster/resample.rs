@@ -184,20 +184,16 @@ pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &C
     };
     for (b, band) in planes.iter().enumerate() {
         let flat = band.as_slice().expect("standard layout");
-        let vals: Vec<f32> = match method {
-            Method::Bilinear => taps
-                .par_iter()
-                .map(|t| t.as_ref().map_or(f32::NAN, |t| t.apply(flat)))
-                .collect(),
-            Method::Average { factor } => coords
-                .par_iter()
-                .map(|p| local(p).map_or(f32::NAN, |(lc, lr)| area_average(*band, lc, lr, factor)))
-                .collect(),
-        };
         let mut dst = out.index_axis_mut(ndarray::Axis(0), b);
-        match dst.as_slice_mut() {
-            Some(d) => d.copy_from_slice(&vals),
-            None => dst.iter_mut().zip(vals).for_each(|(d, v)| *d = v),
+        let dst = dst.as_slice_mut().expect("a fresh array is in standard layout");
+        match method {
+            Method::Bilinear => dst
+                .par_iter_mut()
+                .zip(&taps)
+                .for_each(|(d, t)| *d = t.as_ref().map_or(f32::NAN, |t| t.apply(flat))),
+            Method::Average { factor } => dst.par_iter_mut().zip(&coords).for_each(|(d, p)| {
+                *d = local(p).map_or(f32::NAN, |(lc, lr)| area_average(*band, lc, lr, factor))
+            }),
         }
     }
     Ok(Resampled {
