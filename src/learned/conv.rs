@@ -101,11 +101,7 @@ pub fn conv_backward(
     w: &[f32],
     dw: &mut [f32],
 ) -> Tensor {
-    SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        let Scratch { a, da, g } = &mut *s;
-        backward_with(x, y, dy, l, w, dw, a, da, g)
-    })
+    SCRATCH.with(|s| backward_with((x, y, dy), l, w, dw, &mut s.borrow_mut()))
 }
 
 /// Per-thread buffers of [`conv_backward`], kept across calls: `im2col` writes every
@@ -130,18 +126,16 @@ fn at_least(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
     &mut v[..n]
 }
 
-#[allow(clippy::too_many_arguments)]
+/// [`conv_backward`] on the given buffers; `xy` is (input, output, output gradient).
 fn backward_with(
-    x: &Tensor,
-    y: &Tensor,
-    dy: &Tensor,
+    xy: (&Tensor, &Tensor, &Tensor),
     l: &LayerSpec,
     w: &[f32],
     dw: &mut [f32],
-    a: &mut Vec<f32>,
-    da: &mut Vec<f32>,
-    g: &mut Vec<f32>,
+    s: &mut Scratch,
 ) -> Tensor {
+    let (x, y, dy) = xy;
+    let Scratch { a, da, g } = s;
     let (co, kk) = (l.cout, l.k * l.k * l.cin);
     let mut dx = Tensor::zeros(x.h, x.w, x.c);
     let n_px = y.h * y.w;
