@@ -151,14 +151,16 @@ pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &C
             r1 = r1.max(r + half);
         }
     }
-    let mut out = Array3::<f32>::from_elem((info.bands, grid.height, grid.width), f32::NAN);
+    let shape = (info.bands, grid.height, grid.width);
     let Some(window) = Window::covering(c0, r0, c1, r1, 1, info.width, info.height) else {
         return Ok(Resampled {
-            data: out,
+            data: Array3::from_elem(shape, f32::NAN),
             method,
             window: None,
         });
     };
+    // Every pixel of every band is written below (NaN where the source has none).
+    let mut out = Array3::<f32>::zeros(shape);
     let block = src.read_window(window)?;
     let bw = window.width;
     let bh = window.height;
