@@ -96,7 +96,10 @@ fn vehicle_park_withdrawals_are_never_buildup_or_no_change() {
 // sha 11bcd6c8...): recall 0.701 / 0.709, precision 0.774 / 0.762, median count error
 // 0.17 / 0.29; the recall bound is raised to 0.65. The tenth session's (really packed rows
 // in training, threshold 0.475, sha 634ff1f3...): recall 0.676 / 0.656, precision 0.778 /
-// 0.792, median count error 0.17 / 0.30; bounds unchanged.
-const RECALL_MIN: f64 = 0.65;
+// 0.792, median count error 0.17 / 0.30; bounds unchanged. The thirteenth session's
+// (48,000 training steps, threshold 0.45, sha 73aff55e...): recall 0.750 / 0.787,
+// precision 0.779 / 0.777, median count error 0.18 / 0.13; the recall bound is raised to
+// 0.72.
+const RECALL_MIN: f64 = 0.72;
 const PRECISION_MIN: f64 = 0.72;
 const COUNT_ERROR_MEDIAN_MAX: f64 = 0.35;

@@ -43,7 +43,7 @@ impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             seed: 20261129,
-            steps: 24_000,
+            steps: 48_000,
             batch: 16,
             patch_px: 96,
             learning_rate: 2e-3,
