@@ -33,6 +33,7 @@ fn toy_frame(seed: u64) -> Frame {
                 x: cx,
                 y: cy,
                 len_m: 4.5,
+                short_m: 2.0,
                 horizontal: true,
             });
         }

@@ -91,6 +91,8 @@ fn geotiff_boxes(e: &Entry) -> Result<Vec<LBox>> {
             x: c as f32,
             y: r as f32,
             len_m: e.point_length_m as f32,
+            // A point has no extent: a square of its length.
+            short_m: e.point_length_m as f32,
             horizontal: true,
         });
     }
@@ -103,6 +105,8 @@ pub struct LBox {
     pub x: f32,
     pub y: f32,
     pub len_m: f32,
+    /// Shorter side, metres (the length again for a point label).
+    pub short_m: f32,
     /// The longer side runs along the image rows (box wider than tall).
     pub horizontal: bool,
 }
@@ -196,6 +200,7 @@ pub fn entry_boxes(e: &Entry, w: usize, h: usize) -> Result<Vec<LBox>> {
             x: x as f32,
             y: y as f32,
             len_m: (bw.max(bh) * e.gsd_m) as f32,
+            short_m: (bw.min(bh) * e.gsd_m) as f32,
             horizontal: bw >= bh,
         })
         .collect())

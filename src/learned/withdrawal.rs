@@ -63,16 +63,29 @@ pub fn coons_fill(img: &mut Array3<f32>, x0: usize, y0: usize, x1: usize, y1: us
     }
 }
 
-/// The after image: `img` with the `removed` boxes (pixel centre and longer side at
-/// `gsd_m`) painted out.
+/// The after image: `img` with the `removed` boxes (pixel centre, sides at `gsd_m`)
+/// painted out, each over its own box grown by 25 %.
+///
+/// Until the thirteenth session the painted patch was a square of the longer side on
+/// both axes: beside a car parked side by side (pitch about 2.5 m) it reached over most
+/// of the neighbour, so the remaining "truth" counted vehicles half painted away (at
+/// 0.5 m, 68 of 492 remaining KIT vehicles had their centre painted over).
 pub fn paint_out(img: &Array3<f32>, boxes: &[LBox], removed: &[bool], gsd_m: f64) -> Array3<f32> {
     let mut out = img.clone();
     let (_, h, w) = img.dim();
     for (b, _) in boxes.iter().zip(removed).filter(|(_, r)| **r) {
-        let half = 0.5 * b.len_m as f64 / gsd_m * 1.25;
+        let (long, short) = (
+            0.5 * b.len_m as f64 / gsd_m * 1.25,
+            0.5 * b.short_m as f64 / gsd_m * 1.25,
+        );
+        let (half_x, half_y) = if b.horizontal {
+            (long, short)
+        } else {
+            (short, long)
+        };
         let clampi = |v: f64, n: usize| v.round().clamp(0.0, n as f64) as usize;
-        let (x0, x1) = (clampi(b.x as f64 - half, w), clampi(b.x as f64 + half, w));
-        let (y0, y1) = (clampi(b.y as f64 - half, h), clampi(b.y as f64 + half, h));
+        let (x0, x1) = (clampi(b.x as f64 - half_x, w), clampi(b.x as f64 + half_x, w));
+        let (y0, y1) = (clampi(b.y as f64 - half_y, h), clampi(b.y as f64 + half_y, h));
         coons_fill(&mut out, x0, y0, x1, y1);
     }
     out
@@ -190,6 +203,38 @@ mod tests {
         coons_fill(&mut img, 4, 3, 9, 7);
         for (a, b) in img.iter().zip(want.iter()) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+
+    /// Two cars side by side (4.5 x 2 m, pitch 2.5 m, at 0.25 m): painting out one
+    /// leaves every pixel of the other's box as it was, and paints over the removed one.
+    #[test]
+    fn painting_out_spares_a_packed_neighbour() {
+        let img = Array3::from_shape_fn((1, 40, 40), |(_, y, x)| {
+            let car = |cx: usize| (x as isize - cx as isize).abs() <= 4 && (y as isize - 20).abs() <= 9;
+            if car(15) || car(25) {
+                50.0
+            } else {
+                1.0
+            }
+        });
+        let car = |x: f32| LBox {
+            x,
+            y: 20.0,
+            len_m: 4.5,
+            short_m: 2.0,
+            horizontal: false,
+        };
+        let out = paint_out(&img, &[car(15.0), car(25.0)], &[true, false], 0.25);
+        assert!(
+            out[[0, 20, 15]] < 10.0,
+            "removed car still there: {}",
+            out[[0, 20, 15]]
+        );
+        for y in 11..=29 {
+            for x in 21..=29 {
+                assert_eq!(out[[0, y, x]], img[[0, y, x]], "neighbour touched at ({x}, {y})");
+            }
         }
     }
 
