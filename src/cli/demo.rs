@@ -21,10 +21,9 @@ pub struct Args {
     /// Scenario to run.
     #[arg(long, default_value = "demo")]
     pub scenario: String,
-    /// Detector: the learned one, as `compare` counts by default. Since the thirteenth
-    /// session's model it counts the `demo` scene's vehicles to within one per site;
-    /// `tophat` is the classical detector the rendered scenes were built with (exact
-    /// there, not on real imagery).
+    /// Detector: the learned one by default, as `compare` counts; `tophat` is the
+    /// classical detector the rendered scenes were built with (exact on them, not on
+    /// real imagery).
     #[arg(long, value_enum, default_value_t = Detector::Learned)]
     pub detector: Detector,
 }
