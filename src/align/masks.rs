@@ -9,7 +9,11 @@
 //! ((max - min) / mean over the visible bands below `max_saturation`) and its local
 //! texture is low. Candidate regions smaller than `min_area_m2` (a vehicle that left a
 //! gravel pad brightens too, but is small) are dropped; the rest are grown by
-//! `buffer_m` to cover thin cloud edges and haze.
+//! `buffer_m` to cover thin cloud edges and haze. A packed row of vehicles that left a
+//! pad is not small, so a region is also dropped when it is no brighter than the ring
+//! of clear ground around it on the same date and that ring did not brighten
+//! ([`left_ground`]): a cloud is a local brightening of this date, departed vehicles
+//! reveal ground that looks like its surroundings.
 
 use crate::blobs::brightness_of_first;
 use crate::change::morph;
@@ -182,7 +186,74 @@ pub fn cloud_mask_with(
         .map(|&lb| lb != 0 && area[lb as usize] >= min_px)
         .collect();
     let r = (p.buffer_m / gsd_m).round() as usize;
-    morph(&big, w, h, r, crate::blobs::Morph::Dilate)
+    let zone = morph(&big, w, h, r.max(1), crate::blobs::Morph::Dilate);
+    let (zl, zn) = crate::blobs::label(&zone, w, h, crate::blobs::Connectivity::Eight);
+    let ground = left_ground(&zl, zn, &big, &cand, usable, (bt, &l, m), p.min_brightening / 2.0);
+    // The kept regions, grown by the buffer (the zone already is when r >= 1).
+    let grown = if r >= 1 { zone } else { big };
+    grown
+        .iter()
+        .zip(&zl)
+        .map(|(&g, &z)| g && !ground[z as usize])
+        .collect()
+}
+
+/// Which zones (labels of the candidate regions grown by the buffer, at least a pixel)
+/// hold no cloud but ground that a parked object left: a row of dark vehicles that drove
+/// off a bright pad leaves a bright, grey, smooth area as large as a small cloud. A cloud
+/// is brighter than the clear ground around it on the same date, or its thin edge
+/// brightens that ground too; the ground a vehicle left looks like the ground around it,
+/// and that ground did not change. So a zone is left ground when the median brightness of
+/// its regions on this date exceeds that of its ring (the zone's usable pixels that are
+/// no candidate) by less than `half` in log units, and the ring's median log-ratio `l`
+/// exceeds the dates' mode `m` by less than `half` too. A zone without a usable ring
+/// stays a cloud.
+fn left_ground(
+    zl: &[u32],
+    zn: u32,
+    big: &[bool],
+    cand: &[bool],
+    usable: &[bool],
+    (bt, l, m): (ArrayView2<f32>, &[f64], f64),
+    half: f64,
+) -> Vec<bool> {
+    let n = zn as usize + 1;
+    let (mut inner, mut ring, mut ring_l) = (vec![Vec::new(); n], vec![Vec::new(); n], vec![Vec::new(); n]);
+    for (i, (&z, &b)) in zl.iter().zip(bt.iter()).enumerate() {
+        if z == 0 || !b.is_finite() {
+            continue;
+        }
+        if big[i] {
+            inner[z as usize].push(b as f64);
+        } else if usable[i] && !cand[i] && l[i].is_finite() {
+            ring[z as usize].push(b as f64);
+            ring_l[z as usize].push(l[i]);
+        }
+    }
+    (0..n)
+        .map(|z| {
+            match (
+                median(&mut inner[z]),
+                median(&mut ring[z]),
+                median(&mut ring_l[z]),
+            ) {
+                (Some(bi), Some(br), Some(lr)) if bi > 0.0 && br > 0.0 => {
+                    (bi / br).ln() < half && lr - m < half
+                }
+                _ => false,
+            }
+        })
+        .collect()
+}
+
+/// Median by selection (the upper one of an even count); None when empty.
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let k = v.len() / 2;
+    let (_, x, _) = v.select_nth_unstable_by(k, f64::total_cmp);
+    Some(*x)
 }
 
 #[cfg(test)]
@@ -220,6 +291,56 @@ mod tests {
         };
         let m = cloud_mask(&this, &other, &vec![true; h * w], 0.5, &p);
         assert!(m[20 * w + 20] && !m[47 * w + 48] && !m[55 * w + 5]);
+    }
+
+    /// Grass with a 40 x 24 px concrete pad at 0.5 m; on the pad, in `other`, a packed row
+    /// of 10 dark vehicles (14 x 7 px, 2 px gaps in shadow: 560 m2, above the 400 m2
+    /// cloud minimum). `emptied` is the same ground with the vehicles gone.
+    fn pad_scene(vehicles: bool) -> Array3<f32> {
+        let (h, w) = (60, 220);
+        Array3::from_shape_fn((3, h, w), |(b, r, c)| {
+            let grain = ((r * 7 + c * 13) % 5) as f32;
+            let on_pad = (10..50).contains(&r) && (10..210).contains(&c);
+            let row = (20..34).contains(&r) && (20..180).contains(&c);
+            if vehicles && row {
+                // Bodies, and their shadows in the gaps.
+                if (c - 20) % 16 < 14 {
+                    40.0 + grain
+                } else {
+                    60.0 + grain
+                }
+            } else if on_pad {
+                150.0 + b as f32 * 2.0 + grain
+            } else {
+                70.0 + b as f32 * 8.0 + grain
+            }
+        })
+    }
+
+    #[test]
+    fn a_row_of_vehicles_leaving_a_pad_is_not_cloud_a_cloud_over_it_is() {
+        let (h, w) = (60, 220);
+        let (full, emptied) = (pad_scene(true), pad_scene(false));
+        let p = MaskParams::default();
+        let usable = vec![true; h * w];
+        // Without the ring test the emptied row is one 560 m2 candidate region.
+        let m = cloud_mask(&emptied, &full, &usable, 0.5, &p);
+        assert!(
+            m.iter().all(|&x| !x),
+            "{} pixels",
+            m.iter().filter(|&&x| x).count()
+        );
+        // A grey cloud over the pad and beyond it on the after date is still found.
+        let mut clouded = emptied.clone();
+        for b in 0..3 {
+            for r in 0..h {
+                for c in 60..200 {
+                    clouded[[b, r, c]] = 235.0;
+                }
+            }
+        }
+        let m = cloud_mask(&clouded, &full, &usable, 0.5, &p);
+        assert!(m[30 * w + 100] && m[5 * w + 100] && !m[30 * w + 20]);
     }
 
     #[test]
