@@ -269,31 +269,19 @@ pub fn estimate_shift(
     // dominant low frequencies, full phase normalisation by noisy high ones; on the real
     // Sentinel-2 pair the half-way weighting was the most stable across sub-windows.
     // Fully phase-normalised for the robust whole-pixel peak.
-    let raw: Vec<C> = a.iter().zip(&b).map(|(fa, fb)| fb * fa.conj()).collect();
-    let spectrum: Vec<C> = raw
-        .iter()
-        .map(|&x| {
-            let m = x.norm();
-            if m > 1e-12 {
-                x / m.sqrt()
-            } else {
-                C::new(0.0, 0.0)
-            }
-        })
-        .collect();
-    let mut r: Vec<C> = spectrum
-        .iter()
-        .map(|&x| {
-            let m = x.norm();
-            if m > 1e-12 {
-                x / m
-            } else {
-                C::new(0.0, 0.0)
-            }
-        })
-        .collect();
+    // Both spectra are computed in place (`b` becomes the half-whitened spectrum, `a` the
+    // phase-normalised one), so only two transform-sized buffers are ever alive.
+    for (fa, fb) in a.iter_mut().zip(b.iter_mut()) {
+        let x = *fb * fa.conj();
+        let m = x.norm();
+        *fb = if m > 1e-12 { x / m.sqrt() } else { C::new(0.0, 0.0) };
+        let m = fb.norm();
+        *fa = if m > 1e-12 { *fb / m } else { C::new(0.0, 0.0) };
+    }
+    let (mut r, spectrum) = (a, b);
     fft2(&mut r, w, h, true);
     let corr: Vec<f64> = r.iter().map(|c| c.re).collect();
+    drop(r);
     let (mut best, mut bi) = (f64::NEG_INFINITY, 0);
     for (i, &v) in corr.iter().enumerate() {
         if v > best {
