@@ -293,9 +293,9 @@ mod tests {
         assert!(m[20 * w + 20] && !m[47 * w + 48] && !m[55 * w + 5]);
     }
 
-    /// Grass with a 40 x 24 px concrete pad at 0.5 m; on the pad, in `other`, a packed row
-    /// of 10 dark vehicles (14 x 7 px, 2 px gaps in shadow: 560 m2, above the 400 m2
-    /// cloud minimum). `emptied` is the same ground with the vehicles gone.
+    /// Grass with a 40 x 200 px concrete pad at 0.5 m; on the pad (with `vehicles`) a
+    /// packed row of 10 dark bodies of 14 x 14 px, 2 px apart with shadow in the gaps:
+    /// 160 x 14 px, 560 m2, above the 400 m2 cloud minimum. Without, the bare pad.
     fn pad_scene(vehicles: bool) -> Array3<f32> {
         let (h, w) = (60, 220);
         Array3::from_shape_fn((3, h, w), |(b, r, c)| {
