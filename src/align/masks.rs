@@ -12,7 +12,7 @@
 //! `buffer_m` to cover thin cloud edges and haze. A packed row of vehicles that left a
 //! pad is not small, so a region is also dropped when it is no brighter than the ring
 //! of clear ground around it on the same date and that ring did not brighten
-//! ([`left_ground`]): a cloud is a local brightening of this date, departed vehicles
+//! (`left_ground`): a cloud is a local brightening of this date, departed vehicles
 //! reveal ground that looks like its surroundings.
 
 use crate::blobs::brightness_of_first;
