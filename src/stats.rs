@@ -30,11 +30,22 @@ pub fn robust_sigma(values: &[f32]) -> Option<(f32, f32)> {
 /// The q-quantile (0..=1, nearest rank) of the finite values.
 pub fn quantile(values: &[f32], q: f64) -> Option<f32> {
     let mut v: Vec<f32> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    nearest_rank(&mut v, q, f32::total_cmp)
+}
+
+/// [`quantile`] of f64 values.
+pub fn quantile_f64(values: &[f64], q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    nearest_rank(&mut v, q, f64::total_cmp)
+}
+
+/// The element of rank round((n - 1) q) by selection (reorders `v`); None when empty.
+fn nearest_rank<T: Copy>(v: &mut [T], q: f64, cmp: fn(&T, &T) -> std::cmp::Ordering) -> Option<T> {
     if v.is_empty() {
         return None;
     }
     let k = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
-    let (_, x, _) = v.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
+    let (_, x, _) = v.select_nth_unstable_by(k, cmp);
     Some(*x)
 }
 
@@ -51,5 +62,8 @@ mod tests {
         assert_eq!(m, 3.0);
         assert!((s - 1.4826).abs() < 1e-6);
         assert_eq!(quantile(&[5.0, 1.0, 3.0], 1.0), Some(5.0));
+        // Nearest rank: the upper of the two middle values of an even count.
+        assert_eq!(quantile_f64(&[4.0, 1.0, f64::NAN, 3.0, 2.0], 0.5), Some(3.0));
+        assert_eq!(quantile_f64(&[f64::NAN], 0.5), None);
     }
 }

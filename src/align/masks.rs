@@ -185,6 +185,9 @@ pub fn cloud_mask_with(
         .iter()
         .map(|&lb| lb != 0 && area[lb as usize] >= min_px)
         .collect();
+    if !big.contains(&true) {
+        return vec![false; w * h];
+    }
     let r = (p.buffer_m / gsd_m).round() as usize;
     let zone = morph(&big, w, h, r.max(1), crate::blobs::Morph::Dilate);
     let (zl, zn) = crate::blobs::label(&zone, w, h, crate::blobs::Connectivity::Eight);
@@ -232,11 +235,8 @@ fn left_ground(
     }
     (0..n)
         .map(|z| {
-            match (
-                median(&mut inner[z]),
-                median(&mut ring[z]),
-                median(&mut ring_l[z]),
-            ) {
+            let median = |v: &[f64]| crate::stats::quantile_f64(v, 0.5);
+            match (median(&inner[z]), median(&ring[z]), median(&ring_l[z])) {
                 (Some(bi), Some(br), Some(lr)) if bi > 0.0 && br > 0.0 => {
                     (bi / br).ln() < half && lr - m < half
                 }
@@ -244,16 +244,6 @@ fn left_ground(
             }
         })
         .collect()
-}
-
-/// Median by selection (the upper one of an even count); None when empty.
-fn median(v: &mut [f64]) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    let k = v.len() / 2;
-    let (_, x, _) = v.select_nth_unstable_by(k, f64::total_cmp);
-    Some(*x)
 }
 
 #[cfg(test)]
