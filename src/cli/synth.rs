@@ -40,7 +40,11 @@ pub fn run(a: Args, quiet: bool) -> Result<ExitCode> {
         archive_sites,
     } = a;
     if list {
-        for name in SCENARIOS.iter().chain(crate::synth::PARK_SCENARIOS) {
+        for name in SCENARIOS
+            .iter()
+            .chain(crate::synth::PARK_SCENARIOS)
+            .chain(crate::synth::PARK_VALIDATION_SCENARIOS)
+        {
             println!("{name}: {}", crate::synth::scenario(name)?.description);
         }
         for name in crate::synth::series::SERIES {

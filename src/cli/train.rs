@@ -47,6 +47,10 @@ pub struct TrainArgs {
     /// left; measured at 0.3, not adopted).
     #[arg(long, default_value_t = TrainOptions::default().footprint_probability)]
     pub footprint_probability: f32,
+    /// Weight of the false-positive loss on frames with incomplete labels (armour), away
+    /// from their labelled vehicles (0: an unboxed vehicle there is never taught as ground).
+    #[arg(long, default_value_t = TrainOptions::default().incomplete_negative_weight)]
+    pub incomplete_negative_weight: f32,
     /// Test-time views detection averages (1, or 4: the image and its mirror images);
     /// the threshold is tuned for them.
     #[arg(long, default_value_t = 4)]
@@ -96,6 +100,7 @@ pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<ExitCode> {
         paste_probability: a.paste_probability,
         render_probability: a.render_probability,
         footprint_probability: a.footprint_probability,
+        incomplete_negative_weight: a.incomplete_negative_weight,
         ..TrainOptions::default()
     };
     let frames = entries

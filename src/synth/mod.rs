@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::raster::crs::{Crs, Transformer};
-pub use scenarios::{scenario, PARK_SCENARIOS, SCENARIOS};
+pub use scenarios::{scenario, PARK_SCENARIOS, PARK_VALIDATION_SCENARIOS, SCENARIOS};
 use scene::{hash01, Kind, RectObj, Season, Shape};
 
 /// EPSG code of the world frame.

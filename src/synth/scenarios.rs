@@ -31,11 +31,22 @@ pub const SCENARIOS: &[&str] = &[
 /// detector merges packed rows; its suite is [`SCENARIOS`]).
 pub const PARK_SCENARIOS: &[&str] = &["vehicle-park"];
 
-/// A vehicle park at 0.5 m on textured steppe: rows of 10-30 tanks, IFVs and trucks side
-/// by side with 0.5-1.0 m gaps; between the dates alpha and delta are withdrawn (90 %),
-/// charlie halves, bravo and echo hold; the after date is hazy, blurred and noisier.
-fn vehicle_park(before: ImageSpec, after: ImageSpec) -> Scenario {
-    let s = |id, name, centre_m, heading_deg, rows, cols, before, after| SiteSpec {
+/// A park scene for choosing training recipes only (never reported as a measurement).
+pub const PARK_VALIDATION_SCENARIOS: &[&str] = &["vehicle-park-validation"];
+
+/// One park site (the tuple order of [`SiteSpec`]).
+#[allow(clippy::too_many_arguments)]
+fn park_site(
+    id: &'static str,
+    name: &'static str,
+    centre_m: (f64, f64),
+    heading_deg: f64,
+    rows: usize,
+    cols: usize,
+    before: usize,
+    after: usize,
+) -> SiteSpec {
+    SiteSpec {
         id,
         name,
         centre_m,
@@ -44,17 +55,17 @@ fn vehicle_park(before: ImageSpec, after: ImageSpec) -> Scenario {
         cols,
         before,
         after,
-    };
-    Scenario {
-        name: "vehicle-park",
-        description:
-            "packed rows of 10-30 tanks, IFVs and trucks (0.5-1.0 m gaps) on textured steppe at 0.5 m, \
-                      hazy after date: alpha and delta withdrawn 90 %, charlie halved, bravo and echo hold",
-        before: ImageSpec {
+    }
+}
+
+/// The park scenes' dates: steppe, the after date hazy, blurred and noisier.
+fn park_dates(before: ImageSpec, after: ImageSpec) -> (ImageSpec, ImageSpec) {
+    (
+        ImageSpec {
             season: Season::Steppe,
             ..before
         },
-        after: ImageSpec {
+        ImageSpec {
             season: Season::Steppe,
             gain: 0.85,
             offset: 0.08,
@@ -62,6 +73,48 @@ fn vehicle_park(before: ImageSpec, after: ImageSpec) -> Scenario {
             noise: 0.012,
             ..after
         },
+    )
+}
+
+/// A second vehicle park, for choosing between training recipes without looking at
+/// `vehicle-park` (which measures): other pad positions (so other vehicles, gaps and
+/// ground), headings and row lengths, the same dates. Its figures are never reported as
+/// a measurement.
+fn vehicle_park_validation(before: ImageSpec, after: ImageSpec) -> Scenario {
+    let s = park_site;
+    let (before, after) = park_dates(before, after);
+    Scenario {
+        name: "vehicle-park-validation",
+        description: "validation park (recipe choice only): rows of 12-28 at other places and headings; \
+                      kilo and mike withdrawn 90 %, lima halved, november holds",
+        before,
+        after,
+        sites: vec![
+            s("kilo", "Kilo tank park", (250.0, 330.0), 35.0, 2, 12, 24, 2),
+            s("lima", "Lima IFV rows", (470.0, 300.0), -25.0, 2, 14, 28, 14),
+            s("mike", "Mike long row", (230.0, 150.0), 60.0, 1, 28, 28, 3),
+            s("november", "November row", (470.0, 130.0), 15.0, 1, 16, 16, 16),
+        ],
+        layout: Layout {
+            park: true,
+            ..Layout::default()
+        },
+    }
+}
+
+/// A vehicle park at 0.5 m on textured steppe: rows of 10-30 tanks, IFVs and trucks side
+/// by side with 0.5-1.0 m gaps; between the dates alpha and delta are withdrawn (90 %),
+/// charlie halves, bravo and echo hold; the after date is hazy, blurred and noisier.
+fn vehicle_park(before: ImageSpec, after: ImageSpec) -> Scenario {
+    let s = park_site;
+    let (before, after) = park_dates(before, after);
+    Scenario {
+        name: "vehicle-park",
+        description:
+            "packed rows of 10-30 tanks, IFVs and trucks (0.5-1.0 m gaps) on textured steppe at 0.5 m, \
+                      hazy after date: alpha and delta withdrawn 90 %, charlie halved, bravo and echo hold",
+        before,
+        after,
         sites: vec![
             s("alpha", "Alpha tank park", (150.0, 320.0), 0.0, 2, 15, 30, 3),
             s("bravo", "Bravo depot", (400.0, 320.0), 20.0, 1, 20, 20, 20),
@@ -288,11 +341,13 @@ pub fn scenario(name: &str) -> Result<Scenario> {
             }
         }
         "vehicle-park" => vehicle_park(before, after),
+        "vehicle-park-validation" => vehicle_park_validation(before, after),
         other => {
             return Err(Error::Usage(format!(
-                "unknown scenario {other:?}; choose one of {}, {}",
+                "unknown scenario {other:?}; choose one of {}, {}, {}",
                 SCENARIOS.join(", "),
-                PARK_SCENARIOS.join(", ")
+                PARK_SCENARIOS.join(", "),
+                PARK_VALIDATION_SCENARIOS.join(", ")
             )))
         }
     })
