@@ -4,7 +4,9 @@
 //!
 //! Every grid pixel centre is carried into the source CRS and through the inverse
 //! geotransform; only the window of source pixels those positions touch is read. Output
-//! is NaN where the pixel falls outside the source or touches nodata.
+//! is NaN where the pixel falls outside the source or touches nodata. A grid on the
+//! source's own pixel lattice (same CRS and pixel size, whole-pixel offset: two dates of
+//! one product grid) skips the transform: its centres are the source's.
 
 use ndarray::{Array3, ArrayView2};
 use rayon::prelude::*;
@@ -126,6 +128,23 @@ pub fn source_coords(
 /// Resamples `src` onto `grid`. `factor` is the grid pixel size in source pixels.
 pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &Crs) -> Result<Resampled> {
     let info = src.info();
+    info.transform
+        .invert()
+        .ok_or_else(|| Error::no_georef(&info.path, "singular geotransform"))?;
+    if let Some(offset) = lattice_offset(&info.transform, src_crs, grid, grid_crs) {
+        return resample_on_lattice(src, grid, offset);
+    }
+    resample_transformed(src, src_crs, grid, grid_crs)
+}
+
+/// [`resample`] through the transform: every grid pixel centre carried into the source.
+fn resample_transformed(
+    src: &dyn RasterSource,
+    src_crs: &Crs,
+    grid: &Grid,
+    grid_crs: &Crs,
+) -> Result<Resampled> {
+    let info = src.info();
     let inv = info
         .transform
         .invert()
@@ -197,6 +216,112 @@ pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &C
                 *d = local(p).map_or(f32::NAN, |(lc, lr)| area_average(*band, lc, lr, factor))
             }),
         }
+    }
+    Ok(Resampled {
+        data: out,
+        method,
+        window: Some(window),
+    })
+}
+
+/// When `grid` lies on the source's own pixel lattice (same CRS, both north-up, the same
+/// pixel size, origins a whole number of pixels apart, all exact in f64), the source
+/// column and row of grid pixel (0, 0). Two dates of one product grid, and every site
+/// and context grid cut from it (they are snapped to the pixel size), are such a case.
+fn lattice_offset(
+    src_t: &super::GeoTransform,
+    src_crs: &Crs,
+    grid: &Grid,
+    grid_crs: &Crs,
+) -> Option<(i64, i64)> {
+    let (s, g) = (&src_t.0, &grid.transform.0);
+    let same = Transformer::new(grid_crs, src_crs).is_identity()
+        && s[2] == 0.0
+        && s[4] == 0.0
+        && g[2] == 0.0
+        && g[4] == 0.0
+        && s[1] == g[1]
+        && s[5] == g[5]
+        && s[1] != 0.0
+        && s[5] != 0.0;
+    if !same {
+        return None;
+    }
+    let whole = |from: f64, to: f64, step: f64| {
+        let k = ((to - from) / step).round();
+        (k.is_finite() && k.abs() < 1e12 && from + k * step == to).then_some(k as i64)
+    };
+    Some((whole(s[0], g[0], s[1])?, whole(s[3], g[3], s[5])?))
+}
+
+/// [`resample`] when grid pixel (c, r) is source pixel (c + `kc`, r + `kr`): bilinear
+/// interpolation at exactly the source pixel centres, so the positions are not carried
+/// through the transform and no tap is stored. Same window, same neighbours and the same
+/// arithmetic as the general path with zero weights (NaN when any of the four
+/// neighbours is not finite, as there), so the values are those of an exact transform.
+fn resample_on_lattice(src: &dyn RasterSource, grid: &Grid, (kc, kr): (i64, i64)) -> Result<Resampled> {
+    let info = src.info();
+    let shape = (info.bands, grid.height, grid.width);
+    let method = Method::Bilinear;
+    // The general path's window: every centre with one pixel around, padded by one.
+    let last = |k: i64, n: usize| (k + n as i64 - 1) as f64 + 0.5;
+    let window = Window::covering(
+        kc as f64 + 0.5 - 1.0,
+        kr as f64 + 0.5 - 1.0,
+        last(kc, grid.width) + 1.0,
+        last(kr, grid.height) + 1.0,
+        1,
+        info.width,
+        info.height,
+    );
+    let Some(window) = window else {
+        return Ok(Resampled {
+            data: Array3::from_elem(shape, f32::NAN),
+            method,
+            window: None,
+        });
+    };
+    let block = src.read_window(window)?;
+    let data = block.data.as_standard_layout();
+    let (bw, bh) = (window.width, window.height);
+    assert!(
+        bw * bh <= u32::MAX as usize,
+        "bilinear window of {bw}x{bh} pixels exceeds the u32 tap index"
+    );
+    // Window column of each grid column (None outside the image), likewise rows.
+    let local = |k: i64, n: usize, off: usize, size: usize| -> Vec<Option<usize>> {
+        (0..n as i64)
+            .map(|i| {
+                let s = k + i;
+                (s >= 0 && s < size as i64).then(|| (s - off as i64) as usize)
+            })
+            .collect()
+    };
+    let cols = local(kc, grid.width, window.col_off, info.width);
+    let rows = local(kr, grid.height, window.row_off, info.height);
+    let mut out = Array3::<f32>::zeros(shape);
+    for b in 0..info.bands {
+        let band = data.index_axis(ndarray::Axis(0), b);
+        let flat = band.as_slice().expect("standard layout");
+        let mut dst = out.index_axis_mut(ndarray::Axis(0), b);
+        let dst = dst.as_slice_mut().expect("a fresh array is in standard layout");
+        dst.par_chunks_mut(grid.width).zip(&rows).for_each(|(row, y)| {
+            for (d, x) in row.iter_mut().zip(&cols) {
+                *d = match (y, x) {
+                    (Some(y0), Some(x0)) => {
+                        let (y1, x1) = ((y0 + 1).min(bh - 1), (x0 + 1).min(bw - 1));
+                        let i = |xx: usize, yy: usize| (yy * bw + xx) as u32;
+                        Tap {
+                            at: [i(*x0, *y0), i(x1, *y0), i(*x0, y1), i(x1, y1)],
+                            fx: 0.0,
+                            fy: 0.0,
+                        }
+                        .apply(flat)
+                    }
+                    _ => f32::NAN,
+                };
+            }
+        });
     }
     Ok(Resampled {
         data: out,
@@ -366,5 +491,69 @@ mod tests {
             }
             assert!(worst < 1e-3, "EPSG:{src_epsg}: worst error {worst} px");
         }
+    }
+
+    /// Grids on the source's own lattice (inside, across every edge, outside) give
+    /// bit for bit what the transform path gives, NaN neighbours and -0.0 included. The
+    /// grid sides (33 x 17) put the transform's knots 16 pixels apart, so its
+    /// interpolated positions are exact there too.
+    #[test]
+    fn a_grid_on_the_source_lattice_reads_what_the_transform_path_reads() {
+        use crate::raster::in_memory::InMemory;
+        use crate::raster::{DataType, GeoTransform};
+        let (w, h) = (40usize, 30usize);
+        let data = ndarray::Array3::from_shape_fn((2, h, w), |(b, r, c)| match (r * 7 + c * 3 + b) % 23 {
+            0 => f32::NAN,
+            1 => -0.0,
+            2 => f32::INFINITY,
+            v => v as f32 * 0.37 - 3.0,
+        });
+        let (x0, y0, px) = (700_000.0, 5_300_000.0, 0.5);
+        let src = InMemory::new(
+            "mem",
+            data,
+            32636,
+            GeoTransform::north_up(x0, y0, px, px),
+            DataType::Float32,
+        );
+        let crs = Crs::from_epsg(32636).unwrap();
+        for (kc, kr) in [
+            (3i64, 4i64),
+            (0, 0),
+            (-5, -3),
+            (20, 20),
+            (7, -10),
+            (45, 2),
+            (-40, -40),
+        ] {
+            let grid = Grid {
+                epsg: 32636,
+                transform: GeoTransform::north_up(x0 + kc as f64 * px, y0 - kr as f64 * px, px, px),
+                width: 33,
+                height: 17,
+                gsd_m: px,
+            };
+            let t = &src.info().transform;
+            assert_eq!(lattice_offset(t, &crs, &grid, &crs), Some((kc, kr)));
+            let fast = resample(&src, &crs, &grid, &crs).unwrap();
+            let slow = resample_transformed(&src, &crs, &grid, &crs).unwrap();
+            assert_eq!(fast.window, slow.window, "offset ({kc}, {kr})");
+            assert_eq!(fast.method, slow.method);
+            let bits = |a: &ndarray::Array3<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+            assert_eq!(bits(&fast.data), bits(&slow.data), "offset ({kc}, {kr})");
+        }
+        // Off the lattice (a fraction of a pixel, another pixel size, another CRS): none.
+        let t = &src.info().transform;
+        let grid = |ox: f64, p: f64| Grid {
+            epsg: 32636,
+            transform: GeoTransform::north_up(x0 + ox, y0, p, p),
+            width: 33,
+            height: 17,
+            gsd_m: p,
+        };
+        assert_eq!(lattice_offset(t, &crs, &grid(0.25, px), &crs), None);
+        assert_eq!(lattice_offset(t, &crs, &grid(0.0, 0.6), &crs), None);
+        let utm37 = Crs::from_epsg(32637).unwrap();
+        assert_eq!(lattice_offset(t, &crs, &grid(0.0, px), &utm37), None);
     }
 }
