@@ -186,9 +186,14 @@ fn synth_list_works_without_out_and_names_renderable_scenarios() {
     let text = String::from_utf8(o.stdout).unwrap();
     let names: Vec<&str> = text
         .lines()
-        .filter(|l| !l.contains("(series"))
+        .filter(|l| !l.contains("(series") && !l.contains("(validation"))
         .map(|l| l.split(':').next().unwrap())
         .collect();
+    // The validation scenes are listed apart (never measured) and render too.
+    for name in stagewatch::synth::PARK_VALIDATION_SCENARIOS {
+        assert!(text.contains(&format!("{name} (validation")), "{text}");
+        assert!(stagewatch::synth::scenario(name).is_ok(), "{name}");
+    }
     assert!(names.len() >= 10 && names.contains(&"demo"), "{text}");
     for name in names {
         assert!(stagewatch::synth::scenario(name).is_ok(), "{name}");
