@@ -45,7 +45,9 @@ pub fn run(a: Args, quiet: bool) -> Result<ExitCode> {
         }
         // Not a measurement: `scripts/eval-suite` skips these lines.
         for name in crate::synth::PARK_VALIDATION_SCENARIOS {
-            println!("{name} (validation scene for choosing training recipes, use --scenario; never measured)");
+            println!(
+                "{name} (validation scene for choosing training recipes, use --scenario; never measured)"
+            );
         }
         for name in crate::synth::series::SERIES {
             println!("{name} (series, use --series)");
