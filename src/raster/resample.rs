@@ -36,6 +36,17 @@ pub struct Resampled {
     pub window: Option<Window>,
 }
 
+impl Resampled {
+    /// A grid wholly outside the source: NaN everywhere, nothing read.
+    fn outside(shape: (usize, usize, usize), method: Method) -> Resampled {
+        Resampled {
+            data: Array3::from_elem(shape, f32::NAN),
+            method,
+            window: None,
+        }
+    }
+}
+
 /// Spacing of the grid pixels carried exactly through the CRS transform; positions in
 /// between are interpolated bilinearly (GDAL's approximate transformer does the same).
 const KNOT_STEP: usize = 16;
@@ -127,11 +138,9 @@ pub fn source_coords(
 
 /// Resamples `src` onto `grid`. `factor` is the grid pixel size in source pixels.
 pub fn resample(src: &dyn RasterSource, src_crs: &Crs, grid: &Grid, grid_crs: &Crs) -> Result<Resampled> {
-    let info = src.info();
-    info.transform
-        .invert()
-        .ok_or_else(|| Error::no_georef(&info.path, "singular geotransform"))?;
-    if let Some(offset) = lattice_offset(&info.transform, src_crs, grid, grid_crs) {
+    // A lattice grid's source transform is north-up with nonzero pixel sizes, so
+    // invertible; the transform path reports a singular one.
+    if let Some(offset) = lattice_offset(&src.info().transform, src_crs, grid, grid_crs) {
         return resample_on_lattice(src, grid, offset);
     }
     resample_transformed(src, src_crs, grid, grid_crs)
@@ -172,11 +181,7 @@ fn resample_transformed(
     }
     let shape = (info.bands, grid.height, grid.width);
     let Some(window) = Window::covering(c0, r0, c1, r1, 1, info.width, info.height) else {
-        return Ok(Resampled {
-            data: Array3::from_elem(shape, f32::NAN),
-            method,
-            window: None,
-        });
+        return Ok(Resampled::outside(shape, method));
     };
     // Every pixel of every band is written below (NaN where the source has none).
     let mut out = Array3::<f32>::zeros(shape);
@@ -275,11 +280,7 @@ fn resample_on_lattice(src: &dyn RasterSource, grid: &Grid, (kc, kr): (i64, i64)
         info.height,
     );
     let Some(window) = window else {
-        return Ok(Resampled {
-            data: Array3::from_elem(shape, f32::NAN),
-            method,
-            window: None,
-        });
+        return Ok(Resampled::outside(shape, method));
     };
     let block = src.read_window(window)?;
     let data = block.data.as_standard_layout();
@@ -307,17 +308,9 @@ fn resample_on_lattice(src: &dyn RasterSource, grid: &Grid, (kc, kr): (i64, i64)
         let dst = dst.as_slice_mut().expect("a fresh array is in standard layout");
         dst.par_chunks_mut(grid.width).zip(&rows).for_each(|(row, y)| {
             for (d, x) in row.iter_mut().zip(&cols) {
-                *d = match (y, x) {
-                    (Some(y0), Some(x0)) => {
-                        let (y1, x1) = ((y0 + 1).min(bh - 1), (x0 + 1).min(bw - 1));
-                        let i = |xx: usize, yy: usize| (yy * bw + xx) as u32;
-                        Tap {
-                            at: [i(*x0, *y0), i(x1, *y0), i(*x0, y1), i(x1, y1)],
-                            fx: 0.0,
-                            fy: 0.0,
-                        }
-                        .apply(flat)
-                    }
+                *d = match (x, y) {
+                    // The general path's tap at this pixel's centre: weights 0.
+                    (Some(x0), Some(y0)) => Tap::at_pixel(bw, bh, *x0, *y0, 0.0, 0.0).apply(flat),
                     _ => f32::NAN,
                 };
             }
@@ -382,13 +375,19 @@ impl Tap {
         let y = (r - 0.5).clamp(0.0, (h - 1) as f64);
         let x0 = x.floor() as usize;
         let y0 = y.floor() as usize;
+        Tap::at_pixel(w, h, x0, y0, (x - x0 as f64) as f32, (y - y0 as f64) as f32)
+    }
+
+    /// The tap whose top-left neighbour is pixel (x0, y0), with weights (fx, fy); the
+    /// right and lower neighbours are clamped to the band.
+    fn at_pixel(w: usize, h: usize, x0: usize, y0: usize, fx: f32, fy: f32) -> Tap {
         let x1 = (x0 + 1).min(w - 1);
         let y1 = (y0 + 1).min(h - 1);
         let i = |xx: usize, yy: usize| (yy * w + xx) as u32;
         Tap {
             at: [i(x0, y0), i(x1, y0), i(x0, y1), i(x1, y1)],
-            fx: (x - x0 as f64) as f32,
-            fy: (y - y0 as f64) as f32,
+            fx,
+            fy,
         }
     }
 
