@@ -100,6 +100,34 @@ fn detectors(c: &mut Criterion) {
     g.finish();
 }
 
+/// One training sample's network work (forward with activations kept, backward with
+/// the weight gradient) on a 96x96 patch of the shipped architecture: the part of a
+/// training step that `conv`'s and `direct`'s kernels decide.
+fn training_sample(c: &mut Criterion) {
+    use stagewatch::learned::net::{backward_all, forward_all, Tensor};
+    let layers = stagewatch::learned::train::architecture(32);
+    let n_w: usize = layers.iter().map(|l| l.n_params()).sum();
+    let weights: Vec<f32> = (0..n_w)
+        .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.1)
+        .collect();
+    let img = scene(96, 96, 3, 0.0, 1.0);
+    let x = stagewatch::learned::to_tensor(&img);
+    let mut g = c.benchmark_group("train");
+    g.throughput(Throughput::Elements(96 * 96));
+    g.bench_function("forward_backward_96", |bch| {
+        bch.iter(|| {
+            let outs = forward_all(&x, &layers, &weights, false);
+            let last = outs.last().expect("layers");
+            let dlast = Tensor {
+                data: last.data.iter().map(|v| v * 0.01).collect(),
+                ..last.clone()
+            };
+            backward_all(&x, &outs, dlast, &layers, &weights)
+        })
+    });
+    g.finish();
+}
+
 fn morphology_and_components(c: &mut Criterion) {
     let (w, h) = (512, 512);
     let img = scene(w, h, 1, 0.0, 1.0);
@@ -205,6 +233,7 @@ fn compare_end_to_end(c: &mut Criterion) {
 criterion_group!(
     stages,
     detectors,
+    training_sample,
     tile_decode,
     coregistration_and_normalisation,
     change,

@@ -32,15 +32,28 @@ pub(super) fn tap(o: usize, t: usize, l: &LayerSpec, n: usize) -> Option<usize> 
 /// Gathers the taps of output pixels `p0..p0 + n` (row-major over the output) into
 /// `a` (`n` rows of `k*k*cin`), zeros in the padding.
 fn im2col(x: &Tensor, l: &LayerSpec, ow: usize, p0: usize, n: usize, a: &mut [f32]) {
-    let kk = l.k * l.k * l.cin;
+    debug_assert_eq!(x.c, l.cin, "the layer input has the layer's channels");
+    match l.cin {
+        3 => im2col_c::<3>(x, l, ow, p0, n, a),
+        _ => im2col_c::<0>(x, l, ow, p0, n, a),
+    }
+}
+
+/// [`im2col`] for `C` input channels (0: `l.cin`, read at run time). For the image's 3
+/// bands a constant `C` turns each tap's copy into three moves instead of a `memcpy`
+/// call.
+#[inline(always)]
+fn im2col_c<const C: usize>(x: &Tensor, l: &LayerSpec, ow: usize, p0: usize, n: usize, a: &mut [f32]) {
+    let cin = if C == 0 { l.cin } else { C };
+    let kk = l.k * l.k * cin;
     for (i, row) in a[..n * kk].chunks_exact_mut(kk).enumerate() {
         let (oy, ox) = ((p0 + i) / ow, (p0 + i) % ow);
         for ky in 0..l.k {
             let iy = tap(oy, ky, l, x.h);
             for kx in 0..l.k {
-                let dst = &mut row[(ky * l.k + kx) * l.cin..][..l.cin];
+                let dst = &mut row[(ky * l.k + kx) * cin..][..cin];
                 match (iy, tap(ox, kx, l, x.w)) {
-                    (Some(iy), Some(ix)) => dst.copy_from_slice(&x.data[(iy * x.w + ix) * x.c..][..x.c]),
+                    (Some(iy), Some(ix)) => dst.copy_from_slice(&x.data[(iy * x.w + ix) * cin..][..cin]),
                     _ => dst.fill(0.0),
                 }
             }
@@ -101,7 +114,23 @@ pub fn conv_backward(
     w: &[f32],
     dw: &mut [f32],
 ) -> Tensor {
-    SCRATCH.with(|s| backward_with((x, y, dy), l, w, dw, &mut s.borrow_mut()))
+    SCRATCH
+        .with(|s| backward_with((x, y, dy), l, w, dw, InputGradient::Wanted, &mut s.borrow_mut()))
+        .expect("the input gradient was asked for")
+}
+
+/// [`conv_backward`] without the gradient w.r.t. `x`, for the first layer, whose input
+/// is the image: adds exactly the same weight gradient into `dw` and skips the `dA`
+/// product and its scatter.
+pub fn conv_weight_gradient(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f32], dw: &mut [f32]) {
+    SCRATCH.with(|s| backward_with((x, y, dy), l, w, dw, InputGradient::Unused, &mut s.borrow_mut()));
+}
+
+/// Whether a backward pass computes the gradient w.r.t. the layer input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputGradient {
+    Wanted,
+    Unused,
 }
 
 /// Per-thread buffers of [`conv_backward`], kept across calls: `im2col` writes every
@@ -132,12 +161,13 @@ fn backward_with(
     l: &LayerSpec,
     w: &[f32],
     dw: &mut [f32],
+    want: InputGradient,
     s: &mut Scratch,
-) -> Tensor {
+) -> Option<Tensor> {
     let (x, y, dy) = xy;
     let Scratch { a, da, g } = s;
     let (co, kk) = (l.cout, l.k * l.k * l.cin);
-    let mut dx = Tensor::zeros(x.h, x.w, x.c);
+    let mut dx = (want == InputGradient::Wanted).then(|| Tensor::zeros(x.h, x.w, x.c));
     let n_px = y.h * y.w;
     for p0 in (0..n_px).step_by(BLOCK_PX) {
         let n = BLOCK_PX.min(n_px - p0);
@@ -160,6 +190,7 @@ fn backward_with(
         };
         // dW (kk x co) += colsᵀ (kk x n) · G (n x co).
         sgemm(kk, n, co, cols, 1, kk, g, co, 1, 1.0, &mut dw[..kk * co]);
+        let Some(dx) = dx.as_mut() else { continue };
         // dA (n x kk) = G (n x co) · Wᵀ (co x kk).
         let da = at_least(da, n * kk);
         sgemm(n, co, kk, g, co, 1, w, 1, co, 0.0, da);
@@ -168,7 +199,7 @@ fn backward_with(
                 *d += s;
             }
         } else {
-            col2im_add(da, l, y.w, p0, n, &mut dx);
+            col2im_add(da, l, y.w, p0, n, dx);
         }
     }
     dx

@@ -9,7 +9,7 @@
 //! Determinism: every output value is a fixed-order sum, whatever the thread count
 //! (blocks of pixels are split across threads, never a reduction).
 
-pub use super::conv::conv_backward;
+pub use super::conv::{conv_backward, conv_weight_gradient};
 use rayon::prelude::*;
 
 pub use super::direct::{conv_forward, conv_forward_in};
@@ -306,6 +306,12 @@ pub fn backward_all(
         let l = &layers[i];
         let input = if i == 0 { x } else { &outs[i - 1] };
         let dx = match l.op {
+            Op::Conv if i == 0 => {
+                // The image needs no gradient: the same weight gradient, no dx.
+                let (a, b) = (offs[i], offs[i] + l.n_params());
+                conv_weight_gradient(input, &outs[i], &dy, l, &weights[a..b], &mut grads[a..b]);
+                continue;
+            }
             Op::Conv => {
                 let (a, b) = (offs[i], offs[i] + l.n_params());
                 conv_backward(input, &outs[i], &dy, l, &weights[a..b], &mut grads[a..b])
