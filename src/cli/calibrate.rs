@@ -196,6 +196,8 @@ fn calibration_of(
     crate::learned::model::Calibration {
         recall: (s.recall.clamp(0.05, 1.0) * 1000.0).round() / 1000.0,
         false_positives_per_km2: s.false_positives_per_km2.round(),
+        false_positive_rate_cv: (crate::learned::measure::false_positive_rate_cv(frames) * 100.0).round()
+            / 100.0,
         gsd_m,
         frames: format!("{} frames: {}", frames.len(), seqs.join(", ")),
     }
@@ -277,6 +279,7 @@ pub fn run_calibrate(a: &CalibrateArgs, quiet: bool) -> Result<ExitCode> {
         let cfg = serde_json::json!({"detector": {
             "recall": c.recall,
             "false_positives_per_km2": c.false_positives_per_km2,
+            "false_positive_rate_cv": c.false_positive_rate_cv,
         }});
         crate::fsutil::write_atomic(p, serde_json::to_string_pretty(&cfg).expect("json").as_bytes())?;
         if !quiet {

@@ -32,6 +32,10 @@ impl EvidenceParams {
                 "detector.false_positives_per_km2 {fp} is outside 0-1000000"
             ));
         }
+        let cv = self.detector.false_positive_rate_cv;
+        if !(0.0..=10.0).contains(&cv) {
+            return Err(format!("detector.false_positive_rate_cv {cv} is outside 0-10"));
+        }
         if !(100..=1_000_000).contains(&self.samples) {
             return Err(format!("samples {} is outside 100-1000000", self.samples));
         }
@@ -149,6 +153,7 @@ mod tests {
             r#"{"detector": {"recall": 1.5}}"#,
             r#"{"detector": {"false_positives_per_km2": -1}}"#,
             r#"{"detector": {"false_positives_per_km2": 1e300}}"#,
+            r#"{"detector": {"false_positive_rate_cv": -0.5}}"#,
             r#"{"no_change_low": 1.2}"#,
             r#"{"withdrawal_max_remaining": 0.95}"#,
             r#"{"no_change_max_high": 1.0}"#,

@@ -43,7 +43,7 @@ pub use config::load_params_over;
 use serde::{Deserialize, Serialize};
 
 use crate::raster::crs::ground_distance_m as distance_m;
-use posterior::{posterior, sample_quantile, seed_of, Sampler, XorShift64Star};
+use posterior::{sample_quantile, seed_of, PairPosterior, Sampler, XorShift64Star};
 
 /// A verdict, per site or overall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,8 +77,13 @@ impl Verdict {
 pub struct DetectorModel {
     /// Share of vehicles present that are detected.
     pub recall: f64,
-    /// False detections per km2 of observed area.
+    /// False detections per km2 of observed area (the mean over scenes).
     pub false_positives_per_km2: f64,
+    /// Coefficient of variation of the false-positive rate between scenes (log-normal,
+    /// shared by both dates of a site; [`posterior::PairPosterior`]). 0, the default
+    /// and the value of configs and models from before it existed: the rate is exact.
+    #[serde(default)]
+    pub false_positive_rate_cv: f64,
 }
 
 impl Default for DetectorModel {
@@ -108,6 +113,7 @@ pub struct EvidenceParams {
 const DEFAULT_DETECTOR: DetectorModel = DetectorModel {
     recall: 0.95,
     false_positives_per_km2: 20.0,
+    false_positive_rate_cv: 0.0,
 };
 
 impl Default for EvidenceParams {
@@ -267,21 +273,19 @@ fn fmt_iv(i: &Interval) -> String {
     format!("{:.2} (90 % interval {:.2}-{:.2})", i.estimate, i.low, i.high)
 }
 
-/// Samplers of the before and after posteriors of a site.
-fn samplers(s: &SiteInput, p: &EvidenceParams) -> (Sampler, Sampler) {
-    let mu = p.detector.false_positives_per_km2 * s.observed_area_km2;
-    (
-        Sampler::new(&posterior(s.before, p.detector.recall, mu)),
-        Sampler::new(&posterior(s.after, p.detector.recall, mu)),
-    )
+/// The joint posterior of a site's before and after numbers.
+fn pair_posterior(s: &SiteInput, p: &EvidenceParams) -> PairPosterior {
+    let d = &p.detector;
+    let mu = d.false_positives_per_km2 * s.observed_area_km2;
+    PairPosterior::new(s.before, s.after, d.recall, mu, d.false_positive_rate_cv)
 }
 
-/// The 90 % interval of after / before from the two samplers.
-fn ratio_interval(b: &Sampler, a: &Sampler, seed: u64, n: usize) -> Option<Interval> {
+/// The 90 % interval of after / before from joint draws.
+fn ratio_interval(pair: &PairPosterior, seed: u64, n: usize) -> Option<Interval> {
     let mut rng = XorShift64Star::new(seed);
     let r: Vec<f64> = (0..n)
         .filter_map(|_| {
-            let (tb, ta) = (b.draw(&mut rng), a.draw(&mut rng));
+            let (tb, ta) = pair.draw(&mut rng);
             (tb > 0.0).then(|| ta / tb)
         })
         .collect();
@@ -294,9 +298,12 @@ fn ratio_interval(b: &Sampler, a: &Sampler, seed: u64, n: usize) -> Option<Inter
 
 /// The evidence of one site.
 pub fn site_evidence(s: &SiteInput, p: &EvidenceParams) -> SiteEvidence {
-    let (sb, sa) = samplers(s, p);
-    let (before_vehicles, after_vehicles) = (interval_of(&sb), interval_of(&sa));
-    let r = ratio_interval(&sb, &sa, seed_of(&s.id, 1), p.samples);
+    let pair = pair_posterior(s, p);
+    let (before_vehicles, after_vehicles) = (
+        interval_of(&pair.before_marginal),
+        interval_of(&pair.after_marginal),
+    );
+    let r = ratio_interval(&pair, seed_of(&s.id, 1), p.samples);
     let counts = format!(
         "counted {} before and {} after; true numbers estimated {:.0} ({:.0}-{:.0}) and {:.0} ({:.0}-{:.0})",
         s.before,
@@ -456,20 +463,18 @@ pub fn evaluate(sites: &[SiteInput], p: &EvidenceParams) -> (Vec<SiteEvidence>, 
         .map(|&i| sites[i].weight * ev[i].after_vehicles.estimate)
         .sum();
     // Interval of the weighted total ratio.
-    let samp: Vec<(Sampler, Sampler, f64)> = used
+    let samp: Vec<(PairPosterior, f64)> = used
         .iter()
-        .map(|&i| {
-            let (sb, sa) = samplers(&sites[i], p);
-            (sb, sa, sites[i].weight)
-        })
+        .map(|&i| (pair_posterior(&sites[i], p), sites[i].weight))
         .collect();
     let mut rng = XorShift64Star::new(seed_of("overall", 7));
     let ratios: Vec<f64> = (0..p.samples)
         .filter_map(|_| {
             let (mut tb, mut ta) = (0.0, 0.0);
-            for (sb, sa, w) in &samp {
-                tb += w * sb.draw(&mut rng);
-                ta += w * sa.draw(&mut rng);
+            for (pair, w) in &samp {
+                let (b, a) = pair.draw(&mut rng);
+                tb += w * b;
+                ta += w * a;
             }
             (tb > 0.0).then(|| ta / tb)
         })

@@ -7,6 +7,16 @@
 //! flat prior on T, P(T | N) is proportional to sum_k Bin(k; T, recall) Pois(N - k; mu).
 //! Ratios and sums of sites are then sampled from these posteriors with a seeded
 //! generator, so results are reproducible.
+//!
+//! The false-positive rate is a property of the scene as much as of the detector: on the
+//! calibration frames it ranges from none to several times the pooled rate. With a
+//! coefficient of variation `cv` > 0 it is taken as log-normal between scenes, with the
+//! pooled rate as its mean, and as one value shared by both dates of a site (the same
+//! ground). [`PairPosterior`] discretises it into [`RATE_COMPONENTS`] equal-probability
+//! components and weights each by how well it explains both counts: with a flat prior on
+//! T, P(N | rate) = P(Poisson(rate x area) <= N) / recall, since each of the binomial's
+//! sums over T is 1 / recall. A site draw picks a component, then both dates' numbers
+//! from it (a finite-mixture posterior; Gelman et al., *Bayesian Data Analysis*, ch. 5).
 
 /// ln(n!) for n up to the table size, by summing logs once.
 pub struct LnFact(Vec<f64>);
@@ -59,6 +69,91 @@ pub fn posterior(n: u32, recall: f64, fp_mean: f64) -> Vec<f64> {
         post.iter_mut().for_each(|p| *p /= total);
     }
     post
+}
+
+/// Components of the false-positive rate mixture of [`PairPosterior`].
+pub const RATE_COMPONENTS: usize = 15;
+
+/// P(Poisson(mu) <= n).
+fn poisson_cdf(n: usize, mu: f64, lf: &LnFact) -> f64 {
+    if mu <= 0.0 {
+        return 1.0;
+    }
+    (0..=n)
+        .map(|m| (-mu + m as f64 * mu.ln() - lf.get(m)).exp())
+        .sum::<f64>()
+        .min(1.0)
+}
+
+/// The joint posterior of a site's before and after vehicle numbers.
+pub struct PairPosterior {
+    /// Component weights (absent with one component: nothing is drawn for it).
+    components: Option<Sampler>,
+    before: Vec<Sampler>,
+    after: Vec<Sampler>,
+    /// Marginal posteriors of each date.
+    pub before_marginal: Sampler,
+    pub after_marginal: Sampler,
+}
+
+impl PairPosterior {
+    /// From the counts `n_before`, `n_after`, the detector's recall, the mean number of
+    /// false positives over the site's area `fp_mean`, and the rate's coefficient of
+    /// variation between scenes `fp_cv` (0: the rate is exactly `fp_mean`, one component,
+    /// and the draws are those of two independent posteriors).
+    pub fn new(n_before: u32, n_after: u32, recall: f64, fp_mean: f64, fp_cv: f64) -> PairPosterior {
+        if fp_cv <= 0.0 || fp_mean <= 0.0 {
+            let (b, a) = (
+                posterior(n_before, recall, fp_mean),
+                posterior(n_after, recall, fp_mean),
+            );
+            return PairPosterior {
+                components: None,
+                before: vec![Sampler::new(&b)],
+                after: vec![Sampler::new(&a)],
+                before_marginal: Sampler::new(&b),
+                after_marginal: Sampler::new(&a),
+            };
+        }
+        let s2 = (1.0 + fp_cv * fp_cv).ln();
+        let lf = LnFact::new(n_before.max(n_after) as usize + 1);
+        let (mut w, mut bs, mut as_) = (Vec::new(), Vec::new(), Vec::new());
+        for j in 0..RATE_COMPONENTS {
+            let z = crate::stats::normal_quantile((j as f64 + 0.5) / RATE_COMPONENTS as f64);
+            let mu = fp_mean * (-s2 / 2.0 + s2.sqrt() * z).exp();
+            w.push(poisson_cdf(n_before as usize, mu, &lf) * poisson_cdf(n_after as usize, mu, &lf));
+            bs.push(posterior(n_before, recall, mu));
+            as_.push(posterior(n_after, recall, mu));
+        }
+        let total: f64 = w.iter().sum();
+        w.iter_mut().for_each(|v| *v /= total.max(1e-300));
+        let marginal = |ps: &[Vec<f64>]| {
+            let len = ps.iter().map(Vec::len).max().unwrap_or(0);
+            let mut m = vec![0.0; len];
+            for (p, wj) in ps.iter().zip(&w) {
+                for (mi, pi) in m.iter_mut().zip(p) {
+                    *mi += wj * pi;
+                }
+            }
+            Sampler::new(&m)
+        };
+        PairPosterior {
+            before_marginal: marginal(&bs),
+            after_marginal: marginal(&as_),
+            components: Some(Sampler::new(&w)),
+            before: bs.iter().map(|p| Sampler::new(p)).collect(),
+            after: as_.iter().map(|p| Sampler::new(p)).collect(),
+        }
+    }
+
+    /// One joint draw (before, after).
+    pub fn draw(&self, rng: &mut XorShift64Star) -> (f64, f64) {
+        let j = match &self.components {
+            Some(c) => (c.draw(rng) as usize).min(self.before.len() - 1),
+            None => 0,
+        };
+        (self.before[j].draw(rng), self.after[j].draw(rng))
+    }
 }
 
 /// Deterministic xorshift64* generator (Vigna, *An experimental exploration of
@@ -133,6 +228,55 @@ mod tests {
     fn perfect_detector_posterior_is_the_count() {
         let p = posterior(7, 1.0, 0.0);
         assert!((p[7] - 1.0).abs() < 1e-9);
+    }
+
+    /// With no spread in the rate the pair is the two independent posteriors, drawn
+    /// before then after from one generator (the outputs of every earlier release).
+    #[test]
+    fn no_rate_spread_is_two_independent_posteriors() {
+        let pair = PairPosterior::new(30, 12, 0.8, 4.0, 0.0);
+        let (b, a) = (
+            Sampler::new(&posterior(30, 0.8, 4.0)),
+            Sampler::new(&posterior(12, 0.8, 4.0)),
+        );
+        let (mut r1, mut r2) = (XorShift64Star::new(9), XorShift64Star::new(9));
+        for _ in 0..200 {
+            assert_eq!(pair.draw(&mut r1), (b.draw(&mut r2), a.draw(&mut r2)));
+        }
+        assert_eq!(pair.before_marginal.quantile(0.5), b.quantile(0.5));
+    }
+
+    /// A rate that varies between scenes widens the interval of the remaining fraction,
+    /// and a small after count rules out the largest rates: the estimate moves towards
+    /// the raw count ratio (fewer false positives subtracted than the mean implies).
+    #[test]
+    fn rate_spread_widens_the_ratio_and_is_limited_by_the_counts() {
+        let ratio = |cv: f64| {
+            let pair = PairPosterior::new(40, 14, 0.8, 6.7, cv);
+            let mut rng = XorShift64Star::new(3);
+            let r: Vec<f64> = (0..4000)
+                .map(|_| pair.draw(&mut rng))
+                .filter(|d| d.0 > 0.0)
+                .map(|(b, a)| a / b)
+                .collect();
+            (
+                sample_quantile(&r, 0.05),
+                sample_quantile(&r, 0.5),
+                sample_quantile(&r, 0.95),
+            )
+        };
+        let (exact, spread) = (ratio(0.0), ratio(0.65));
+        assert!(spread.2 - spread.0 > exact.2 - exact.0, "{exact:?} {spread:?}");
+        assert!(spread.1 > exact.1, "{exact:?} {spread:?}");
+        assert!(spread.1 < 14.0 / 40.0 + 0.02, "{spread:?}");
+    }
+
+    #[test]
+    fn poisson_cdf_on_literals() {
+        let lf = LnFact::new(10);
+        assert!((poisson_cdf(0, 2.0, &lf) - (-2.0f64).exp()).abs() < 1e-12);
+        assert!((poisson_cdf(2, 1.0, &lf) - 2.5 * (-1.0f64).exp()).abs() < 1e-12);
+        assert_eq!(poisson_cdf(3, 0.0, &lf), 1.0);
     }
 
     #[test]

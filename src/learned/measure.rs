@@ -266,6 +266,28 @@ pub fn summarise(s: &[FrameScore], min_truth: usize) -> Summary {
     }
 }
 
+/// Coefficient of variation of the false-positive rate between frames, beyond the
+/// Poisson noise of each frame's count: with the pooled rate λ = ΣFP / ΣA, a frame's
+/// count has variance λA + σ²A² when rates vary with variance σ² (a gamma-Poisson
+/// mixture), so σ² = Σ((FP − λA)² − λA) / ΣA² (method of moments; Cameron & Trivedi,
+/// *Regression Analysis of Count Data*, 2013, ch. 3). 0 when the counts vary no more
+/// than Poisson noise, or there are no false positives.
+pub fn false_positive_rate_cv(s: &[FrameScore]) -> f64 {
+    let fp = |f: &FrameScore| (f.detected - f.matched) as f64;
+    let area: f64 = s.iter().map(|f| f.area_km2).sum();
+    let area2: f64 = s.iter().map(|f| f.area_km2 * f.area_km2).sum();
+    let total: f64 = s.iter().map(fp).sum();
+    if total <= 0.0 || area2 <= 0.0 {
+        return 0.0;
+    }
+    let rate = total / area;
+    let excess: f64 = s
+        .iter()
+        .map(|f| (fp(f) - rate * f.area_km2).powi(2) - rate * f.area_km2)
+        .sum();
+    (excess / area2).max(0.0).sqrt() / rate
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +313,12 @@ mod tests {
             area_km2: 0.01,
         };
         let s = summarise(&[f(10, 8, 8), f(20, 22, 18)], 5);
+        // 0 and 4 false positives on equal areas, rate 200 / km²: each frame's excess
+        // over its Poisson variance is (2² - 2) = 2, so σ² = 4 / 2e-4 and cv = √2 / 2.
+        let cv = false_positive_rate_cv(&[f(10, 8, 8), f(20, 22, 18)]);
+        assert!((cv - 2f64.sqrt() / 2.0).abs() < 1e-9, "{cv}");
+        // Equal counts on equal areas vary less than Poisson noise: no spread.
+        assert_eq!(false_positive_rate_cv(&[f(10, 12, 8), f(20, 22, 18)]), 0.0);
         assert!((s.recall - 26.0 / 30.0).abs() < 1e-12);
         assert!((s.false_positives_per_km2 - 200.0).abs() < 1e-9);
         assert!((s.count_error_worst - 0.2).abs() < 1e-6);

@@ -50,6 +50,10 @@ fn one_view() -> usize {
     1
 }
 
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
 fn is_one_view(v: &usize) -> bool {
     *v == 1
 }
@@ -60,6 +64,11 @@ fn is_one_view(v: &usize) -> bool {
 pub struct Calibration {
     pub recall: f64,
     pub false_positives_per_km2: f64,
+    /// Coefficient of variation of the false-positive rate between frames (method of
+    /// moments beyond Poisson noise; `measure::false_positive_rate_cv`). Absent in
+    /// models calibrated before it was measured: 0, the rate taken as exact.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub false_positive_rate_cv: f64,
     /// Pixel size the frames were presented at, metres.
     pub gsd_m: f64,
     /// Which frames (sources and sequences) the figures come from.
@@ -172,6 +181,7 @@ impl Model {
             .map(|c| crate::evidence::DetectorModel {
                 recall: c.recall,
                 false_positives_per_km2: c.false_positives_per_km2,
+                false_positive_rate_cv: c.false_positive_rate_cv,
             })
     }
 
