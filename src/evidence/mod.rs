@@ -3,8 +3,9 @@
 //! **Per site.** From the before/after detection counts N_b, N_a, the area observed on
 //! both dates and the detector's error model (recall, false positives per km2; documented
 //! defaults, overridable), the posterior of each date's true number of vehicles is
-//! computed ([`posterior::posterior`]) and the remaining fraction r = T_a / T_b sampled from
-//! them (4000 seeded draws): `remaining_fraction = {estimate (median), low (5 %), high
+//! computed ([`posterior::posterior`]; with a false-positive rate that varies between
+//! scenes, a mixture over that rate shared by both dates, [`posterior::PairPosterior`])
+//! and the remaining fraction r = T_a / T_b sampled from them (4000 seeded draws): `remaining_fraction = {estimate (median), low (5 %), high
 //! (95 %)}`, a 90 % interval. The verdict, checked in this order:
 //! 1. `inconclusive` when the site is observed below `min_observed_fraction` on either
 //!    date, its co-registration is unreliable, fewer than `min_before_vehicles` were
