@@ -142,6 +142,11 @@ mod tests {
             base.detector.false_positives_per_km2
         );
         assert_eq!(p.samples, base.samples);
+        assert_eq!(p.detector.false_positive_rate_cv, 0.0);
+        // The spread alone (as `calibrate --out` writes it beside the other two).
+        let p = load(r#"{"detector": {"false_positive_rate_cv": 0.65}}"#).unwrap();
+        assert_eq!(p.detector.false_positive_rate_cv, 0.65);
+        assert_eq!(p.detector.recall, base.detector.recall);
     }
 
     #[test]
