@@ -1,7 +1,7 @@
 //! Small robust statistics used across stages: median, median absolute deviation
 //! (scaled by 1.4826 to estimate a Gaussian sigma, Rousseeuw & Croux 1993),
 //! quantiles, and the standard normal quantile (Acklam's rational approximation,
-//! Acklam 2003). All take finite values only and are
+//! Acklam 2003). The sample statistics take finite values only and are
 //! order-independent, so results do not depend on thread count.
 
 /// Median of the finite values (None when there are none). Sorts a copy.

@@ -52,14 +52,7 @@ pub fn posterior(n: u32, recall: f64, fp_mean: f64) -> Vec<f64> {
                 + k as f64 * ln_p
                 + if t > k { (t - k) as f64 * ln_q } else { 0.0 };
             // Pois(n - k; fp_mean)
-            let m = n - k;
-            let lp = if fp_mean > 0.0 {
-                -fp_mean + m as f64 * fp_mean.ln() - lf.get(m)
-            } else if m == 0 {
-                0.0
-            } else {
-                f64::NEG_INFINITY
-            };
+            let lp = ln_poisson(n - k, fp_mean, &lf);
             s += (lb + lp).exp();
         }
         *slot = s;
@@ -74,45 +67,51 @@ pub fn posterior(n: u32, recall: f64, fp_mean: f64) -> Vec<f64> {
 /// Components of the false-positive rate mixture of [`PairPosterior`].
 pub const RATE_COMPONENTS: usize = 15;
 
+/// ln Pois(m; mu); a mean of 0 puts all the mass on m = 0.
+fn ln_poisson(m: usize, mu: f64, lf: &LnFact) -> f64 {
+    if mu > 0.0 {
+        -mu + m as f64 * mu.ln() - lf.get(m)
+    } else if m == 0 {
+        0.0
+    } else {
+        f64::NEG_INFINITY
+    }
+}
+
 /// P(Poisson(mu) <= n).
 fn poisson_cdf(n: usize, mu: f64, lf: &LnFact) -> f64 {
-    if mu <= 0.0 {
-        return 1.0;
-    }
-    (0..=n)
-        .map(|m| (-mu + m as f64 * mu.ln() - lf.get(m)).exp())
-        .sum::<f64>()
-        .min(1.0)
+    (0..=n).map(|m| ln_poisson(m, mu, lf).exp()).sum::<f64>().min(1.0)
 }
 
 /// The joint posterior of a site's before and after vehicle numbers.
 pub struct PairPosterior {
-    /// Component weights (absent with one component: nothing is drawn for it).
-    components: Option<Sampler>,
-    before: Vec<Sampler>,
-    after: Vec<Sampler>,
+    /// The false-positive rate's components; None when the rate is exact, and the dates
+    /// are then drawn from their marginals.
+    mixture: Option<Mixture>,
     /// Marginal posteriors of each date.
     pub before_marginal: Sampler,
     pub after_marginal: Sampler,
 }
 
+/// The components of [`PairPosterior`]: their weights and each date's posterior under
+/// each component's rate.
+struct Mixture {
+    weights: Sampler,
+    before: Vec<Sampler>,
+    after: Vec<Sampler>,
+}
+
 impl PairPosterior {
     /// From the counts `n_before`, `n_after`, the detector's recall, the mean number of
     /// false positives over the site's area `fp_mean`, and the rate's coefficient of
-    /// variation between scenes `fp_cv` (0: the rate is exactly `fp_mean`, one component,
-    /// and the draws are those of two independent posteriors).
+    /// variation between scenes `fp_cv` (0: the rate is exactly `fp_mean`, and the draws
+    /// are those of two independent posteriors).
     pub fn new(n_before: u32, n_after: u32, recall: f64, fp_mean: f64, fp_cv: f64) -> PairPosterior {
         if fp_cv <= 0.0 || fp_mean <= 0.0 {
-            let (b, a) = (
-                posterior(n_before, recall, fp_mean),
-                posterior(n_after, recall, fp_mean),
-            );
             return PairPosterior {
-                components: None,
-                before: vec![Sampler::new(&b)],
-                after: vec![Sampler::new(&a)],
-                before_marginal: Sampler::new(&b),
-                after_marginal: Sampler::new(&a),
+                mixture: None,
+                before_marginal: Sampler::new(&posterior(n_before, recall, fp_mean)),
+                after_marginal: Sampler::new(&posterior(n_after, recall, fp_mean)),
             };
         }
         let s2 = (1.0 + fp_cv * fp_cv).ln();
@@ -140,19 +139,23 @@ impl PairPosterior {
         PairPosterior {
             before_marginal: marginal(&bs),
             after_marginal: marginal(&as_),
-            components: Some(Sampler::new(&w)),
-            before: bs.iter().map(|p| Sampler::new(p)).collect(),
-            after: as_.iter().map(|p| Sampler::new(p)).collect(),
+            mixture: Some(Mixture {
+                weights: Sampler::new(&w),
+                before: bs.iter().map(|p| Sampler::new(p)).collect(),
+                after: as_.iter().map(|p| Sampler::new(p)).collect(),
+            }),
         }
     }
 
-    /// One joint draw (before, after).
+    /// One joint draw (before, after): a component, then both dates from it.
     pub fn draw(&self, rng: &mut XorShift64Star) -> (f64, f64) {
-        let j = match &self.components {
-            Some(c) => (c.draw(rng) as usize).min(self.before.len() - 1),
-            None => 0,
-        };
-        (self.before[j].draw(rng), self.after[j].draw(rng))
+        match &self.mixture {
+            None => (self.before_marginal.draw(rng), self.after_marginal.draw(rng)),
+            Some(m) => {
+                let j = (m.weights.draw(rng) as usize).min(m.before.len() - 1);
+                (m.before[j].draw(rng), m.after[j].draw(rng))
+            }
+        }
     }
 }
 

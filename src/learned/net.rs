@@ -306,14 +306,13 @@ pub fn backward_all(
         let l = &layers[i];
         let input = if i == 0 { x } else { &outs[i - 1] };
         let dx = match l.op {
-            Op::Conv if i == 0 => {
-                // The image needs no gradient: the same weight gradient, no dx.
-                let (a, b) = (offs[i], offs[i] + l.n_params());
-                conv_weight_gradient(input, &outs[i], &dy, l, &weights[a..b], &mut grads[a..b]);
-                continue;
-            }
             Op::Conv => {
                 let (a, b) = (offs[i], offs[i] + l.n_params());
+                if i == 0 {
+                    // The image needs no gradient: the same weight gradient, no dx.
+                    conv_weight_gradient(input, &outs[i], &dy, l, &weights[a..b], &mut grads[a..b]);
+                    continue;
+                }
                 conv_backward(input, &outs[i], &dy, l, &weights[a..b], &mut grads[a..b])
             }
             Op::Up2 => {
