@@ -165,6 +165,36 @@ pub fn cloud_mask_with(
     let Some(m) = mode(&l, 0.01) else {
         return vec![false; w * h];
     };
+    // Every candidate brightens by more than `min_brightening`, and only a region of at
+    // least `min_px` candidates is kept: with fewer such pixels in the whole window there
+    // is no cloud, whatever their colour and texture (most windows of a clear date), so
+    // the texture, saturation and region passes of `cloud_regions` are skipped with the
+    // same result (`the_early_exit_gives_what_the_full_test_gives`).
+    let min_px = (p.min_area_m2 / (gsd_m * gsd_m)).ceil() as usize;
+    let brightened = l
+        .iter()
+        .zip(usable)
+        .filter(|&(&l, &u)| u && l - m > p.min_brightening)
+        .count();
+    if brightened < min_px.max(1) {
+        return vec![false; w * h];
+    }
+    cloud_regions(this, bt, (&l, m), usable, gsd_m, p)
+}
+
+/// The cloud test of [`cloud_mask_with`] once the log-ratio `l` of the dates and its
+/// mode `m` are known: candidates, regions of at least the minimum area, left ground
+/// dropped, the rest grown by the buffer.
+fn cloud_regions(
+    this: &Array3<f32>,
+    bt: ArrayView2<f32>,
+    (l, m): (&[f64], f64),
+    usable: &[bool],
+    gsd_m: f64,
+    p: &MaskParams,
+) -> Vec<bool> {
+    let (_, h, w) = this.dim();
+    let min_px = (p.min_area_m2 / (gsd_m * gsd_m)).ceil() as usize;
     let sat = saturation(this);
     let tex_r = ((2.0 / gsd_m).round() as usize).max(1);
     let tex = relative_texture(bt, tex_r);
@@ -180,7 +210,6 @@ pub fn cloud_mask_with(
     for &lb in &labels {
         area[lb as usize] += 1;
     }
-    let min_px = (p.min_area_m2 / (gsd_m * gsd_m)).ceil() as usize;
     let big: Vec<bool> = labels
         .iter()
         .map(|&lb| lb != 0 && area[lb as usize] >= min_px)
@@ -191,7 +220,7 @@ pub fn cloud_mask_with(
     let r = (p.buffer_m / gsd_m).round() as usize;
     let zone = morph(&big, w, h, r.max(1), crate::blobs::Morph::Dilate);
     let (zl, zn) = crate::blobs::label(&zone, w, h, crate::blobs::Connectivity::Eight);
-    let ground = left_ground(&zl, zn, &big, &cand, usable, (bt, &l, m), p.min_brightening / 2.0);
+    let ground = left_ground(&zl, zn, &big, &cand, usable, (bt, l, m), p.min_brightening / 2.0);
     // The kept regions, grown by the buffer (the zone already is when r >= 1).
     let grown = if r >= 1 { zone } else { big };
     grown
@@ -281,6 +310,50 @@ mod tests {
         };
         let m = cloud_mask(&this, &other, &vec![true; h * w], 0.5, &p);
         assert!(m[20 * w + 20] && !m[47 * w + 48] && !m[55 * w + 5]);
+    }
+
+    /// The early exit of [`cloud_mask_with`] (fewer brightened pixels in the window than
+    /// the minimum area) gives what the full test gives: bright, grey, smooth patches of
+    /// 0 to 900 px around the 400 px minimum (100 m2 at 0.5 m), under a gain, with and
+    /// without texture, a buffer or an unusable strip.
+    #[test]
+    fn the_early_exit_gives_what_the_full_test_gives() {
+        let (h, w) = (48, 48);
+        for (k, n_px) in [0, 1, 150, 399, 400, 401, 420, 640, 900].into_iter().enumerate() {
+            let textured = k % 2 == 0;
+            let other = Array3::<f32>::from_shape_fn((3, h, w), |(b, r, c)| {
+                let t = if textured { ((r * 7 + c * 13) % 5) as f32 } else { 0.0 };
+                60.0 + b as f32 * 10.0 + t
+            });
+            let mut this = other.mapv(|v| v * 1.1);
+            for i in 0..n_px {
+                let (r, c) = (4 + i / 30, 4 + i % 30);
+                for b in 0..3 {
+                    this[[b, r, c]] = 220.0;
+                }
+            }
+            let usable: Vec<bool> = (0..h * w).map(|i| k % 3 != 1 || i % w > 2).collect();
+            for buffer_m in [0.0, 2.0] {
+                let p = MaskParams {
+                    min_area_m2: 100.0,
+                    buffer_m,
+                    ..MaskParams::default()
+                };
+                let (bt, bo) = (visible_brightness(&this), visible_brightness(&other));
+                let fast = cloud_mask_with(&this, bt.view(), bo.view(), &usable, 0.5, &p);
+                let l: Vec<f64> = bt
+                    .iter()
+                    .zip(bo.iter())
+                    .zip(&usable)
+                    .map(|((&t, &o), &u)| if u { (t as f64 / o as f64).ln() } else { f64::NAN })
+                    .collect();
+                let m = mode(&l, 0.01).expect("usable pixels");
+                let full = cloud_regions(&this, bt.view(), (&l, m), &usable, 0.5, &p);
+                assert_eq!(fast, full, "{n_px} px, buffer {buffer_m} m");
+                // Both sides of the exit are exercised: the large patches are clouds.
+                assert_eq!(full.contains(&true), n_px >= 900, "{n_px} px");
+            }
+        }
     }
 
     /// Grass with a 40 x 200 px concrete pad at 0.5 m; on the pad (with `vehicles`) a
