@@ -113,37 +113,56 @@ fn fft2(data: &mut [C], w: usize, h: usize, inverse: bool) {
     }
 }
 
+/// Summed-area table of a `h` x `w` image (Crow 1984): box sums in O(1) per pixel.
+struct SummedArea {
+    w: usize,
+    h: usize,
+    /// `(h + 1) x (w + 1)`, a zero first row and column.
+    sat: Vec<f64>,
+}
+
+impl SummedArea {
+    /// The table of the values `value(i)`, `i` row-major.
+    fn new(w: usize, h: usize, value: impl Fn(usize) -> f64) -> SummedArea {
+        let mut sat = vec![0.0f64; (w + 1) * (h + 1)];
+        for y in 0..h {
+            let mut row = 0.0;
+            for x in 0..w {
+                row += value(y * w + x);
+                sat[(y + 1) * (w + 1) + x + 1] = sat[y * (w + 1) + x + 1] + row;
+            }
+        }
+        SummedArea { w, h, sat }
+    }
+
+    /// Mean over the box of radius `r` around (x, y), clipped at the border.
+    #[inline]
+    fn mean(&self, x: usize, y: usize, r: usize) -> f64 {
+        let (w, h, sat) = (self.w, self.h, &self.sat);
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+        let s = sat[y1 * (w + 1) + x1] - sat[y0 * (w + 1) + x1] - sat[y1 * (w + 1) + x0] + sat[y0 * (w + 1) + x0];
+        s / ((y1 - y0) * (x1 - x0)) as f64
+    }
+}
+
 /// Box mean of radius `r` over a `[row, col]` image (the box clipped at the border).
 pub fn box_mean(v: ArrayView2<f64>, r: usize) -> Array2<f64> {
     let (h, w) = v.dim();
     let v = v.as_standard_layout();
     let v = v.as_slice().expect("standard layout");
-    // Summed-area table.
-    let mut sat = vec![0.0f64; (w + 1) * (h + 1)];
-    for y in 0..h {
-        let mut row = 0.0;
-        for x in 0..w {
-            row += v[y * w + x];
-            sat[(y + 1) * (w + 1) + x + 1] = sat[y * (w + 1) + x + 1] + row;
-        }
-    }
-    let mut out = vec![0.0; w * h];
-    for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
-        for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let s = sat[y1 * (w + 1) + x1] - sat[y0 * (w + 1) + x1] - sat[y1 * (w + 1) + x0]
-                + sat[y0 * (w + 1) + x0];
-            out[y * w + x] = s / ((y1 - y0) * (x1 - x0)) as f64;
-        }
-    }
+    let table = SummedArea::new(w, h, |i| v[i]);
+    let out = (0..w * h).map(|i| table.mean(i % w, i / w, r)).collect();
     Array2::from_shape_vec((h, w), out).expect("h x w values")
 }
 
 /// The FFT input of one date: valid pixels (gaps filled with the mean) minus their box
-/// mean, under a Hann window; zero outside `valid` (row-major, the image's shape).
+/// mean, under a Hann window; zero outside `valid` (row-major, the image's shape). The
+/// filled image and its box mean are evaluated per pixel, never stored.
 fn prepare(img: ArrayView2<f32>, valid: &[bool], r: usize) -> Vec<C> {
     let (h, w) = img.dim();
+    let img = img.as_standard_layout();
+    let img = img.as_slice().expect("standard layout");
     let n_valid = valid.iter().filter(|&&v| v).count().max(1);
     let mean = img
         .iter()
@@ -152,17 +171,15 @@ fn prepare(img: ArrayView2<f32>, valid: &[bool], r: usize) -> Vec<C> {
         .map(|(&x, _)| x as f64)
         .sum::<f64>()
         / n_valid as f64;
-    let filled: Vec<f64> = img
-        .iter()
-        .zip(valid)
-        .map(|(&x, &v)| if v && x.is_finite() { x as f64 } else { mean })
-        .collect();
-    let filled = Array2::from_shape_vec((h, w), filled).expect("h x w values");
-    let low = box_mean(filled.view(), r);
-    let (filled, low) = (
-        filled.as_slice().expect("standard"),
-        low.as_slice().expect("standard"),
-    );
+    let filled = |i: usize| {
+        let x = img[i];
+        if valid[i] && x.is_finite() {
+            x as f64
+        } else {
+            mean
+        }
+    };
+    let low = SummedArea::new(w, h, filled);
     let hann = |n: usize| -> Vec<f64> {
         (0..n)
             .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
@@ -173,7 +190,7 @@ fn prepare(img: ArrayView2<f32>, valid: &[bool], r: usize) -> Vec<C> {
         .map(|i| {
             let (x, y) = (i % w, i / w);
             let v = if valid[i] {
-                (filled[i] - low[i]) * hx[x] * hy[y]
+                (filled(i) - low.mean(x, y, r)) * hx[x] * hy[y]
             } else {
                 0.0
             };
@@ -280,12 +297,11 @@ pub fn estimate_shift(
     }
     let (mut r, spectrum) = (a, b);
     fft2(&mut r, w, h, true);
-    let corr: Vec<f64> = r.iter().map(|c| c.re).collect();
-    drop(r);
+    // The correlation surface is the real part of `r`, read in place.
     let (mut best, mut bi) = (f64::NEG_INFINITY, 0);
-    for (i, &v) in corr.iter().enumerate() {
-        if v > best {
-            best = v;
+    for (i, v) in r.iter().enumerate() {
+        if v.re > best {
+            best = v.re;
             bi = i;
         }
     }
@@ -295,14 +311,15 @@ pub fn estimate_shift(
     let far = |i: usize, at: usize, n: usize| freq((i + n - at) % n, n).abs() > 2.0;
     let far_x: Vec<bool> = (0..w).map(|x| far(x, px, w)).collect();
     let mut second = f64::NEG_INFINITY;
-    for (y, row) in corr.chunks(w).enumerate() {
+    for (y, row) in r.chunks(w).enumerate() {
         let far_y = far(y, py, h);
-        for (&v, &fx) in row.iter().zip(&far_x) {
-            if (fx || far_y) && v > second {
-                second = v;
+        for (v, &fx) in row.iter().zip(&far_x) {
+            if (fx || far_y) && v.re > second {
+                second = v.re;
             }
         }
     }
+    drop(r);
     let peak_ratio = if second > 0.0 {
         best / second
     } else {
