@@ -141,7 +141,8 @@ impl SummedArea {
         let (w, h, sat) = (self.w, self.h, &self.sat);
         let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
         let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-        let s = sat[y1 * (w + 1) + x1] - sat[y0 * (w + 1) + x1] - sat[y1 * (w + 1) + x0] + sat[y0 * (w + 1) + x0];
+        let s =
+            sat[y1 * (w + 1) + x1] - sat[y0 * (w + 1) + x1] - sat[y1 * (w + 1) + x0] + sat[y0 * (w + 1) + x0];
         s / ((y1 - y0) * (x1 - x0)) as f64
     }
 }

@@ -322,7 +322,11 @@ mod tests {
         for (k, n_px) in [0, 1, 150, 399, 400, 401, 420, 640, 900].into_iter().enumerate() {
             let textured = k % 2 == 0;
             let other = Array3::<f32>::from_shape_fn((3, h, w), |(b, r, c)| {
-                let t = if textured { ((r * 7 + c * 13) % 5) as f32 } else { 0.0 };
+                let t = if textured {
+                    ((r * 7 + c * 13) % 5) as f32
+                } else {
+                    0.0
+                };
                 60.0 + b as f32 * 10.0 + t
             });
             let mut this = other.mapv(|v| v * 1.1);

@@ -51,6 +51,10 @@ pub struct TrainArgs {
     /// from their labelled vehicles (0: an unboxed vehicle there is never taught as ground).
     #[arg(long, default_value_t = TrainOptions::default().incomplete_negative_weight)]
     pub incomplete_negative_weight: f32,
+    /// Share of rendered rows laid out as in a vehicle park: crossing the whole patch, half
+    /// of them with a second row beside (0: the shipped recipe).
+    #[arg(long, default_value_t = TrainOptions::default().park_row_probability)]
+    pub park_row_probability: f32,
     /// Test-time views detection averages (1, or 4: the image and its mirror images);
     /// the threshold is tuned for them.
     #[arg(long, default_value_t = 4)]
@@ -101,6 +105,7 @@ pub fn run_train(a: &TrainArgs, quiet: bool) -> Result<ExitCode> {
         render_probability: a.render_probability,
         footprint_probability: a.footprint_probability,
         incomplete_negative_weight: a.incomplete_negative_weight,
+        park_row_probability: a.park_row_probability,
         ..TrainOptions::default()
     };
     let frames = entries

@@ -177,7 +177,18 @@ fn draw_vehicle(x: &mut Tensor, r: &Rect, tone: [f32; 3], look: Look, rng: &mut 
 
 /// Draws 1-14 rendered vehicles (labelled: pushed onto `centres` as (u, v, length m))
 /// and up to 3 unlabelled distractors into the patch. `gsd_m` is the patch pixel size.
-pub fn render_vehicles(x: &mut Tensor, centres: &mut Vec<(f32, f32, f32)>, gsd_m: f32, rng: &mut SplitMix64) {
+/// With probability `park_rows`, a row is instead laid out as in a vehicle park: long
+/// enough to cross the whole patch (neither end in view, as in the middle of a row of
+/// 20-30), and half the time with a second row beside it across a 0.5-3 m aisle. With
+/// `park_rows` 0 no extra random draw is made, so the patches are those of the recipe
+/// before the option.
+pub fn render_vehicles(
+    x: &mut Tensor,
+    centres: &mut Vec<(f32, f32, f32)>,
+    gsd_m: f32,
+    park_rows: f32,
+    rng: &mut SplitMix64,
+) {
     let p = x.w as f32;
     let ground = patch_mean(x);
     let azimuth = rng.range(0.0, std::f32::consts::TAU);
@@ -196,56 +207,93 @@ pub fn render_vehicles(x: &mut Tensor, centres: &mut Vec<(f32, f32, f32)>, gsd_m
     let side_by_side = rng.f32() < 0.8;
     let phi = rng.range(0.0, std::f32::consts::TAU);
     let (rs, rc) = phi.sin_cos();
-    let (mut ru, mut rv) = (rng.range(0.1 * p, 0.9 * p), rng.range(0.1 * p, 0.9 * p));
-    let (mut len_m, mut aspect) = (rng.range(3.8, 10.5), rng.range(0.38, 0.55));
-    let mut tone = body_tone(ground, rng);
+    let start = (rng.range(0.1 * p, 0.9 * p), rng.range(0.1 * p, 0.9 * p));
+    let mut r = RowState {
+        len_m: rng.range(3.8, 10.5),
+        aspect: rng.range(0.38, 0.55),
+        tone: [0.0; 3],
+    };
+    r.tone = body_tone(ground, rng);
+    let park = row && park_rows > 0.0 && rng.f32() < park_rows;
+    let mut rows = vec![(start, n)];
+    if park {
+        // Start a patch diagonal before the patch, and run two diagonals: the row crosses
+        // the patch whatever its direction and start.
+        let span = 2.0 * std::f32::consts::SQRT_2 * p;
+        let pitch_m = if side_by_side { r.len_m * r.aspect } else { r.len_m } + 0.8;
+        let n = (span * gsd_m / pitch_m).ceil() as usize + 1;
+        let back = 0.5 * span;
+        let first = (start.0 - rc * back, start.1 - rs * back);
+        rows = vec![(first, n)];
+        if rng.f32() < 0.5 {
+            // The next row over: one vehicle extent across the row plus an aisle.
+            let across_m = if side_by_side {
+                r.len_m
+            } else {
+                (r.len_m * r.aspect).min(3.6)
+            };
+            let off = (across_m + rng.range(0.5, 3.0)) / gsd_m;
+            let side = if rng.f32() < 0.5 { 1.0 } else { -1.0 };
+            rows.push(((first.0 - rs * off * side, first.1 + rc * off * side), n));
+        }
+    }
     // A row's own vehicles are packed closer than the spacing rule allows (a side-by-side
     // pitch is a width plus a gap); they are kept apart by construction instead.
     let before = centres.len();
-    for _ in 0..n {
-        if !row || rng.f32() < 0.3 {
-            len_m = rng.range(3.8, 10.5);
-            aspect = rng.range(0.38, 0.55);
-        }
-        if !row || rng.f32() < 0.3 {
-            tone = body_tone(ground, rng);
-        }
-        let wid_m = (len_m * aspect).min(3.6);
-        let (half_len, half_wid) = (0.5 * len_m / gsd_m, 0.5 * wid_m / gsd_m);
-        let (u, v, angle) = if row {
-            // Half this vehicle's extent along the row, the vehicle, the other half and a gap.
-            let half_step = if side_by_side { half_wid } else { half_len };
-            let (u, v) = (ru + rc * half_step, rv + rs * half_step);
-            let step = 2.0 * half_step + rng.range(0.4, 1.2) / gsd_m;
-            ru += rc * step;
-            rv += rs * step;
-            let axis = if side_by_side {
-                phi + std::f32::consts::FRAC_PI_2
+    for ((ru, rv), n) in rows {
+        let (mut ru, mut rv) = (ru, rv);
+        for _ in 0..n {
+            if !row || rng.f32() < 0.3 {
+                r.len_m = rng.range(3.8, 10.5);
+                r.aspect = rng.range(0.38, 0.55);
+            }
+            if !row || rng.f32() < 0.3 {
+                r.tone = body_tone(ground, rng);
+            }
+            let wid_m = (r.len_m * r.aspect).min(3.6);
+            let (half_len, half_wid) = (0.5 * r.len_m / gsd_m, 0.5 * wid_m / gsd_m);
+            let (u, v, angle) = if row {
+                // Half this vehicle's extent along the row, the vehicle, the other half and a gap.
+                let half_step = if side_by_side { half_wid } else { half_len };
+                let (u, v) = (ru + rc * half_step, rv + rs * half_step);
+                let step = 2.0 * half_step + rng.range(0.4, 1.2) / gsd_m;
+                ru += rc * step;
+                rv += rs * step;
+                let axis = if side_by_side {
+                    phi + std::f32::consts::FRAC_PI_2
+                } else {
+                    phi
+                };
+                (u, v, axis + rng.range(-0.06, 0.06))
             } else {
-                phi
+                let u = rng.range(4.0, p - 4.0);
+                (u, rng.range(4.0, p - 4.0), rng.range(0.0, std::f32::consts::TAU))
             };
-            (u, v, axis + rng.range(-0.06, 0.06))
-        } else {
-            let u = rng.range(4.0, p - 4.0);
-            (u, rng.range(4.0, p - 4.0), rng.range(0.0, std::f32::consts::TAU))
-        };
-        if u < 4.0 || v < 4.0 || u > p - 4.0 || v > p - 4.0 {
-            continue;
+            if u < 4.0 || v < 4.0 || u > p - 4.0 || v > p - 4.0 {
+                continue;
+            }
+            let others = if row { &centres[..before] } else { &centres[..] };
+            if crowded(others, u, v, r.len_m, gsd_m) {
+                continue;
+            }
+            let body = Rect {
+                u,
+                v,
+                half_len,
+                half_wid,
+                angle,
+            };
+            draw_vehicle(x, &body, r.tone, look, rng);
+            centres.push((u, v, r.len_m));
         }
-        let others = if row { &centres[..before] } else { &centres[..] };
-        if crowded(others, u, v, len_m, gsd_m) {
-            continue;
-        }
-        let r = Rect {
-            u,
-            v,
-            half_len,
-            half_wid,
-            angle,
-        };
-        draw_vehicle(x, &r, tone, look, rng);
-        centres.push((u, v, len_m));
     }
+}
+
+/// Size and tone of the row's current vehicle (a row keeps them 70 % of the time).
+struct RowState {
+    len_m: f32,
+    aspect: f32,
+    tone: [f32; 3],
 }
 
 /// Whether a vehicle of `len_m` centred at (u, v) px would sit within 0.6 of a vehicle
@@ -365,7 +413,7 @@ mod tests {
         let mut centres = Vec::new();
         let mut rng = SplitMix64::new(7);
         for _ in 0..20 {
-            render_vehicles(&mut x, &mut centres, 0.4, &mut rng);
+            render_vehicles(&mut x, &mut centres, 0.4, 0.0, &mut rng);
         }
         assert!(!centres.is_empty());
         for &(u, v, len_m) in &centres {
@@ -387,7 +435,7 @@ mod tests {
         for seed in 0..200 {
             let mut x = Tensor::zeros(96, 96, 3);
             let mut centres = Vec::new();
-            render_vehicles(&mut x, &mut centres, gsd_m, &mut SplitMix64::new(seed));
+            render_vehicles(&mut x, &mut centres, gsd_m, 0.0, &mut SplitMix64::new(seed));
             for (i, a) in centres.iter().enumerate() {
                 for b in &centres[i + 1..] {
                     let d_m = (a.0 - b.0).hypot(a.1 - b.1) * gsd_m;
@@ -401,6 +449,32 @@ mod tests {
             }
         }
         assert!(packed > 100, "{packed} packed neighbours in 200 patches");
+    }
+
+    /// Park rows cross the patch: they hold more labelled vehicles than a 1-14 row can,
+    /// never overlap, and with a second row beside them some patches hold two rows'
+    /// worth.
+    #[test]
+    fn park_rows_cross_the_patch_without_overlap() {
+        let gsd_m = 0.4;
+        let (mut most, mut patches_over_14) = (0, 0);
+        for seed in 0..200 {
+            let mut x = Tensor::zeros(96, 96, 3);
+            let mut centres = Vec::new();
+            render_vehicles(&mut x, &mut centres, gsd_m, 1.0, &mut SplitMix64::new(seed));
+            for (i, a) in centres.iter().enumerate() {
+                for b in &centres[i + 1..] {
+                    let d_m = (a.0 - b.0).hypot(a.1 - b.1) * gsd_m;
+                    assert!(d_m > 1.8, "seed {seed}: centres {d_m} m apart");
+                }
+            }
+            most = most.max(centres.len());
+            patches_over_14 += usize::from(centres.len() > 14);
+        }
+        assert!(
+            most >= 16 && patches_over_14 >= 10,
+            "{most} at most, {patches_over_14} over 14"
+        );
     }
 
     #[test]

@@ -42,6 +42,16 @@ pub struct TrainOptions {
     /// is always 0. Models trained before the option existed used 0.3.
     #[serde(default = "incomplete_negative_weight_before")]
     pub incomplete_negative_weight: f32,
+    /// Share of rendered rows laid out as in a vehicle park (crossing the whole patch,
+    /// half of them with a second row beside; [`super::render::render_vehicles`]). Left
+    /// out of the training record when 0, so a model of the recipe before the option has
+    /// the same file.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub park_row_probability: f32,
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
 }
 
 fn incomplete_negative_weight_before() -> f32 {
@@ -64,6 +74,7 @@ impl Default for TrainOptions {
             render_probability: 0.3,
             footprint_probability: 0.0,
             incomplete_negative_weight: incomplete_negative_weight_before(),
+            park_row_probability: 0.0,
         }
     }
 }
@@ -194,7 +205,13 @@ fn make_sample(frames: &[Frame], o: &TrainOptions, stride: usize, rng: &mut Spli
         paste_vehicles(&mut x, frames, &mut centres, o.working_gsd_m as f32, rng);
     }
     if o.render_probability > 0.0 && rng.f32() < o.render_probability {
-        super::render::render_vehicles(&mut x, &mut centres, o.working_gsd_m as f32, rng);
+        super::render::render_vehicles(
+            &mut x,
+            &mut centres,
+            o.working_gsd_m as f32,
+            o.park_row_probability,
+            rng,
+        );
     }
     if o.footprint_probability > 0.0 && rng.f32() < o.footprint_probability {
         super::render::smooth_footprints(&mut x, &centres, o.working_gsd_m as f32, rng);
