@@ -425,24 +425,38 @@ mod tests {
         assert!(changed > 200, "{changed}");
     }
 
+    /// The labelled centres of 200 rendered 96 px patches at 0.4 m (seeds 0-199), each
+    /// patch's pairwise centre distances in metres checked against overlap: the narrowest
+    /// body is 1.44 m wide and the smallest gap 0.4 m, so centres any closer than 1.8 m
+    /// would mean overlapping bodies.
+    fn rendered_patches(park_rows: f32) -> Vec<Vec<(f32, f32, f32)>> {
+        let gsd_m = 0.4;
+        (0..200)
+            .map(|seed| {
+                let mut x = Tensor::zeros(96, 96, 3);
+                let mut centres = Vec::new();
+                render_vehicles(&mut x, &mut centres, gsd_m, park_rows, &mut SplitMix64::new(seed));
+                for (i, a) in centres.iter().enumerate() {
+                    for b in &centres[i + 1..] {
+                        let d_m = (a.0 - b.0).hypot(a.1 - b.1) * gsd_m;
+                        assert!(d_m > 1.8, "seed {seed}: centres {d_m} m apart");
+                    }
+                }
+                centres
+            })
+            .collect()
+    }
+
     /// Side-by-side rows must be packed: neighbours one width plus a 0.4-1.2 m gap
     /// apart, closer than the 0.6-length spacing rule between unrelated vehicles (an
     /// earlier version applied that rule inside rows too and dropped every second vehicle).
     #[test]
     fn rows_are_packed_side_by_side_without_overlap() {
-        let gsd_m = 0.4;
         let mut packed = 0;
-        for seed in 0..200 {
-            let mut x = Tensor::zeros(96, 96, 3);
-            let mut centres = Vec::new();
-            render_vehicles(&mut x, &mut centres, gsd_m, 0.0, &mut SplitMix64::new(seed));
+        for centres in rendered_patches(0.0) {
             for (i, a) in centres.iter().enumerate() {
                 for b in &centres[i + 1..] {
-                    let d_m = (a.0 - b.0).hypot(a.1 - b.1) * gsd_m;
-                    // The narrowest body is 1.44 m wide and the smallest gap 0.4 m:
-                    // centres any closer would mean overlapping bodies.
-                    assert!(d_m > 1.8, "seed {seed}: centres {d_m} m apart");
-                    if d_m < 0.6 * a.2.max(b.2) {
+                    if (a.0 - b.0).hypot(a.1 - b.1) * 0.4 < 0.6 * a.2.max(b.2) {
                         packed += 1;
                     }
                 }
@@ -456,25 +470,10 @@ mod tests {
     /// worth.
     #[test]
     fn park_rows_cross_the_patch_without_overlap() {
-        let gsd_m = 0.4;
-        let (mut most, mut patches_over_14) = (0, 0);
-        for seed in 0..200 {
-            let mut x = Tensor::zeros(96, 96, 3);
-            let mut centres = Vec::new();
-            render_vehicles(&mut x, &mut centres, gsd_m, 1.0, &mut SplitMix64::new(seed));
-            for (i, a) in centres.iter().enumerate() {
-                for b in &centres[i + 1..] {
-                    let d_m = (a.0 - b.0).hypot(a.1 - b.1) * gsd_m;
-                    assert!(d_m > 1.8, "seed {seed}: centres {d_m} m apart");
-                }
-            }
-            most = most.max(centres.len());
-            patches_over_14 += usize::from(centres.len() > 14);
-        }
-        assert!(
-            most >= 16 && patches_over_14 >= 10,
-            "{most} at most, {patches_over_14} over 14"
-        );
+        let counts: Vec<usize> = rendered_patches(1.0).iter().map(Vec::len).collect();
+        let most = counts.iter().copied().max().unwrap_or(0);
+        let over_14 = counts.iter().filter(|&&n| n > 14).count();
+        assert!(most >= 16 && over_14 >= 10, "{most} at most, {over_14} over 14");
     }
 
     #[test]
