@@ -45,6 +45,35 @@ impl Default for MaskParams {
     }
 }
 
+impl MaskParams {
+    /// The smallest cloud region kept, in pixels of `gsd_m`.
+    fn min_area_px(&self, gsd_m: f64) -> usize {
+        (self.min_area_m2 / (gsd_m * gsd_m)).ceil() as usize
+    }
+
+    /// Whether a usable pixel with log-ratio `l` brightened beyond the dates' mode `m`
+    /// by more than `min_brightening` (the first condition of a cloud candidate).
+    fn brightened(&self, usable: bool, l: f64, m: f64) -> bool {
+        usable && l - m > self.min_brightening
+    }
+}
+
+/// ln(brightness of this date / of the other) where usable and both are positive, else
+/// NaN.
+fn log_ratio(bt: ArrayView2<f32>, bo: ArrayView2<f32>, usable: &[bool]) -> Vec<f64> {
+    bt.iter()
+        .zip(bo.iter())
+        .zip(usable)
+        .map(|((&bt, &bo), &u)| {
+            if u && bt > 0.0 && bo > 0.0 {
+                (bt as f64 / bo as f64).ln()
+            } else {
+                f64::NAN
+            }
+        })
+        .collect()
+}
+
 /// Pixels where any band reaches `white` (sensor saturation).
 pub fn saturated(img: &Array3<f32>, white: f32) -> Vec<bool> {
     let (bands, h, w) = img.dim();
@@ -150,18 +179,7 @@ pub fn cloud_mask_with(
     if !p.clouds {
         return vec![false; w * h];
     }
-    let l: Vec<f64> = bt
-        .iter()
-        .zip(bo.iter())
-        .zip(usable)
-        .map(|((&bt, &bo), &u)| {
-            if u && bt > 0.0 && bo > 0.0 {
-                (bt as f64 / bo as f64).ln()
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
+    let l = log_ratio(bt, bo, usable);
     let Some(m) = mode(&l, 0.01) else {
         return vec![false; w * h];
     };
@@ -170,13 +188,12 @@ pub fn cloud_mask_with(
     // is no cloud, whatever their colour and texture (most windows of a clear date), so
     // the texture, saturation and region passes of `cloud_regions` are skipped with the
     // same result (`the_early_exit_gives_what_the_full_test_gives`).
-    let min_px = (p.min_area_m2 / (gsd_m * gsd_m)).ceil() as usize;
     let brightened = l
         .iter()
         .zip(usable)
-        .filter(|&(&l, &u)| u && l - m > p.min_brightening)
+        .filter(|&(&l, &u)| p.brightened(u, l, m))
         .count();
-    if brightened < min_px.max(1) {
+    if brightened < p.min_area_px(gsd_m).max(1) {
         return vec![false; w * h];
     }
     cloud_regions(this, bt, (&l, m), usable, gsd_m, p)
@@ -194,14 +211,14 @@ fn cloud_regions(
     p: &MaskParams,
 ) -> Vec<bool> {
     let (_, h, w) = this.dim();
-    let min_px = (p.min_area_m2 / (gsd_m * gsd_m)).ceil() as usize;
+    let min_px = p.min_area_px(gsd_m);
     let sat = saturation(this);
     let tex_r = ((2.0 / gsd_m).round() as usize).max(1);
     let tex = relative_texture(bt, tex_r);
     let cand: Vec<bool> = (l.iter().zip(usable))
         .zip(sat.iter().zip(tex.iter()))
         .map(|((&l, &u), (&sat, &tex))| {
-            u && l - m > p.min_brightening && sat < p.max_saturation && tex < p.max_texture
+            p.brightened(u, l, m) && sat < p.max_saturation && tex < p.max_texture
         })
         .collect();
     // Drop small regions, then grow the rest by the buffer.
@@ -345,12 +362,7 @@ mod tests {
                 };
                 let (bt, bo) = (visible_brightness(&this), visible_brightness(&other));
                 let fast = cloud_mask_with(&this, bt.view(), bo.view(), &usable, 0.5, &p);
-                let l: Vec<f64> = bt
-                    .iter()
-                    .zip(bo.iter())
-                    .zip(&usable)
-                    .map(|((&t, &o), &u)| if u { (t as f64 / o as f64).ln() } else { f64::NAN })
-                    .collect();
+                let l = log_ratio(bt.view(), bo.view(), &usable);
                 let m = mode(&l, 0.01).expect("usable pixels");
                 let full = cloud_regions(&this, bt.view(), (&l, m), &usable, 0.5, &p);
                 assert_eq!(fast, full, "{n_px} px, buffer {buffer_m} m");

@@ -6,7 +6,8 @@
 //! computed ([`posterior::posterior`]; with a false-positive rate that varies between
 //! scenes, a mixture over that rate shared by both dates, [`posterior::PairPosterior`])
 //! and the remaining fraction r = T_a / T_b sampled from them (4000 seeded draws):
-//! `remaining_fraction = {estimate (median), low (5 %), high (95 %)}`, a 90 % interval. The verdict, checked in this order:
+//! `remaining_fraction = {estimate (median), low (5 %), high (95 %)}`, a 90 % interval.
+//! The verdict, checked in this order:
 //! 1. `inconclusive` when the site is observed below `min_observed_fraction` on either
 //!    date, its co-registration is unreliable, fewer than `min_before_vehicles` were
 //!    there before (unless the site filled up: `buildup`);

@@ -208,40 +208,21 @@ pub fn render_vehicles(
     let phi = rng.range(0.0, std::f32::consts::TAU);
     let (rs, rc) = phi.sin_cos();
     let start = (rng.range(0.1 * p, 0.9 * p), rng.range(0.1 * p, 0.9 * p));
+    // Fields are evaluated in the order written: length, aspect, then tone.
     let mut r = RowState {
         len_m: rng.range(3.8, 10.5),
         aspect: rng.range(0.38, 0.55),
-        tone: [0.0; 3],
+        tone: body_tone(ground, rng),
     };
-    r.tone = body_tone(ground, rng);
-    let park = row && park_rows > 0.0 && rng.f32() < park_rows;
-    let mut rows = vec![(start, n)];
-    if park {
-        // Start a patch diagonal before the patch, and run two diagonals: the row crosses
-        // the patch whatever its direction and start.
-        let span = 2.0 * std::f32::consts::SQRT_2 * p;
-        let pitch_m = if side_by_side { r.len_m * r.aspect } else { r.len_m } + 0.8;
-        let n = (span * gsd_m / pitch_m).ceil() as usize + 1;
-        let back = 0.5 * span;
-        let first = (start.0 - rc * back, start.1 - rs * back);
-        rows = vec![(first, n)];
-        if rng.f32() < 0.5 {
-            // The next row over: one vehicle extent across the row plus an aisle.
-            let across_m = if side_by_side {
-                r.len_m
-            } else {
-                (r.len_m * r.aspect).min(3.6)
-            };
-            let off = (across_m + rng.range(0.5, 3.0)) / gsd_m;
-            let side = if rng.f32() < 0.5 { 1.0 } else { -1.0 };
-            rows.push(((first.0 - rs * off * side, first.1 + rc * off * side), n));
-        }
-    }
+    let rows = if row && park_rows > 0.0 && rng.f32() < park_rows {
+        park_layout(start, phi, side_by_side, &r, (p, gsd_m), rng)
+    } else {
+        vec![(start, n)]
+    };
     // A row's own vehicles are packed closer than the spacing rule allows (a side-by-side
     // pitch is a width plus a gap); they are kept apart by construction instead.
     let before = centres.len();
-    for ((ru, rv), n) in rows {
-        let (mut ru, mut rv) = (ru, rv);
+    for ((mut ru, mut rv), n) in rows {
         for _ in 0..n {
             if !row || rng.f32() < 0.3 {
                 r.len_m = rng.range(3.8, 10.5);
@@ -294,6 +275,38 @@ struct RowState {
     len_m: f32,
     aspect: f32,
     tone: [f32; 3],
+}
+
+/// Park rows through `start` along `phi` on a patch of side `p` px: each row's first
+/// vehicle position and its number of vehicles. The row starts a patch diagonal before
+/// `start` and runs two diagonals, so it crosses the patch whatever its direction; half
+/// the time a second row runs beside it, one vehicle extent plus a 0.5-3 m aisle across.
+fn park_layout(
+    start: (f32, f32),
+    phi: f32,
+    side_by_side: bool,
+    r: &RowState,
+    (p, gsd_m): (f32, f32),
+    rng: &mut SplitMix64,
+) -> Vec<((f32, f32), usize)> {
+    let (rs, rc) = phi.sin_cos();
+    let span = 2.0 * std::f32::consts::SQRT_2 * p;
+    let pitch_m = if side_by_side { r.len_m * r.aspect } else { r.len_m } + 0.8;
+    let n = (span * gsd_m / pitch_m).ceil() as usize + 1;
+    let back = 0.5 * span;
+    let first = (start.0 - rc * back, start.1 - rs * back);
+    let mut rows = vec![(first, n)];
+    if rng.f32() < 0.5 {
+        let across_m = if side_by_side {
+            r.len_m
+        } else {
+            (r.len_m * r.aspect).min(3.6)
+        };
+        let off = (across_m + rng.range(0.5, 3.0)) / gsd_m;
+        let side = if rng.f32() < 0.5 { 1.0 } else { -1.0 };
+        rows.push(((first.0 - rs * off * side, first.1 + rc * off * side), n));
+    }
+    rows
 }
 
 /// Whether a vehicle of `len_m` centred at (u, v) px would sit within 0.6 of a vehicle
@@ -425,12 +438,15 @@ mod tests {
         assert!(changed > 200, "{changed}");
     }
 
+    /// Pixel size of the patches of [`rendered_patches`], metres.
+    const PATCH_GSD_M: f32 = 0.4;
+
     /// The labelled centres of 200 rendered 96 px patches at 0.4 m (seeds 0-199), each
     /// patch's pairwise centre distances in metres checked against overlap: the narrowest
     /// body is 1.44 m wide and the smallest gap 0.4 m, so centres any closer than 1.8 m
     /// would mean overlapping bodies.
     fn rendered_patches(park_rows: f32) -> Vec<Vec<(f32, f32, f32)>> {
-        let gsd_m = 0.4;
+        let gsd_m = PATCH_GSD_M;
         (0..200)
             .map(|seed| {
                 let mut x = Tensor::zeros(96, 96, 3);
@@ -456,7 +472,7 @@ mod tests {
         for centres in rendered_patches(0.0) {
             for (i, a) in centres.iter().enumerate() {
                 for b in &centres[i + 1..] {
-                    if (a.0 - b.0).hypot(a.1 - b.1) * 0.4 < 0.6 * a.2.max(b.2) {
+                    if (a.0 - b.0).hypot(a.1 - b.1) * PATCH_GSD_M < 0.6 * a.2.max(b.2) {
                         packed += 1;
                     }
                 }
