@@ -300,6 +300,14 @@ fn resample_on_lattice(src: &dyn RasterSource, grid: &Grid, (kc, kr): (i64, i64)
     };
     let cols = local(kc, grid.width, window.col_off, info.width);
     let rows = local(kr, grid.height, window.row_off, info.height);
+    // The grid columns inside the image are one run of consecutive window columns.
+    let first = cols.iter().position(Option::is_some).unwrap_or(0);
+    let inside = cols.iter().filter(|c| c.is_some()).count();
+    let x_first = cols.get(first).copied().flatten().unwrap_or(0);
+    debug_assert!(cols[first..first + inside]
+        .iter()
+        .enumerate()
+        .all(|(i, c)| *c == Some(x_first + i)));
     let mut out = Array3::<f32>::zeros(shape);
     for b in 0..info.bands {
         let band = data.index_axis(ndarray::Axis(0), b);
@@ -307,12 +315,10 @@ fn resample_on_lattice(src: &dyn RasterSource, grid: &Grid, (kc, kr): (i64, i64)
         let mut dst = out.index_axis_mut(ndarray::Axis(0), b);
         let dst = dst.as_slice_mut().expect("a fresh array is in standard layout");
         dst.par_chunks_mut(grid.width).zip(&rows).for_each(|(row, y)| {
-            for (d, x) in row.iter_mut().zip(&cols) {
-                *d = match (x, y) {
-                    // The general path's tap at this pixel's centre: weights 0.
-                    (Some(x0), Some(y0)) => Tap::at_pixel(bw, bh, *x0, *y0, 0.0, 0.0).apply(flat),
-                    _ => f32::NAN,
-                };
+            row.fill(f32::NAN);
+            if let Some(y0) = *y {
+                let run = &mut row[first..first + inside];
+                lattice_run(flat, (bw, bh), (x_first, y0), run);
             }
         });
     }
@@ -321,6 +327,36 @@ fn resample_on_lattice(src: &dyn RasterSource, grid: &Grid, (kc, kr): (i64, i64)
         method,
         window: Some(window),
     })
+}
+
+/// Grid pixels on source pixels (`x0`.., `y0`) of a `bw` x `bh` window: the general
+/// path's tap at each pixel centre (weights 0), with the same arithmetic
+/// ([`lerp2`]). Pixels whose right neighbour is inside the window take their four
+/// neighbours from two row slices, which the compiler turns into vector code; the last
+/// window column clamps as [`Tap::at_pixel`] does.
+fn lattice_run(flat: &[f32], (bw, bh): (usize, usize), (x0, y0): (usize, usize), out: &mut [f32]) {
+    let y1 = (y0 + 1).min(bh - 1);
+    let (r0, r1) = (&flat[y0 * bw..][..bw], &flat[y1 * bw..][..bw]);
+    let n = out.len().min((bw - 1).saturating_sub(x0));
+    let (a, b) = (&r0[x0..x0 + n], &r0[x0 + 1..x0 + 1 + n]);
+    let (c, d) = (&r1[x0..x0 + n], &r1[x0 + 1..x0 + 1 + n]);
+    for ((((o, &a), &b), &c), &d) in out.iter_mut().zip(a).zip(b).zip(c).zip(d) {
+        *o = lerp2([a, b, c, d], 0.0, 0.0);
+    }
+    for (i, o) in out.iter_mut().enumerate().skip(n) {
+        *o = Tap::at_pixel(bw, bh, x0 + i, y0, 0.0, 0.0).apply(flat);
+    }
+}
+
+/// Bilinear interpolation of the four neighbours (top-left, top-right, bottom-left,
+/// bottom-right) with weights (`fx`, `fy`): the one formula of every bilinear sample.
+#[inline(always)]
+fn lerp2([a, b, c, d]: [f32; 4], fx: f32, fy: f32) -> f32 {
+    let top = a + (b - a) * fx;
+    let bot = c + (d - c) * fx;
+    // Exact weights of zero still propagate NaN through this arithmetic; that is the
+    // conservative behaviour wanted next to nodata.
+    top + (bot - top) * fy
 }
 
 /// Median spacing, in source pixels, between horizontally adjacent grid pixel centres.
@@ -392,12 +428,7 @@ impl Tap {
     }
 
     fn apply(&self, band: &[f32]) -> f32 {
-        let [a, b, cc, d] = self.at.map(|i| band[i as usize]);
-        let top = a + (b - a) * self.fx;
-        let bot = cc + (d - cc) * self.fx;
-        // Exact weights of zero still propagate NaN through this arithmetic; that is the
-        // conservative behaviour wanted next to nodata.
-        top + (bot - top) * self.fy
+        lerp2(self.at.map(|i| band[i as usize]), self.fx, self.fy)
     }
 }
 

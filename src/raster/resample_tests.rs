@@ -59,7 +59,8 @@ fn interpolated_coordinates_match_the_exact_transform() {
 }
 
 /// Grids on the source's own lattice (inside, across every edge, outside) give
-/// bit for bit what the transform path gives, NaN neighbours and -0.0 included. The
+/// bit for bit what the transform path gives, NaN neighbours, -0.0 and overflowing
+/// differences included. The
 /// grid sides (33 x 17) put the transform's knots 16 pixels apart, so its
 /// interpolated positions are exact there too.
 #[test]
@@ -71,6 +72,9 @@ fn a_grid_on_the_source_lattice_reads_what_the_transform_path_reads() {
         0 => f32::NAN,
         1 => -0.0,
         2 => f32::INFINITY,
+        // Neighbours whose difference overflows to infinity (and so to NaN at weight 0).
+        3 => 3.0e38,
+        4 => -3.0e38,
         v => v as f32 * 0.37 - 3.0,
     });
     let (x0, y0, px) = (700_000.0, 5_300_000.0, 0.5);
