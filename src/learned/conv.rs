@@ -51,30 +51,19 @@ fn im2col(x: &Tensor, l: &LayerSpec, ow: usize, p0: usize, n: usize, a: &mut [f3
 /// counts of the shipped network (the image's 3 bands, 16, 32 and 48) a constant `C`
 /// turns each tap's copy into a few vector moves instead of a `memcpy` call (a `memcpy`
 /// per tap was a tenth of the backward pass). Output pixels whose taps all lie inside
-/// the input skip the per-tap padding tests ([`interior_origin`]); the copies are the
-/// same.
+/// the input skip the per-tap padding tests ([`tap_from`]); the copies are the same.
 #[inline(always)]
 fn im2col_c<const C: usize>(x: &Tensor, l: &LayerSpec, ow: usize, p0: usize, n: usize, a: &mut [f32]) {
     let cin = if C == 0 { l.cin } else { C };
     let kk = l.k * l.k * cin;
     for (i, row) in a[..n * kk].chunks_exact_mut(kk).enumerate() {
         let (oy, ox) = ((p0 + i) / ow, (p0 + i) % ow);
-        if let Some((y0, x0)) = interior_origin(oy, ox, l, x.h, x.w) {
-            for ky in 0..l.k {
-                let iy = y0 + ky * l.dilation;
-                for kx in 0..l.k {
-                    let ix = x0 + kx * l.dilation;
-                    let dst = &mut row[(ky * l.k + kx) * cin..][..cin];
-                    copy_c::<C>(dst, &x.data[(iy * x.w + ix) * cin..][..cin]);
-                }
-            }
-            continue;
-        }
+        let origin = interior_origin(oy, ox, l, x.h, x.w);
         for ky in 0..l.k {
-            let iy = tap(oy, ky, l, x.h);
+            let iy = tap_from(origin.map(|o| o.0), oy, ky, l, x.h);
             for kx in 0..l.k {
                 let dst = &mut row[(ky * l.k + kx) * cin..][..cin];
-                match (iy, tap(ox, kx, l, x.w)) {
+                match (iy, tap_from(origin.map(|o| o.1), ox, kx, l, x.w)) {
                     (Some(iy), Some(ix)) => copy_c::<C>(dst, &x.data[(iy * x.w + ix) * cin..][..cin]),
                     _ => dst.fill(0.0),
                 }
@@ -95,11 +84,21 @@ fn interior_origin(oy: usize, ox: usize, l: &LayerSpec, h: usize, w: usize) -> O
     (y0 + span < h && x0 + span < w).then_some((y0, x0))
 }
 
+/// [`tap`] for a pixel whose interior origin along this axis ([`interior_origin`]) is
+/// `origin`: the tap's index without the padding tests when there is one.
+#[inline(always)]
+fn tap_from(origin: Option<usize>, o: usize, t: usize, l: &LayerSpec, n: usize) -> Option<usize> {
+    match origin {
+        Some(o0) => Some(o0 + t * l.dilation),
+        None => tap(o, t, l, n),
+    }
+}
+
 /// `dst.copy_from_slice(src)` for `C` floats (0: any length) in runs of at most 16, so
 /// that no length becomes a `memcpy` call (48 floats did).
 #[inline(always)]
 fn copy_c<const C: usize>(dst: &mut [f32], src: &[f32]) {
-    if C == 0 || C <= 32 {
+    if C <= 32 {
         dst.copy_from_slice(src);
         return;
     }
@@ -165,7 +164,17 @@ pub fn conv_backward(
     dw: &mut [f32],
 ) -> Tensor {
     SCRATCH
-        .with(|s| backward_with((x, y, dy), l, w, dw, InputGradient::Wanted, &mut s.borrow_mut()))
+        .with(|s| {
+            backward_with(
+                (x, y, dy),
+                l,
+                w,
+                dw,
+                InputGradient::Wanted,
+                &mut s.borrow_mut(),
+                BLOCK_PX,
+            )
+        })
         .expect("the input gradient was asked for")
 }
 
@@ -173,7 +182,17 @@ pub fn conv_backward(
 /// is the image: adds exactly the same weight gradient into `dw` and skips the `dA`
 /// product and its scatter.
 pub fn conv_weight_gradient(x: &Tensor, y: &Tensor, dy: &Tensor, l: &LayerSpec, w: &[f32], dw: &mut [f32]) {
-    SCRATCH.with(|s| backward_with((x, y, dy), l, w, dw, InputGradient::Unused, &mut s.borrow_mut()));
+    SCRATCH.with(|s| {
+        backward_with(
+            (x, y, dy),
+            l,
+            w,
+            dw,
+            InputGradient::Unused,
+            &mut s.borrow_mut(),
+            BLOCK_PX,
+        )
+    });
 }
 
 /// Whether a backward pass computes the gradient w.r.t. the layer input.
@@ -205,20 +224,9 @@ fn at_least(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
     &mut v[..n]
 }
 
-/// [`conv_backward`] on the given buffers; `xy` is (input, output, output gradient).
+/// [`conv_backward`] on the given buffers, `block_px` output pixels at a time (a multiple
+/// of 256, see [`BLOCK_PX`]); `xy` is (input, output, output gradient).
 fn backward_with(
-    xy: (&Tensor, &Tensor, &Tensor),
-    l: &LayerSpec,
-    w: &[f32],
-    dw: &mut [f32],
-    want: InputGradient,
-    s: &mut Scratch,
-) -> Option<Tensor> {
-    backward_blocks(xy, l, w, dw, want, s, BLOCK_PX)
-}
-
-/// [`backward_with`]'s work, `block_px` output pixels at a time (a multiple of 256).
-fn backward_blocks(
     xy: (&Tensor, &Tensor, &Tensor),
     l: &LayerSpec,
     w: &[f32],
@@ -289,20 +297,12 @@ fn col2im_add_c<const C: usize>(da: &[f32], l: &LayerSpec, ow: usize, p0: usize,
         let (oy, ox) = ((p0 + i) / ow, (p0 + i) % ow);
         let origin = interior_origin(oy, ox, l, dx.h, dx.w);
         for ky in 0..l.k {
-            let iy = match origin {
-                Some((y0, _)) => y0 + ky * l.dilation,
-                None => match tap(oy, ky, l, dx.h) {
-                    Some(iy) => iy,
-                    None => continue,
-                },
+            let Some(iy) = tap_from(origin.map(|o| o.0), oy, ky, l, dx.h) else {
+                continue;
             };
             for kx in 0..l.k {
-                let ix = match origin {
-                    Some((_, x0)) => x0 + kx * l.dilation,
-                    None => match tap(ox, kx, l, dx.w) {
-                        Some(ix) => ix,
-                        None => continue,
-                    },
+                let Some(ix) = tap_from(origin.map(|o| o.1), ox, kx, l, dx.w) else {
+                    continue;
                 };
                 let src = &row[(ky * l.k + kx) * cin..][..cin];
                 add_c::<C>(&mut dx.data[(iy * dx.w + ix) * cin..][..cin], src);
@@ -426,7 +426,7 @@ mod tests {
             let weights: Vec<f32> = (0..l.n_params()).map(|_| rng.range(-0.5, 0.5)).collect();
             let run = |block_px| {
                 let mut dw = vec![0.25f32; weights.len()];
-                let dx = backward_blocks(
+                let dx = backward_with(
                     (&x, &y, &dy),
                     &l,
                     &weights,
